@@ -1,0 +1,60 @@
+"""What an operator sees of the episode it acts in, and the operator protocol itself.
+
+The runtime implements `Context`; operators (and the baseline operators shipped with the
+built-in environments) only rely on this protocol, which keeps the dependency direction of
+DESIGN.md: environments and operators never import the runtime.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol, runtime_checkable
+
+from palaestra.core._events import Payload
+from palaestra.core._types import Action, Observation, Usage
+
+
+@runtime_checkable
+class Context(Protocol):
+    """The episode, as seen by one agent during one of its turns."""
+
+    @property
+    def episode_id(self) -> str:
+        """Id of the running episode."""
+        ...
+
+    @property
+    def agent(self) -> str:
+        """Name of the agent this context belongs to."""
+        ...
+
+    @property
+    def step(self) -> int:
+        """Current environment step."""
+        ...
+
+    @property
+    def turn_event(self) -> int:
+        """Handle of the event that opened this turn (the observation): a parent."""
+        ...
+
+    def rng(self, purpose: str) -> random.Random:
+        """A generator derived from (run seed, episode, agent, purpose)."""
+        ...
+
+    def emit(self, payload: Payload, *, parent: int | None = None) -> int:
+        """Record an event of this agent; returns a handle usable as `parent`."""
+        ...
+
+    def add_usage(self, usage: Usage) -> None:
+        """Count tokens against the episode's budget (raises when it is exceeded)."""
+        ...
+
+
+@runtime_checkable
+class Operator(Protocol):
+    """Anything that decides: maps an observation to an action, asynchronously."""
+
+    async def act(self, observation: Observation, ctx: Context) -> Action:
+        """Return this agent's action for the current step."""
+        ...

@@ -1,0 +1,376 @@
+"""The event schema: an episode is an append-only, ordered log of typed events.
+
+Every feature of palaestra (check, replay, evaluate, export, train, view) is a function of
+this log, so anything that matters for those must be recorded here. An `Event` carries its
+place in the episode (`seq`, dense from 0; `step`, the environment step), who acted
+(`agent`, or `"env"`), a `kind`, a `parent` link (the seq of the event that caused it, for
+nesting: a tool call inside a model turn inside an agent turn), a wall-clock `time`, and a
+typed `payload` whose class is fixed by `kind`.
+
+Changes to this schema bump `SCHEMA_VERSION`; the store refuses logs of another version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
+
+from palaestra.core._types import Action, Message, Observation, ToolCall, ToolSpec, Usage
+
+SCHEMA_VERSION = 1
+"""Version of the event schema. Bumped on any incompatible change."""
+
+EventKind = Literal[
+    "episode_start",
+    "observation",
+    "model_request",
+    "model_response",
+    "tool_call",
+    "tool_result",
+    "message",
+    "action",
+    "env_step",
+    "memory_read",
+    "memory_write",
+    "governance",
+    "fault",
+    "contract_verdict",
+    "score",
+    "episode_end",
+]
+
+EndReason = Literal["done", "max_steps", "error", "budget", "truncated"]
+"""Why an episode ended: the env said done; the step limit; an exception; a token or
+wall-time budget ran out; the environment truncated it."""
+
+
+class Payload(BaseModel):
+    """Base of every event payload. `WALL_CLOCK` names fields left out of the log hash."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ClassVar[str] = ""
+    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset()
+
+
+class EpisodeStart(Payload):
+    """First event of every episode: what is being run."""
+
+    kind: ClassVar[str] = "episode_start"
+    schema_version: int = SCHEMA_VERSION
+    """Event schema version the log was written with."""
+    env: str
+    """Registered environment id."""
+    task: str
+    """Task id within the environment."""
+    seed: int
+    """Episode seed passed to `reset`."""
+    epoch: int = 0
+    """Repetition index of the same (task, seed)."""
+    agents: list[str] = Field(default_factory=list)
+    """Agent names, in the order they act."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Environment parameters."""
+    operators: dict[str, str] = Field(default_factory=dict)
+    """Which operator (kind and model) plays each agent."""
+
+
+class ObservationEvent(Payload):
+    """An agent receives an observation."""
+
+    kind: ClassVar[str] = "observation"
+    observation: Observation
+
+
+class ModelRequestEvent(Payload):
+    """A request sent to a model (one per logical call; retries show as responses)."""
+
+    kind: ClassVar[str] = "model_request"
+    model: str
+    """Model spec as configured, e.g. `openai:gpt-4o-mini` or `local:smollm2-135m`."""
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Sampling parameters: temperature, top_p, max_tokens, seed."""
+
+
+class ModelResponseEvent(Payload):
+    """A model's reply to the request named by `parent`, or one failed attempt at it."""
+
+    kind: ClassVar[str] = "model_response"
+    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"latency_s"})
+    message: Message | None = None
+    """The assistant message; None for a failed attempt."""
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    """Model name the provider reports."""
+    attempt: int = 1
+    """1 for the first try; retries count up."""
+    error: str | None = None
+    """Why this attempt failed (status and message), None on success."""
+    retry_after_s: float | None = None
+    """Delay before the next attempt, where one follows."""
+    latency_s: float = 0.0
+    """Wall-clock seconds of this attempt."""
+
+
+class ToolCallEvent(Payload):
+    """An operator executes one of its own tools (environment tools are actions)."""
+
+    kind: ClassVar[str] = "tool_call"
+    call: ToolCall
+
+
+class ToolResultEvent(Payload):
+    """The result (or the recoverable error) of the tool call named by `parent`."""
+
+    kind: ClassVar[str] = "tool_result"
+    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"latency_s"})
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+    latency_s: float = 0.0
+
+
+class MessageEvent(Payload):
+    """One agent speaks to others."""
+
+    kind: ClassVar[str] = "message"
+    sender: str
+    recipients: list[str]
+    content: str
+    round: int | None = None
+
+
+class ActionEvent(Payload):
+    """The action an agent takes at this step."""
+
+    kind: ClassVar[str] = "action"
+    action: Action
+
+
+class EnvStep(Payload):
+    """The environment applied the step's actions."""
+
+    kind: ClassVar[str] = "env_step"
+    rewards: dict[str, float] = Field(default_factory=dict)
+    terminated: bool = False
+    """The task reached a terminal state (success or failure)."""
+    truncated: bool = False
+    """The environment cut the episode short (its own limit), not a terminal state."""
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemoryRead(Payload):
+    kind: ClassVar[str] = "memory_read"
+    key: str
+    value: Any = None
+
+
+class MemoryWrite(Payload):
+    kind: ClassVar[str] = "memory_write"
+    key: str
+    value: Any = None
+
+
+class Governance(Payload):
+    """A governance policy decided on something an agent tried to do."""
+
+    kind: ClassVar[str] = "governance"
+    decision: Literal["allow", "rewrite", "block"]
+    rule: str
+    target: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Fault(Payload):
+    """A fault was injected: what, where."""
+
+    kind: ClassVar[str] = "fault"
+    fault: str
+    target: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContractVerdict(Payload):
+    """A contract was checked on this log."""
+
+    kind: ClassVar[str] = "contract_verdict"
+    contract: str
+    passed: bool
+    first_violation: int | None = None
+    """Seq of the first violating event, if any."""
+    detail: str = ""
+
+
+class ScoreEvent(Payload):
+    """The environment's verified score of the episode (never self-reported)."""
+
+    kind: ClassVar[str] = "score"
+    value: float
+    success: bool
+    metrics: dict[str, float] = Field(default_factory=dict)
+    explanation: str = ""
+
+
+class EpisodeEnd(Payload):
+    """Last event of every episode."""
+
+    kind: ClassVar[str] = "episode_end"
+    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"wall_s"})
+    outcome: Literal["success", "failure", "error"]
+    reason: EndReason
+    steps: int = 0
+    total_reward: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    error: str | None = None
+    """One-line description of the error for `reason == "error"`."""
+    traceback: str | None = None
+    wall_s: float = 0.0
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    cls.kind: cls
+    for cls in (
+        EpisodeStart,
+        ObservationEvent,
+        ModelRequestEvent,
+        ModelResponseEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+        MessageEvent,
+        ActionEvent,
+        EnvStep,
+        MemoryRead,
+        MemoryWrite,
+        Governance,
+        Fault,
+        ContractVerdict,
+        ScoreEvent,
+        EpisodeEnd,
+    )
+}
+"""Payload class of each event kind."""
+
+
+class Event(BaseModel):
+    """One entry of an episode's log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episode_id: str
+    """Episode this event belongs to (unique within a run)."""
+    seq: int = Field(ge=0)
+    """Position in the episode, dense from 0."""
+    step: int = Field(ge=0)
+    """Environment step during which the event happened."""
+    agent: str
+    """Who acted: an agent name, or `"env"`."""
+    kind: EventKind
+    """What happened; fixes the class of `payload`."""
+    parent: int | None = None
+    """Seq of the event that caused this one (nesting), if any."""
+    time: float = 0.0
+    """Unix time when recorded (wall clock: left out of the hash)."""
+    payload: SerializeAsAny[Payload]
+    """Kind-specific content."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_payload(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            kind = data.get("kind")
+            payload = data.get("payload")
+            payload_cls = PAYLOADS.get(kind) if isinstance(kind, str) else None
+            if payload_cls is not None and not isinstance(payload, payload_cls):
+                data = dict(data)
+                if isinstance(payload, Payload):
+                    payload = payload.model_dump()
+                data["payload"] = payload_cls.model_validate(payload or {})
+        return data
+
+    def to_json(self) -> str:
+        """Compact JSON, the form stored and exported."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Event:
+        """Parse one event from its JSON form (validating kind and payload)."""
+        return cls.model_validate_json(text)
+
+
+def make_event(
+    episode_id: str,
+    seq: int,
+    step: int,
+    agent: str,
+    payload: Payload,
+    *,
+    parent: int | None = None,
+    time: float = 0.0,
+) -> Event:
+    """Build an event from a payload (the kind is the payload's)."""
+    return Event(
+        episode_id=episode_id,
+        seq=seq,
+        step=step,
+        agent=agent,
+        kind=payload.kind,
+        parent=parent,
+        time=time,
+        payload=payload,
+    )
+
+
+_HASH_EXCLUDE: dict[str, dict[str, Any]] = {
+    kind: (
+        {"time": True, "payload": dict.fromkeys(cls.WALL_CLOCK, True)}
+        if cls.WALL_CLOCK
+        else {"time": True}
+    )
+    for kind, cls in PAYLOADS.items()
+}
+
+
+def hashable_json(event: Event) -> bytes:
+    """The event's canonical JSON without its wall-clock fields.
+
+    Left out: `time` and every payload field listed in its class's `WALL_CLOCK`
+    (latencies, wall time). Nothing else. The form is pydantic's JSON in field order, which
+    a JSON round trip preserves; the run id is not part of an episode's log, so the same
+    experiment run twice under two run ids gives the same hashes.
+    """
+    return event.model_dump_json(exclude=_HASH_EXCLUDE[event.kind]).encode()
+
+
+def hashable_form(event: Event) -> dict[str, Any]:
+    """`hashable_json` as a dict (for comparing two logs event by event)."""
+    return json.loads(hashable_json(event))
+
+
+def episode_hash(events: Iterable[Event]) -> str:
+    """Stable content hash of an episode log (hex SHA-256 of its `hashable_json` lines)."""
+    digest = hashlib.sha256()
+    for event in events:
+        digest.update(hashable_json(event))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+class EpisodeHasher:
+    """Incremental `episode_hash`, fed one event at a time while an episode runs."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def update(self, event: Event) -> None:
+        self._digest.update(hashable_json(event))
+        self._digest.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

@@ -1,0 +1,89 @@
+"""The environment contract: one interface for single- and multi-agent, turn-based and
+simultaneous environments.
+
+```
+reset(seed, task) -> dict[agent, Observation]
+step({agent: Action}) -> Step(observations, rewards, terminated, truncated, info)
+score() -> Score
+```
+
+- `reset` starts a new episode of `task` (a task id from `tasks()`), deterministically in
+  `seed`; it returns an observation for every agent that must act first.
+- `step` takes one action for each agent that received an observation at the previous
+  call and returns a `Step`:
+  - `observations`: the agents that must act next, with what they see. Agents absent
+    from it do not act at the next step.
+  - `rewards`: reward of each agent for this step (may be empty).
+  - `terminated`: the task reached a terminal state (solved, failed, answered). Once
+    True, `step` must not be called again.
+  - `truncated`: the environment cut the episode short by its own limit; also final.
+  - `info`: diagnostics, JSON-serialisable, recorded in the log.
+- `score` returns the verified outcome of the episode so far, computed from the
+  environment's state (never from what an agent claims about itself).
+- `agents` lists every agent name, in a fixed order.
+
+`check_env` verifies all of this on any implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from palaestra.core import Action, Observation
+
+
+@dataclass
+class Step:
+    """Result of `Environment.step`."""
+
+    observations: dict[str, Observation]
+    """Observation of every agent that acts at the next step."""
+    rewards: dict[str, float] = field(default_factory=dict)
+    """Per-agent reward for this step."""
+    terminated: bool = False
+    """The episode reached a terminal state of the task."""
+    truncated: bool = False
+    """The environment ended the episode early by its own limit."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """JSON-serialisable diagnostics."""
+
+
+@dataclass
+class Score:
+    """The verified outcome of an episode."""
+
+    value: float
+    """Score in [0, 1] (1 = fully solved)."""
+    success: bool
+    """Whether the episode counts as solved."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Named sub-scores (e.g. edge fraction, validity)."""
+    explanation: str = ""
+    """One or two sentences a person can check the score against."""
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """An interactive environment for one or more agents."""
+
+    @property
+    def agents(self) -> list[str]:
+        """Every agent name, in acting order; fixed after `reset`."""
+        ...
+
+    def tasks(self) -> list[str]:
+        """Task ids this environment instance offers (in a stable order)."""
+        ...
+
+    async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
+        """Start an episode; returns the observations of the agents that act first."""
+        ...
+
+    async def step(self, actions: dict[str, Action]) -> Step:
+        """Apply one action per acting agent."""
+        ...
+
+    def score(self) -> Score:
+        """Verified score of the current episode."""
+        ...

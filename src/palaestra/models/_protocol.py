@@ -1,0 +1,81 @@
+"""The `Model` protocol: one async call from a request to a response.
+
+Providers translate this neutral form to and from their wire format. A response carries
+every attempt the provider made (retries included), so that the log shows each of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from palaestra.core import Message, ToolSpec, Usage
+
+
+@dataclass
+class ModelRequest:
+    """What is sent to a model."""
+
+    messages: list[Message]
+    """The conversation so far, system prompt first."""
+    tools: list[ToolSpec] = field(default_factory=list)
+    """Tools the model may call."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    """Sampling seed, derived from (run seed, episode, agent, purpose) by the operator."""
+    stop: list[str] | None = None
+    agent: str = ""
+    """Name of the agent asking (used to key replays and per-agent accounting)."""
+
+    def params(self) -> dict[str, Any]:
+        """The sampling parameters that are set, as recorded in `model_request` events."""
+        out: dict[str, Any] = {}
+        for name in ("temperature", "top_p", "max_tokens", "seed", "stop"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass
+class Attempt:
+    """One failed try at a call, before the one that produced the response."""
+
+    error: str
+    """Status and message of the failure."""
+    latency_s: float
+    retry_after_s: float | None
+    """How long the provider waited before the next try."""
+    status: int | None = None
+
+
+@dataclass
+class ModelResponse:
+    """A model's reply."""
+
+    message: Message
+    """The assistant message (text and/or tool calls)."""
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    """Model name the provider reports."""
+    latency_s: float = 0.0
+    """Wall time of the successful attempt."""
+    failed_attempts: list[Attempt] = field(default_factory=list)
+    """Earlier attempts that failed and were retried."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Anything that answers chat requests."""
+
+    @property
+    def name(self) -> str:
+        """Spec-like name for the log, e.g. `openai:gpt-4o-mini`."""
+        ...
+
+    async def generate(self, request: ModelRequest) -> ModelResponse:
+        """Answer one request; raise `ModelError` when it fails for good."""
+        ...
