@@ -37,10 +37,19 @@ class ConfigError(UserError):
 class ModelError(PalaestraError):
     """A model call failed for good (after retries): network, timeout or HTTP status."""
 
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        failed_attempts: list[object] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
+        self.failed_attempts: list[object] = list(failed_attempts or [])
+        """Every failed attempt (`palaestra.models.Attempt`), so callers can record them."""
 
 
 class ModelReplyError(ModelError):

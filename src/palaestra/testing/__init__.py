@@ -1,0 +1,9 @@
+"""Test doubles shipped with palaestra, for its own tests and for users' tests and
+benchmarks: `ChatServer`, a real, scriptable OpenAI-compatible chat-completions server,
+and `LlamaServer`, llama-cpp-python's own server running the embedded model."""
+
+from palaestra.testing._chat_server import ChatServer, RecordedRequest
+from palaestra.testing._llama_server import LlamaServer
+from palaestra.testing._replies import Fault, Reply, tool_call
+
+__all__ = ["ChatServer", "Fault", "LlamaServer", "RecordedRequest", "Reply", "tool_call"]
