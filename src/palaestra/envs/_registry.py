@@ -54,7 +54,7 @@ class EnvSpec:
         out = []
         for name, info in self.params.model_fields.items():
             annotation = info.annotation
-            type_name = getattr(annotation, "__name__", None) or str(annotation)
+            type_name = annotation.__name__ if isinstance(annotation, type) else str(annotation)
             out.append(
                 {
                     "name": name,
