@@ -1,0 +1,49 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both create .venv when missing and install what they need (idempotent, stamp files).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama-cpp-python compiles from source (6-10 min on 2 cores, once; pip caches the wheel).
+# The native build dies with "Illegal instruction" on these VMs: build for AVX2 instead.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: demo test install dev lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+demo: install
+	$(BIN)/palaestra run examples/demo.yaml
+
+test: dev
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: dev
+	$(BIN)/mypy
+
+bench: dev
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/concurrency.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,72 @@
+"""palaestra: run, check, evaluate and train LLM agents and multi-agent systems on
+interactive environments, over one event log.
+
+```python
+import palaestra
+
+result = palaestra.run("examples/demo.yaml")      # or an Experiment object
+print(result.table())
+```
+"""
+
+from palaestra.core import (
+    Action,
+    ConfigError,
+    Context,
+    Event,
+    Message,
+    Observation,
+    Operator,
+    PalaestraError,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    UserError,
+    episode_hash,
+)
+from palaestra.envs import Environment, Score, Step, check_env, make, register
+from palaestra.models import Model, ModelRequest, ModelResponse
+from palaestra.operators import FunctionOperator, HumanOperator, LLMOperator, ScriptedOperator
+from palaestra.runtime import Experiment, Job, RunResult, arun, run
+from palaestra.store import Store
+from palaestra.tools import Tool, tool
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "ConfigError",
+    "Context",
+    "Environment",
+    "Event",
+    "Experiment",
+    "FunctionOperator",
+    "HumanOperator",
+    "Job",
+    "LLMOperator",
+    "Message",
+    "Model",
+    "ModelRequest",
+    "ModelResponse",
+    "Observation",
+    "Operator",
+    "PalaestraError",
+    "RunResult",
+    "Score",
+    "ScriptedOperator",
+    "Step",
+    "Store",
+    "Tool",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+    "UserError",
+    "__version__",
+    "arun",
+    "check_env",
+    "episode_hash",
+    "make",
+    "register",
+    "run",
+    "tool",
+]

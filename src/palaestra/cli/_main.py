@@ -1,0 +1,298 @@
+"""The `palaestra` command: run, runs, show, export, import, replay, envs.
+
+User errors (a bad experiment file, an unknown run or environment) print one clear
+message and exit with status 2; a replay that differs exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from palaestra.core import PalaestraError, UserError
+
+OPENAI_HINT = (
+    "palaestra run {experiment} --model openai:MODEL --base-url http://HOST:PORT/v1"
+    "   # any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, LM Studio); "
+    "key from OPENAI_API_KEY"
+)
+
+
+def _store_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="SQLite event store (default: $PALAESTRA_STORE or runs/palaestra.db)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="palaestra",
+        description="Run, check, evaluate and train LLM agents over one event log.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run an experiment file")
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--run-id", help="name the run; an existing id resumes it")
+    _store_arg(p)
+    p.add_argument("--model", help="model spec for every LLM operator, e.g. openai:gpt-4o-mini")
+    p.add_argument("--base-url", help="OpenAI-compatible server URL for --model")
+    p.add_argument("--concurrency", type=int, help="episodes in flight")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("runs", help="list the runs in the store")
+    _store_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="a run's summary and episodes, or one episode's events")
+    p.add_argument("run", help="run id, a unique prefix, or 'last'")
+    p.add_argument("episode", nargs="?", help="episode id (or a unique prefix)")
+    _store_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="export a run")
+    p.add_argument("run")
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    _store_arg(p)
+
+    p = sub.add_parser("import", help="import a run exported as JSONL")
+    p.add_argument("file")
+    p.add_argument("--run-id", help="import under a new run id")
+    _store_arg(p)
+
+    p = sub.add_parser("replay", help="re-run episodes with recorded model replies; compare")
+    p.add_argument("run")
+    p.add_argument("episode", nargs="?")
+    _store_arg(p)
+
+    p = sub.add_parser("envs", help="list registered environments and their parameters")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except PalaestraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command with the same --run-id to resume", file=sys.stderr)
+        return 130
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    from palaestra.runtime import default_store_path
+    from palaestra.store import Store
+
+    path = Path(args.store) if args.store else default_store_path()
+    if args.command != "import" and not path.exists():
+        raise UserError(f"no event store at {path}; run an experiment first or pass --store")
+    return Store(path)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "run":
+        return _cmd_run(args)
+    if command == "envs":
+        return _cmd_envs(args)
+    with _open_store(args) as store:
+        if command == "runs":
+            return _cmd_runs(store, args)
+        if command == "show":
+            return _cmd_show(store, args)
+        if command == "export":
+            return _cmd_export(store, args)
+        if command == "import":
+            from palaestra.store import import_jsonl
+
+            run_id = import_jsonl(store, Path(args.file), run_id=args.run_id)
+            print(f"imported run {run_id} into {store.path}")
+            return 0
+        if command == "replay":
+            return _cmd_replay(store, args)
+    raise AssertionError(command)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from palaestra.runtime import run
+
+    result = run(
+        args.experiment,
+        run_id=args.run_id,
+        store=args.store,
+        model=args.model,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        progress=not args.quiet,
+    )
+    print(result.table(), end="")
+    resumed = f" ({result.skipped} episodes were already finished)" if result.skipped else ""
+    print(f"run {result.run_id} stored in {result.store_path}{resumed}")
+    print(f"inspect: palaestra show {result.run_id} --store {result.store_path}")
+    print("same experiment on any OpenAI-compatible server:")
+    print("  " + OPENAI_HINT.format(experiment=args.experiment))
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    from palaestra.envs import registered
+
+    specs = registered()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    k: {
+                        "description": s.description,
+                        "params": s.describe_params(),
+                        "baseline": s.baseline is not None,
+                    }
+                    for k, s in specs.items()
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    for env_id, spec in specs.items():
+        baseline = "baseline" if spec.baseline is not None else "no baseline"
+        first_line = spec.description.splitlines()[0] if spec.description else ""
+        print(f"{env_id}  ({baseline})  {first_line}")
+        for param in spec.describe_params():
+            default = "required" if param["required"] else f"default {param['default']!r}"
+            print(f"    {param['name']}: {param['type']} ({default}) {param['description']}")
+    return 0
+
+
+def _cmd_runs(store: Any, args: argparse.Namespace) -> int:
+    runs = store.list_runs()
+    if args.json:
+        print(
+            json.dumps([r.model_dump(mode="json", exclude={"experiment"}) for r in runs], indent=2)
+        )
+        return 0
+    if not runs:
+        print(f"no runs in {store.path}")
+    for r in runs:
+        summary = store.run_summary(r.run_id)
+        print(
+            f"{r.run_id}  {r.status:<11} {r.created_at}  episodes={summary.get('episodes', 0)}"
+            f"  success={summary.get('success_rate', 0.0):.0%}"
+        )
+    return 0
+
+
+def _resolve_episode(store: Any, run_id: str, ref: str) -> str:
+    ids = [e.episode_id for e in store.episodes(run_id)]
+    if ref in ids:
+        return ref
+    matches = [i for i in ids if i.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        shown = ", ".join(ids[:8]) + (" ..." if len(ids) > 8 else "")
+        raise UserError(f"run {run_id!r} has no episode {ref!r}; episodes: {shown}")
+    raise UserError(f"episode prefix {ref!r} is ambiguous: {', '.join(matches[:8])}")
+
+
+def _cmd_show(store: Any, args: argparse.Namespace) -> int:
+    run = store.resolve_run(args.run)
+    if args.episode:
+        from palaestra.cli._render import timeline
+
+        episode_id = _resolve_episode(store, run.run_id, args.episode)
+        events = store.events(run.run_id, episode_id)
+        if args.json:
+            print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+        else:
+            print(f"run {run.run_id}  episode {episode_id}  ({len(events)} events)")
+            print(timeline(events))
+        return 0
+    rows = store.episodes(run.run_id)
+    summary = store.run_summary(run.run_id)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run": run.model_dump(mode="json"),
+                    "summary": summary,
+                    "episodes": [
+                        {
+                            "episode_id": r.episode_id,
+                            "task": r.task,
+                            "seed": r.seed,
+                            "epoch": r.epoch,
+                            "status": r.status,
+                            "outcome": r.outcome,
+                            "reason": r.reason,
+                            "score": r.score,
+                            "steps": r.steps,
+                            "events": r.n_events,
+                            "hash": r.hash,
+                        }
+                        for r in rows
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    print(f"run {run.run_id}  ({run.name}, seed {run.seed}, {run.status}, {run.created_at})")
+    print(
+        f"episodes {summary.get('episodes', len(rows))}  success "
+        f"{summary.get('success_rate', 0.0):.0%}  mean score {summary.get('mean_score') or 0:.3f}"
+    )
+    print(
+        f"{'episode':<44} {'task':<16} {'seed':>4} {'ep':>3} {'outcome':<8} {'score':>6} "
+        f"{'steps':>5}  hash"
+    )
+    for r in rows:
+        score = "-" if r.score is None else f"{r.score:.3f}"
+        print(
+            f"{r.episode_id[:44]:<44} {r.task[:16]:<16} {r.seed:>4} {r.epoch:>3} "
+            f"{(r.outcome or r.status)[:8]:<8} {score:>6} {r.steps or 0:>5}  {(r.hash or '-')[:12]}"
+        )
+    return 0
+
+
+def _cmd_export(store: Any, args: argparse.Namespace) -> int:
+    from palaestra.store import export_jsonl
+
+    run = store.resolve_run(args.run)
+    if args.output:
+        export_jsonl(store, run.run_id, Path(args.output))
+        print(f"exported run {run.run_id} to {args.output}", file=sys.stderr)
+    else:
+        export_jsonl(store, run.run_id, sys.stdout)
+    return 0
+
+
+def _cmd_replay(store: Any, args: argparse.Namespace) -> int:
+    from palaestra.runtime._replay import replay_episode
+
+    run = store.resolve_run(args.run)
+    if args.episode:
+        episodes = [_resolve_episode(store, run.run_id, args.episode)]
+    else:
+        episodes = [e.episode_id for e in store.episodes(run.run_id, status="finished")]
+    differing = 0
+    for episode_id in episodes:
+        report = asyncio.run(replay_episode(store, run.run_id, episode_id))
+        print(report.describe())
+        differing += not report.equal
+    print(
+        f"replayed {len(episodes)} episodes: {len(episodes) - differing} identical, "
+        f"{differing} differ"
+    )
+    return 1 if differing else 0

@@ -1,0 +1,87 @@
+"""Text renderings for the CLI: run lists, episode lines, event timelines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from palaestra.core import Event
+
+
+def _clip(text: str | None, limit: int = 100) -> str:
+    if text is None:
+        return ""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def event_summary(event: Event) -> str:
+    """One line saying what an event holds."""
+    p: Any = event.payload
+    kind = event.kind
+    if kind == "episode_start":
+        return f"{p.env} task={p.task} seed={p.seed} epoch={p.epoch} agents={len(p.agents)}"
+    if kind == "observation":
+        obs = p.observation
+        tools = f" tools={len(obs.tools)}" if obs.tools else ""
+        return _clip(obs.text or json.dumps(obs.data)) + tools
+    if kind == "model_request":
+        last = p.messages[-1] if p.messages else None
+        said = _clip(last.content if last else "", 70)
+        return f"{p.model} messages={len(p.messages)} last[{last.role if last else '-'}]: {said}"
+    if kind == "model_response":
+        if p.error:
+            return f"attempt {p.attempt} FAILED: {_clip(p.error, 80)}"
+        msg = p.message
+        calls = ", ".join(c.name for c in msg.tool_calls) if msg and msg.tool_calls else ""
+        text = _clip(msg.content if msg else "", 70)
+        usage = f" [{p.usage.input_tokens}+{p.usage.output_tokens} tok]"
+        return (f"calls {calls} " if calls else "") + text + usage
+    if kind == "tool_call":
+        return f"{p.call.name}({_clip(json.dumps(p.call.arguments), 80)})"
+    if kind == "tool_result":
+        return ("ERROR " if p.is_error else "") + _clip(p.content, 90)
+    if kind == "message":
+        return f"{p.sender} -> {', '.join(p.recipients)}: {_clip(p.content, 80)}"
+    if kind == "action":
+        a = p.action
+        parts = []
+        if a.tool_calls:
+            parts.append(
+                "calls "
+                + ", ".join(f"{c.name}({_clip(json.dumps(c.arguments), 40)})" for c in a.tool_calls)
+            )
+        if a.text:
+            parts.append(_clip(a.text, 80))
+        if a.data:
+            parts.append(_clip(json.dumps(a.data), 80))
+        return " | ".join(parts) or "(empty)"
+    if kind == "env_step":
+        flags = [f for f in ("terminated", "truncated") if getattr(p, f)]
+        rewards = {k: round(v, 3) for k, v in p.rewards.items() if v}
+        return f"rewards={rewards or 0} {' '.join(flags)}".strip()
+    if kind == "score":
+        return f"value={p.value:.3f} success={p.success} {_clip(p.explanation, 70)}"
+    if kind == "episode_end":
+        usage = p.usage
+        text = (
+            f"{p.outcome} ({p.reason}) steps={p.steps} reward={p.total_reward:.3f} "
+            f"tokens={usage.input_tokens + usage.output_tokens} wall={p.wall_s:.2f}s"
+        )
+        return text + (f" error: {_clip(p.error, 120)}" if p.error else "")
+    return _clip(json.dumps(p.model_dump(mode="json")), 100)
+
+
+def timeline(events: list[Event]) -> str:
+    """Events as an indented timeline: children under their parent."""
+    depth: dict[int, int] = {}
+    lines = []
+    for event in events:
+        level = depth.get(event.parent, -1) + 1 if event.parent is not None else 0
+        depth[event.seq] = level
+        indent = "  " * level
+        lines.append(
+            f"{event.seq:>5} s{event.step:<3} {event.agent[:14]:<14} {indent}"
+            f"{event.kind:<15} {event_summary(event)}"
+        )
+    return "\n".join(lines)

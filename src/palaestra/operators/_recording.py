@@ -1,0 +1,101 @@
+"""Recording model and tool calls into the episode log, for any operator.
+
+Operators call models and tools through these two functions so that every request,
+every attempt (retries included), every response with its usage, and every tool call
+with its result lands in the log with `parent` links: request → response → tool call →
+tool result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from palaestra.core import (
+    Context,
+    Message,
+    ModelError,
+    ModelRequestEvent,
+    ModelResponseEvent,
+    ToolCall,
+    ToolCallEvent,
+    ToolResultEvent,
+)
+from palaestra.models import Attempt, Model, ModelRequest, ModelResponse
+from palaestra.tools import Tool, ToolOutcome, execute_tool_call
+
+
+def _record_failed(ctx: Context, attempts: list[Attempt], parent: int) -> None:
+    for number, attempt in enumerate(attempts, start=1):
+        ctx.emit(
+            ModelResponseEvent(
+                attempt=number,
+                error=attempt.error,
+                retry_after_s=attempt.retry_after_s,
+                latency_s=attempt.latency_s,
+            ),
+            parent=parent,
+        )
+
+
+async def call_model(
+    ctx: Context, model: Model, request: ModelRequest, *, parent: int | None = None
+) -> tuple[ModelResponse, int]:
+    """Send `request`, record it and its response(s); returns (response, response handle).
+
+    A `ModelError` (after the provider's own retries) is recorded as failed attempts and
+    re-raised: the episode ends with an error, and what was recorded stays.
+    """
+    request.agent = request.agent or ctx.agent
+    request_handle = ctx.emit(
+        ModelRequestEvent(
+            model=model.name,
+            messages=list(request.messages),
+            tools=list(request.tools),
+            params=request.params(),
+        ),
+        parent=ctx.turn_event if parent is None else parent,
+    )
+    try:
+        response = await model.generate(request)
+    except ModelError as exc:
+        failed = list(getattr(exc, "failed_attempts", []) or [])
+        if not failed:
+            failed = [Attempt(error=str(exc), latency_s=0.0, retry_after_s=None)]
+        _record_failed(ctx, failed, request_handle)
+        raise
+    _record_failed(ctx, response.failed_attempts, request_handle)
+    response_handle = ctx.emit(
+        ModelResponseEvent(
+            message=response.message,
+            usage=response.usage,
+            finish_reason=response.finish_reason,
+            model=response.model,
+            attempt=len(response.failed_attempts) + 1,
+            latency_s=response.latency_s,
+        ),
+        parent=request_handle,
+    )
+    ctx.add_usage(response.usage)
+    return response, response_handle
+
+
+async def call_tool(
+    ctx: Context, tools: Mapping[str, Tool], call: ToolCall, *, parent: int | None = None
+) -> tuple[ToolOutcome, Message]:
+    """Execute one tool call, record call and result; returns the outcome and the
+    `tool` message to append to the conversation."""
+    call_handle = ctx.emit(ToolCallEvent(call=call), parent=parent)
+    start = time.perf_counter()
+    outcome = await execute_tool_call(tools, call)
+    ctx.emit(
+        ToolResultEvent(
+            call_id=call.id,
+            name=call.name,
+            content=outcome.content,
+            is_error=outcome.is_error,
+            latency_s=time.perf_counter() - start,
+        ),
+        parent=call_handle,
+    )
+    return outcome, Message(role="tool", content=outcome.content, tool_call_id=call.id)

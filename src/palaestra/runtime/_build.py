@@ -1,0 +1,193 @@
+"""From configuration to live objects: models and per-agent operator factories."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from palaestra.boundaries import LimitedModel
+from palaestra.core import ConfigError, Operator, UserError
+from palaestra.envs import EnvSpec
+from palaestra.models import Model
+from palaestra.operators import (
+    DEFAULT_SYSTEM_PROMPT,
+    HumanOperator,
+    LLMOperator,
+    ScriptedOperator,
+)
+from palaestra.runtime._experiment import (
+    BaselineOperatorConfig,
+    Experiment,
+    HumanOperatorConfig,
+    Job,
+    LLMOperatorConfig,
+    ModelConfig,
+    PythonOperatorConfig,
+    ScriptedOperatorConfig,
+)
+
+DEFAULT_MODEL_SPEC = "local:smollm2-135m"
+
+
+def import_object(path: str) -> Any:
+    """`package.module:attr` → the object, or a `ConfigError` saying what is missing."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"expected an import path 'package.module:name', got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module {module_name!r} (from {path!r}): {exc}") from None
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+class ModelPool:
+    """Builds each configured model once per run, wrapped in its call limit.
+
+    `override` (the CLI's `--model`) replaces the spec of every LLM operator's model;
+    `base_url` (the CLI's `--base-url`) points `openai:` specs at a server; `fixed`
+    answers for every model (replay).
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        *,
+        override: str | None = None,
+        base_url: str | None = None,
+        models: dict[str, Model] | None = None,
+        fixed: Callable[[str | None], Model] | None = None,
+    ):
+        self.experiment = experiment
+        self.fixed = fixed
+        self.override = override
+        self.base_url = base_url
+        self._given = dict(models or {})
+        self._built: dict[str, Model] = {}
+        self._semaphore = asyncio.Semaphore(experiment.concurrency.model_calls)
+
+    def config_for(self, ref: str | ModelConfig) -> tuple[str, ModelConfig]:
+        if isinstance(ref, ModelConfig):
+            config, key = ref, f"inline:{ref.spec}"
+        elif ref in self.experiment.models:
+            config, key = self.experiment.models[ref], ref
+        elif ref in ("default", "local"):
+            config, key = ModelConfig(spec=DEFAULT_MODEL_SPEC), "default"
+        else:
+            config, key = ModelConfig(spec=ref), ref
+        if self.override:
+            config = config.model_copy(update={"spec": self.override})
+        if self.base_url:
+            config = config.model_copy(update={"base_url": self.base_url})
+        return key, config
+
+    def get(self, ref: str | ModelConfig, agent: str | None = None) -> tuple[Model, ModelConfig]:
+        key, config = self.config_for(ref)
+        if self.fixed is not None:
+            return self.fixed(agent), config
+        model = self._built.get(key)
+        if model is None and key in self._given:
+            model = self._built[key] = LimitedModel(self._given[key], self._semaphore)
+        if model is None:
+            from palaestra.models import model_from_spec
+
+            remote = config.spec.startswith("openai") or config.base_url is not None
+            options = (
+                {
+                    "api_key_env": config.api_key_env,
+                    "max_connections": config.max_connections,
+                    "timeout_s": config.timeout_s,
+                    "max_retries": config.max_retries,
+                }
+                if remote
+                else {}
+            )
+            inner = model_from_spec(config.spec, base_url=config.base_url, **options)
+            model = self._built[key] = LimitedModel(inner, self._semaphore)
+        return model, config
+
+    async def aclose(self) -> None:
+        for key, model in self._built.items():
+            if key in self._given:
+                continue  # the caller's model: the caller closes it
+            inner = getattr(model, "inner", model)
+            close = getattr(inner, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def operator_factory(
+    job: Job, env_spec: EnvSpec, params: Any, models: ModelPool
+) -> Callable[[str], Operator]:
+    """`agent -> fresh Operator` for one job (per-agent overrides first)."""
+
+    def build(agent: str) -> Operator:
+        config = job.agents.get(agent, job.operator)
+        return _build_operator(config, agent, env_spec, params, models)
+
+    # Fail early (before any episode) on configuration problems we can see now.
+    for config in [job.operator, *job.agents.values()]:
+        if isinstance(config, BaselineOperatorConfig) and env_spec.baseline is None:
+            raise ConfigError(
+                f"job {job.label!r}: environment {env_spec.id!r} has no baseline operator; "
+                "use `operator: {kind: llm, ...}` or another kind"
+            )
+        if isinstance(config, LLMOperatorConfig):
+            models.get(config.model)
+            for path in config.tools:
+                import_object(path)
+    return build
+
+
+def _build_operator(
+    config: Any, agent: str, env_spec: EnvSpec, params: Any, models: ModelPool
+) -> Operator:
+    if isinstance(config, BaselineOperatorConfig):
+        assert env_spec.baseline is not None
+        return env_spec.baseline(params, agent)
+    if isinstance(config, LLMOperatorConfig):
+        model, model_config = models.get(config.model, agent)
+        temperature = config.temperature
+        if temperature is None:
+            temperature = model_config.temperature
+        max_tokens = config.max_tokens if config.max_tokens is not None else model_config.max_tokens
+        return LLMOperator(
+            model,
+            system_prompt=config.system_prompt or DEFAULT_SYSTEM_PROMPT,
+            tools=[import_object(path) for path in config.tools],
+            max_tool_rounds=config.max_tool_rounds,
+            temperature=temperature,
+            top_p=model_config.top_p,
+            max_tokens=max_tokens,
+            keep_history=config.keep_history,
+        )
+    if isinstance(config, ScriptedOperatorConfig):
+        return ScriptedOperator(config.actions)
+    if isinstance(config, HumanOperatorConfig):
+        return HumanOperator()
+    if isinstance(config, PythonOperatorConfig):
+        obj = import_object(config.factory)
+        if hasattr(obj, "act") and not isinstance(obj, type):
+            fork = getattr(obj, "fork", None)
+            return fork() if callable(fork) else obj
+        if callable(obj):
+            try:
+                made = obj(agent=agent, **config.options)
+            except TypeError:
+                made = obj(**config.options)
+            if not hasattr(made, "act"):
+                raise UserError(
+                    f"operator factory {config.factory!r} returned {type(made).__name__}, "
+                    "which has no `async act(observation, ctx)` method"
+                )
+            return made
+        raise UserError(f"{config.factory!r} is neither an operator nor a callable")
+    raise TypeError(f"unknown operator config {config!r}")

@@ -1,0 +1,287 @@
+"""The episode loop: reset, then steps of concurrent agent turns, then score.
+
+This module owns the loop and what it records. Every outcome ends with `score` (when the
+environment can still score) and `episode_end`; an exception in an operator, tool,
+model or environment ends the episode with `reason: error` and its traceback, after
+everything recorded so far has been kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from palaestra.core import (
+    Action,
+    ActionEvent,
+    EndReason,
+    EnvStep,
+    EpisodeEnd,
+    EpisodeStart,
+    Observation,
+    ObservationEvent,
+    Operator,
+    ScoreEvent,
+)
+from palaestra.envs import Environment, Score
+from palaestra.runtime._recorder import AgentContext, BudgetExceeded, EpisodeRecorder
+
+Sink = Callable[[list[Any]], None]
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """Which episode to run."""
+
+    episode_id: str
+    job: str
+    env_id: str
+    task: str
+    seed: int
+    epoch: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpisodeLimits:
+    max_steps: int = 100
+    max_tokens: int | None = None
+    max_wall_s: float | None = None
+
+
+@dataclass
+class EpisodeOutcome:
+    """What the runner needs to finish the episode in the store."""
+
+    episode_id: str
+    outcome: str
+    reason: EndReason
+    score: Score | None
+    steps: int
+    total_reward: float
+    n_events: int
+    input_tokens: int
+    output_tokens: int
+    wall_s: float
+    hash: str
+    error: str | None = None
+
+
+def describe_operator(operator: Operator) -> str:
+    describe = getattr(operator, "describe", None)
+    return describe() if callable(describe) else type(operator).__name__
+
+
+async def run_episode(
+    spec: EpisodeSpec,
+    env: Environment,
+    operator_for: Callable[[str], Operator],
+    *,
+    run_seed: int = 0,
+    limits: EpisodeLimits = EpisodeLimits(),
+    sink: Sink | None = None,
+) -> EpisodeOutcome:
+    """Run one episode to its end, recording every event; never raises for the
+    episode's own failures (they end it with `reason: error`)."""
+    started = time.perf_counter()
+    rec = EpisodeRecorder(spec.episode_id, run_seed=run_seed, max_tokens=limits.max_tokens)
+    state = _LoopState()
+    reason: EndReason = "done"
+    error: str | None = None
+    trace: str | None = None
+    try:
+        if limits.max_wall_s is not None:
+            async with asyncio.timeout(limits.max_wall_s):
+                reason = await _loop(spec, env, operator_for, rec, limits, state, sink)
+        else:
+            reason = await _loop(spec, env, operator_for, rec, limits, state, sink)
+    except BudgetExceeded as exc:
+        reason, error = "budget", str(exc)
+    except TimeoutError:
+        reason = "budget"
+        error = f"wall-time budget of {limits.max_wall_s} s exceeded (limits.max_wall_s)"
+    except Exception as exc:
+        reason, error = "error", f"{type(exc).__name__}: {exc}"
+        trace = traceback.format_exc()
+    for turn in state.open_turns:
+        rec.flush_turn(turn)
+    state.open_turns = []
+    if not rec.events:  # failed before episode_start (e.g. in reset)
+        rec.emit(0, "env", _start_payload(spec, env, {}))
+
+    score: Score | None = None
+    if state.started:
+        try:
+            score = env.score()
+            rec.emit(
+                state.step,
+                "env",
+                ScoreEvent(
+                    value=float(score.value),
+                    success=bool(score.success),
+                    metrics={k: float(v) for k, v in score.metrics.items()},
+                    explanation=score.explanation,
+                ),
+            )
+        except Exception as exc:
+            if reason != "error":
+                reason, error = "error", f"score() failed: {type(exc).__name__}: {exc}"
+                trace = traceback.format_exc()
+    if reason == "error":
+        outcome = "error"
+    else:
+        outcome = "success" if score is not None and score.success else "failure"
+    wall = time.perf_counter() - started
+    rec.emit(
+        state.step,
+        "env",
+        EpisodeEnd(
+            outcome=outcome,  # type: ignore[arg-type]
+            reason=reason,
+            steps=state.step,
+            total_reward=state.total_reward,
+            usage=rec.usage,
+            error=error,
+            traceback=trace,
+            wall_s=wall,
+        ),
+    )
+    if sink is not None:
+        sink(rec.drain())
+    return EpisodeOutcome(
+        episode_id=spec.episode_id,
+        outcome=outcome,
+        reason=reason,
+        score=score,
+        steps=state.step,
+        total_reward=state.total_reward,
+        n_events=len(rec.events),
+        input_tokens=rec.usage.input_tokens,
+        output_tokens=rec.usage.output_tokens,
+        wall_s=wall,
+        hash=rec.hexdigest(),
+        error=error,
+    )
+
+
+@dataclass
+class _LoopState:
+    step: int = 0
+    total_reward: float = 0.0
+    started: bool = False
+    open_turns: list[AgentContext] = field(default_factory=list)
+
+
+def _start_payload(spec: EpisodeSpec, env: Environment, operators: dict[str, str]) -> EpisodeStart:
+    try:
+        agents = list(env.agents)
+    except Exception:
+        agents = []
+    return EpisodeStart(
+        env=spec.env_id,
+        task=spec.task,
+        seed=spec.seed,
+        epoch=spec.epoch,
+        agents=agents,
+        params=spec.params,
+        operators=operators,
+    )
+
+
+async def _loop(
+    spec: EpisodeSpec,
+    env: Environment,
+    operator_for: Callable[[str], Operator],
+    rec: EpisodeRecorder,
+    limits: EpisodeLimits,
+    state: _LoopState,
+    sink: Sink | None,
+) -> EndReason:
+    observations = await env.reset(spec.seed, spec.task)
+    agents = list(env.agents)
+    operators = {agent: operator_for(agent) for agent in agents}
+    rec.emit(
+        0,
+        "env",
+        _start_payload(spec, env, {a: describe_operator(op) for a, op in operators.items()}),
+    )
+    state.started = True
+    while True:
+        if state.step >= limits.max_steps:
+            return "max_steps"
+        unknown = [a for a in observations if a not in operators]
+        if unknown:
+            raise RuntimeError(
+                f"environment {spec.env_id!r} returned observations for unknown agents "
+                f"{unknown}; its agents are {agents}"
+            )
+        acting = [a for a in agents if a in observations]
+        if not acting:
+            raise RuntimeError(
+                f"environment {spec.env_id!r} returned no observations at step "
+                f"{state.step} but did not terminate or truncate"
+            )
+        turns = []
+        for agent in acting:
+            handle = rec.emit(
+                state.step,
+                agent,
+                ObservationEvent(observation=_as_observation(observations[agent])),
+            )
+            turns.append(AgentContext(rec, agent, state.step, handle))
+        state.open_turns = turns
+        results = await asyncio.gather(
+            *(operators[t.agent].act(observations[t.agent], t) for t in turns),
+            return_exceptions=True,
+        )
+        actions: dict[str, Action] = {}
+        failure: BaseException | None = None
+        for turn, result in zip(turns, results, strict=True):
+            rec.flush_turn(turn)
+            if isinstance(result, BaseException):
+                failure = failure or result
+            elif not isinstance(result, Action):
+                failure = failure or TypeError(
+                    f"operator of agent {turn.agent!r} returned {type(result).__name__}, "
+                    "expected palaestra.core.Action"
+                )
+            else:
+                actions[turn.agent] = result
+                rec.emit(state.step, turn.agent, ActionEvent(action=result), parent=turn.turn_event)
+        state.open_turns = []
+        if failure is not None:
+            raise failure
+        result_step = await env.step(actions)
+        rewards = {k: float(v) for k, v in result_step.rewards.items()}
+        rec.emit(
+            state.step,
+            "env",
+            EnvStep(
+                rewards=rewards,
+                terminated=bool(result_step.terminated),
+                truncated=bool(result_step.truncated),
+                info=result_step.info,
+            ),
+        )
+        state.step += 1
+        state.total_reward += sum(rewards.values())
+        if sink is not None:
+            sink(rec.drain())
+        if result_step.terminated:
+            return "done"
+        if result_step.truncated:
+            return "truncated"
+        observations = result_step.observations
+
+
+def _as_observation(value: Any) -> Observation:
+    if isinstance(value, Observation):
+        return value
+    raise TypeError(
+        f"environment returned {type(value).__name__} as an observation, "
+        "expected palaestra.core.Observation"
+    )

@@ -1,0 +1,322 @@
+"""The runner: an experiment's episodes (jobs × tasks × seeds × epochs), run with bounded
+concurrency into the store, resumable.
+
+Resume: running the same run id again skips every finished episode and re-runs the
+rest from scratch (an unfinished attempt's events are dropped when it restarts). An
+episode is marked finished in the same transaction that makes its last events durable,
+so this holds after `kill -9` at any moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from palaestra.core import Operator, UserError
+from palaestra.envs import get_spec
+from palaestra.models import Model
+from palaestra.runtime._build import ModelPool, operator_factory
+from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
+from palaestra.runtime._experiment import Experiment, load_experiment
+from palaestra.runtime._progress import Progress
+from palaestra.store import EpisodeRow, EpisodeSummary, Store
+
+DEFAULT_STORE = "runs/palaestra.db"
+
+
+def default_store_path() -> Path:
+    """`PALAESTRA_STORE` if set, else `runs/palaestra.db`."""
+    return Path(os.environ.get("PALAESTRA_STORE") or DEFAULT_STORE)
+
+
+def new_run_id(name: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{name}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class JobStats:
+    """Per-job summary of a run."""
+
+    label: str
+    env: str
+    episodes: int = 0
+    finished: int = 0
+    successes: int = 0
+    errors: int = 0
+    mean_reward: float = 0.0
+    mean_score: float = 0.0
+    mean_steps: float = 0.0
+    events: int = 0
+    tokens: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.finished if self.finished else 0.0
+
+
+@dataclass
+class RunResult:
+    """What `palaestra.run` returns: the run id, where it is stored, and its summary."""
+
+    run_id: str
+    store_path: Path
+    episodes: list[EpisodeRow]
+    jobs: dict[str, JobStats]
+    wall_s: float
+    skipped: int = 0
+    """Episodes already finished in an earlier attempt of this run (resume)."""
+
+    @property
+    def success_rate(self) -> float:
+        done = [e for e in self.episodes if e.status == "finished"]
+        return sum(e.outcome == "success" for e in done) / len(done) if done else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(e.outcome == "error" for e in self.episodes)
+
+    def table(self) -> str:
+        from palaestra.runtime._summary import render_table
+
+        return render_table(self)
+
+
+@dataclass
+class _Planned:
+    spec: EpisodeSpec
+    build_env: Callable[[], Any]
+    operator_for: Callable[[str], Operator]
+    limits: EpisodeLimits
+    agents_hint: list[str] = field(default_factory=list)
+
+
+def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
+    """Every episode of the experiment, in a stable order."""
+    planned: list[_Planned] = []
+    for job in experiment.jobs:
+        env_spec = get_spec(job.env)
+        params = env_spec.validate(job.params)
+        params_dump = params.model_dump(mode="json")
+        probe = env_spec.factory(params)
+        available = list(probe.tasks())
+        if job.tasks == "all":
+            tasks = available
+        elif isinstance(job.tasks, int):
+            tasks = available[: job.tasks]
+        else:
+            missing = [t for t in job.tasks if t not in available]
+            if missing:
+                shown = ", ".join(available[:10]) + (" ..." if len(available) > 10 else "")
+                raise UserError(
+                    f"job {job.label!r}: unknown task ids {missing} for {job.env!r}; valid: {shown}"
+                )
+            tasks = list(job.tasks)
+        factory = operator_factory(job, env_spec, params, models)
+        limits = EpisodeLimits(
+            max_steps=job.max_steps or experiment.limits.max_steps,
+            max_tokens=experiment.limits.max_tokens,
+            max_wall_s=experiment.limits.max_wall_s,
+        )
+        for task in tasks:
+            for seed in job.seed_list():
+                for epoch in range(job.epochs):
+                    assert job.label is not None
+                    planned.append(
+                        _Planned(
+                            spec=EpisodeSpec(
+                                episode_id=f"{job.label}/{task}/{seed}/{epoch}",
+                                job=job.label,
+                                env_id=job.env,
+                                task=task,
+                                seed=seed,
+                                epoch=epoch,
+                                params=params_dump,
+                            ),
+                            build_env=lambda s=env_spec, p=params: s.factory(p),
+                            operator_for=factory,
+                            limits=limits,
+                        )
+                    )
+    ids = [p.spec.episode_id for p in planned]
+    if len(set(ids)) != len(ids):
+        raise UserError("two episodes share an id: task ids, seeds or job labels repeat")
+    return planned
+
+
+async def arun(
+    experiment: Experiment | str | Path | dict[str, Any],
+    *,
+    run_id: str | None = None,
+    store: Store | str | Path | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int | None = None,
+    models: dict[str, Model] | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run an experiment (async). See `palaestra.run` for the arguments."""
+    exp = load_experiment(experiment)
+    if concurrency is not None:
+        exp = exp.model_copy(
+            update={"concurrency": exp.concurrency.model_copy(update={"episodes": concurrency})}
+        )
+    own_store = not isinstance(store, Store)
+    db = store if isinstance(store, Store) else Store(store or default_store_path())
+    pool = ModelPool(exp, override=model, base_url=base_url, models=models)
+    started = time.perf_counter()
+    try:
+        planned = plan(exp, pool)
+        record = exp.model_dump(mode="json")
+        record["_overrides"] = {"model": model, "base_url": base_url}
+        run_id = run_id or new_run_id(exp.name)
+        db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name)
+        finished = db.finished_episode_ids(run_id)
+        todo = [p for p in planned if p.spec.episode_id not in finished]
+        db.set_run_status(run_id, "running")
+        bar = Progress(total=len(planned), already=len(planned) - len(todo), enabled=progress)
+        try:
+            with bar:
+                await _run_all(todo, exp, db, run_id, bar)
+        except BaseException:
+            db.flush()
+            db.set_run_status(run_id, "interrupted")
+            raise
+        db.flush()
+        db.set_run_status(run_id, "finished")
+        from palaestra.runtime._summary import job_stats
+
+        rows = db.episodes(run_id)
+        return RunResult(
+            run_id=run_id,
+            store_path=Path(db.path),
+            episodes=rows,
+            jobs=job_stats(exp, rows),
+            wall_s=time.perf_counter() - started,
+            skipped=len(planned) - len(todo),
+        )
+    finally:
+        await pool.aclose()
+        if own_store:
+            db.close()
+
+
+async def _run_all(
+    todo: list[_Planned], exp: Experiment, db: Store, run_id: str, bar: Progress
+) -> None:
+    queue: asyncio.Queue[_Planned] = asyncio.Queue()
+    for item in todo:
+        queue.put_nowait(item)
+
+    def sink(events: list[Any]) -> None:
+        db.append(run_id, events)
+        bar.events += len(events)
+
+    async def worker() -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            spec = item.spec
+            db.start_episode(
+                run_id,
+                EpisodeRow(
+                    run_id=run_id,
+                    episode_id=spec.episode_id,
+                    env=spec.env_id,
+                    task=spec.task,
+                    seed=spec.seed,
+                    epoch=spec.epoch,
+                    status="running",
+                ),
+            )
+            bar.running += 1
+            try:
+                env = item.build_env()
+            except Exception as exc:
+                raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
+            result = await run_episode(
+                spec,
+                env,
+                item.operator_for,
+                run_seed=exp.seed,
+                limits=item.limits,
+                sink=sink,
+            )
+            db.finish_episode(
+                run_id,
+                EpisodeSummary(
+                    episode_id=spec.episode_id,
+                    outcome=result.outcome,
+                    reason=result.reason,
+                    score=None if result.score is None else float(result.score.value),
+                    success=bool(result.score and result.score.success),
+                    total_reward=result.total_reward,
+                    steps=result.steps,
+                    n_events=result.n_events,
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                    wall_s=result.wall_s,
+                    hash=result.hash,
+                    error=result.error,
+                ),
+            )
+            bar.running -= 1
+            bar.tokens += result.input_tokens + result.output_tokens
+            if result.outcome == "error":
+                bar.failed += 1
+            else:
+                bar.done += 1
+
+    workers = min(exp.concurrency.episodes, len(todo)) or 0
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def run(
+    experiment: Experiment | str | Path | dict[str, Any],
+    *,
+    run_id: str | None = None,
+    store: Store | str | Path | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    concurrency: int | None = None,
+    models: dict[str, Model] | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run an experiment to completion and return its summary.
+
+    `experiment` is an `Experiment`, a dict of the same shape, or a YAML path. `run_id`
+    resumes (or names) a run; `store` is a `Store` or a path (default
+    `PALAESTRA_STORE` or `runs/palaestra.db`); `model`/`base_url` replace the model of
+    every LLM operator (e.g. `openai:gpt-4o-mini` and a server URL); `concurrency`
+    overrides the episodes in flight; `models` supplies ready `Model` objects by the
+    names the experiment uses (e.g. a `ScriptedModel` under "default").
+    """
+    return asyncio.run(
+        arun(
+            experiment,
+            run_id=run_id,
+            store=store,
+            model=model,
+            base_url=base_url,
+            concurrency=concurrency,
+            models=models,
+            progress=progress,
+        )
+    )
