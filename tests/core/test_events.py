@@ -35,9 +35,22 @@ from palaestra.core import (
 )
 
 EXPECTED_KINDS = {
-    "episode_start", "observation", "model_request", "model_response", "tool_call",
-    "tool_result", "message", "action", "env_step", "memory_read", "memory_write",
-    "governance", "fault", "contract_verdict", "score", "episode_end",
+    "episode_start",
+    "observation",
+    "model_request",
+    "model_response",
+    "tool_call",
+    "tool_result",
+    "message",
+    "action",
+    "env_step",
+    "memory_read",
+    "memory_write",
+    "governance",
+    "fault",
+    "contract_verdict",
+    "score",
+    "episode_end",
 }
 
 text = st.text(max_size=30)
@@ -64,25 +77,50 @@ usage = st.builds(
 )
 finite = st.floats(-1e6, 1e6, allow_nan=False)
 payloads = st.one_of(
-    st.builds(EpisodeStart, env=text, task=text, seed=st.integers(0, 2**31),
-              agents=st.lists(text, max_size=3), params=st.dictionaries(text, json_value, max_size=3)),
-    st.builds(ObservationEvent, observation=st.builds(
-        Observation, text=text, data=st.dictionaries(text, json_value, max_size=3),
-        tools=st.lists(st.builds(ToolSpec, name=text, description=text), max_size=2))),
+    st.builds(
+        EpisodeStart,
+        env=text,
+        task=text,
+        seed=st.integers(0, 2**31),
+        agents=st.lists(text, max_size=3),
+        params=st.dictionaries(text, json_value, max_size=3),
+    ),
+    st.builds(
+        ObservationEvent,
+        observation=st.builds(
+            Observation,
+            text=text,
+            data=st.dictionaries(text, json_value, max_size=3),
+            tools=st.lists(st.builds(ToolSpec, name=text, description=text), max_size=2),
+        ),
+    ),
     st.builds(ModelRequestEvent, model=text, messages=st.lists(messages, max_size=3)),
-    st.builds(ModelResponseEvent, message=messages, usage=usage, latency_s=finite,
-              error=st.none() | text),
+    st.builds(
+        ModelResponseEvent, message=messages, usage=usage, latency_s=finite, error=st.none() | text
+    ),
     st.builds(ToolCallEvent, call=tool_calls),
     st.builds(ToolResultEvent, call_id=text, name=text, content=text, is_error=st.booleans()),
     st.builds(MessageEvent, sender=text, recipients=st.lists(text, max_size=3), content=text),
-    st.builds(ActionEvent, action=st.builds(Action, text=st.none() | text,
-                                            tool_calls=st.lists(tool_calls, max_size=2))),
-    st.builds(EnvStep, rewards=st.dictionaries(text, finite, max_size=3),
-              terminated=st.booleans(), truncated=st.booleans()),
+    st.builds(
+        ActionEvent,
+        action=st.builds(
+            Action, text=st.none() | text, tool_calls=st.lists(tool_calls, max_size=2)
+        ),
+    ),
+    st.builds(
+        EnvStep,
+        rewards=st.dictionaries(text, finite, max_size=3),
+        terminated=st.booleans(),
+        truncated=st.booleans(),
+    ),
     st.builds(ScoreEvent, value=st.floats(0, 1), success=st.booleans()),
-    st.builds(EpisodeEnd, outcome=st.sampled_from(["success", "failure", "error"]),
-              reason=st.sampled_from(["done", "max_steps", "error", "budget"]),
-              wall_s=finite, usage=usage),
+    st.builds(
+        EpisodeEnd,
+        outcome=st.sampled_from(["success", "failure", "error"]),
+        reason=st.sampled_from(["done", "max_steps", "error", "budget"]),
+        wall_s=finite,
+        usage=usage,
+    ),
 )
 events = st.builds(
     make_event,
@@ -116,7 +154,9 @@ def test_hash_survives_round_trip(log):
 
 
 def _response(latency: float, time: float, content: str = "hi") -> Event:
-    payload = ModelResponseEvent(message=Message(role="assistant", content=content), latency_s=latency)
+    payload = ModelResponseEvent(
+        message=Message(role="assistant", content=content), latency_s=latency
+    )
     return make_event("ep", 1, 0, "a", payload, parent=0, time=time)
 
 
@@ -135,25 +175,42 @@ def test_hash_ignores_wall_clock_fields_only():
 
 def test_kind_selects_payload_class_and_rejects_mismatch():
     event = Event.model_validate(
-        {"episode_id": "e", "seq": 0, "step": 0, "agent": "env", "kind": "score",
-         "payload": {"value": 1.0, "success": True}}
+        {
+            "episode_id": "e",
+            "seq": 0,
+            "step": 0,
+            "agent": "env",
+            "kind": "score",
+            "payload": {"value": 1.0, "success": True},
+        }
     )
     assert isinstance(event.payload, ScoreEvent)
     with pytest.raises(ValidationError):
         Event.model_validate(
-            {"episode_id": "e", "seq": 0, "step": 0, "agent": "env", "kind": "score",
-             "payload": {"sender": "a", "recipients": [], "content": "x"}}
+            {
+                "episode_id": "e",
+                "seq": 0,
+                "step": 0,
+                "agent": "env",
+                "kind": "score",
+                "payload": {"sender": "a", "recipients": [], "content": "x"},
+            }
         )
     with pytest.raises(ValidationError):
         Event.model_validate(
-            {"episode_id": "e", "seq": 0, "step": 0, "agent": "env", "kind": "nope",
-             "payload": {}}
+            {"episode_id": "e", "seq": 0, "step": 0, "agent": "env", "kind": "nope", "payload": {}}
         )
 
 
 def test_negative_seq_rejected_and_schema_version_recorded():
     with pytest.raises(ValidationError):
-        Event(episode_id="e", seq=-1, step=0, agent="a", kind="score",
-              payload=ScoreEvent(value=0, success=False))
+        Event(
+            episode_id="e",
+            seq=-1,
+            step=0,
+            agent="a",
+            kind="score",
+            payload=ScoreEvent(value=0, success=False),
+        )
     start = make_event("e", 0, 0, "env", EpisodeStart(env="x", task="t", seed=1))
     assert json.loads(start.to_json())["payload"]["schema_version"] == SCHEMA_VERSION

@@ -30,7 +30,10 @@ def test_schema_from_type_hints_and_docstring():
     assert spec.name == "add"
     assert spec.description == "Add two integers."
     assert spec.parameters["required"] == ["a"]
-    assert spec.parameters["properties"]["a"] == {"type": "integer", "description": "The first number."}
+    assert spec.parameters["properties"]["a"] == {
+        "type": "integer",
+        "description": "The first number.",
+    }
     assert spec.parameters["properties"]["b"]["default"] == 2
     assert spec.parameters["additionalProperties"] is False
 

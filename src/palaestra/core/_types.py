@@ -38,9 +38,7 @@ class ToolSpec(_Value):
     """Unique name within one request."""
     description: str = ""
     """What the tool does, written for the model."""
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """JSON schema (an object schema) of the arguments."""
 
 

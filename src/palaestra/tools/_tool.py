@@ -189,9 +189,7 @@ def _arg_docs(doc: str) -> dict[str, str]:
     return out
 
 
-def _arguments_model(
-    fn: Callable[..., Any], name: str, docs: dict[str, str]
-) -> type[BaseModel]:
+def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> type[BaseModel]:
     try:
         hints = get_type_hints(fn)
     except Exception as exc:
@@ -207,4 +205,3 @@ def _arguments_model(
         f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )
     return model
-
