@@ -98,7 +98,7 @@ def test_llm_operator_env_tool_calls_and_usage(db_path):
     # the env's tool result comes back as a tool message in the next request
     second = [e for e in events if e.kind == "model_request"][1]
     assert second.payload.messages[-1].role == "tool"
-    assert second.payload.messages[-1].content == "2"
+    assert second.payload.messages[-1].content == "Counter is 2."
 
 
 def test_operator_exception_ends_that_episode_only(db_path):

@@ -65,7 +65,9 @@ class CounterEnv:
             for call in action.tool_calls:
                 self.counter += int(call.arguments.get("n", 0))
                 results.append(
-                    Message(role="tool", content=str(self.counter), tool_call_id=call.id)
+                    Message(
+                        role="tool", content=f"Counter is {self.counter}.", tool_call_id=call.id
+                    )
                 )
             if action.text and action.text.strip() == "DONE":
                 done = True

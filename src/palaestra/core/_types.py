@@ -98,7 +98,9 @@ class Observation(_Value):
     tools: list[ToolSpec] = Field(default_factory=list)
     """Environment tools available to this agent at this step."""
     messages: list[Message] = Field(default_factory=list)
-    """Extra chat messages the environment shows (e.g. tool results, a user's reply)."""
+    """The observation as chat messages (e.g. `tool` results of the agent's environment
+    tool calls, a user's reply). When given, chat-based operators read these instead of
+    `text`, which is then only their plain rendering."""
 
 
 class Action(_Value):
