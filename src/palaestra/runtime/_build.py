@@ -110,6 +110,7 @@ class ModelPool:
                 if remote
                 else {}
             )
+            options.update(config.options)
             inner = model_from_spec(config.spec, base_url=config.base_url, **options)
             model = self._built[key] = LimitedModel(inner, self._semaphore)
         return model, config

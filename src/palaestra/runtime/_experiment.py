@@ -50,6 +50,8 @@ class ModelConfig(_Config):
     """Per-provider HTTP connection limit."""
     timeout_s: float = 60.0
     max_retries: int = 4
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Further constructor options of the model (e.g. `n_ctx` for the local model)."""
 
 
 class BaselineOperatorConfig(_Config):
