@@ -31,6 +31,8 @@ demo: install
 	$(BIN)/palaestra run examples/demo.yaml
 
 test: dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: dev

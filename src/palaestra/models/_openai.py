@@ -209,7 +209,7 @@ class OpenAIModel:
         )
         cls = ModelReplyError if failure.kind == "reply" else ModelError
         error = cls(message, status=failure.status, attempts=n)
-        error.failed_attempts = list(failed)  # type: ignore[attr-defined]
+        error.failed_attempts = list(failed)
         return error
 
     def _advice(self, failure: _Failure) -> str:

@@ -140,7 +140,7 @@ async def run_episode(
         state.step,
         "env",
         EpisodeEnd(
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             reason=reason,
             steps=state.step,
             total_reward=state.total_reward,

@@ -57,7 +57,7 @@ class EpisodeRecorder:
             seq=seq,
             step=step,
             agent=agent,
-            kind=payload.kind,  # type: ignore[arg-type]
+            kind=payload.kind,
             parent=parent,
             time=self.clock(),
             payload=payload,
@@ -94,7 +94,7 @@ class EpisodeRecorder:
                 seq=seq,
                 step=turn.step,
                 agent=turn.agent,
-                kind=payload.kind,  # type: ignore[arg-type]
+                kind=payload.kind,
                 parent=parent,
                 time=when,
                 payload=payload,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.core import Operator, UserError
-from palaestra.envs import get_spec
+from palaestra.envs import EnvSpec, get_spec
 from palaestra.models import Model
 from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
@@ -99,6 +99,10 @@ class _Planned:
     agents_hint: list[str] = field(default_factory=list)
 
 
+def _env_builder(env_spec: EnvSpec, params: Any) -> Callable[[], Any]:
+    return lambda: env_spec.factory(params)
+
+
 def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
     """Every episode of the experiment, in a stable order."""
     planned: list[_Planned] = []
@@ -141,7 +145,7 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
                                 epoch=epoch,
                                 params=params_dump,
                             ),
-                            build_env=lambda s=env_spec, p=params: s.factory(p),
+                            build_env=_env_builder(env_spec, params),
                             operator_for=factory,
                             limits=limits,
                         )

@@ -201,7 +201,7 @@ def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) ->
         annotation = hints.get(param.name, Any)
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, Field(default, description=docs.get(param.name)))
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )
     return model
