@@ -1,0 +1,446 @@
+"""`Store`: the event store, one SQLite file (WAL mode) holding runs, episodes and events.
+
+Writing is the hot path: the runner appends every event of every concurrent episode.
+`append` serialises each event at once (`Event.to_json`, so later mutation of the object
+cannot change what is stored) into an in-memory buffer, and writes the buffer with one
+`executemany` in one transaction whenever it holds `batch_size` events.
+
+Durability rule: an episode is marked finished in the *same* transaction that writes its
+last buffered events (`finish_episode`), so after a crash (kill -9 included) every
+episode that reads as finished has all its events, and `n_events` says how many. Events
+of an unfinished episode may be partly stored; `start_episode` drops them when the
+episode is run again. With `synchronous=NORMAL` in WAL mode a committed transaction
+survives the process being killed; an operating-system crash or power loss may lose the
+last transactions, never corrupt the file.
+
+Every method is synchronous and short (the runner calls them from the event loop); a
+flush of 2000 events takes a few milliseconds. A lock makes a store safe to share between
+threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from palaestra.core import Event, StoreError, UserError
+from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
+from palaestra.store._schema import (
+    INSERT_EVENT,
+    INSERT_RUN,
+    SELECT_EPISODE,
+    SELECT_RUN,
+    UPSERT_EPISODE,
+    episode_from_values,
+    episode_values,
+    init_schema,
+    run_from_values,
+    run_values,
+)
+from palaestra.store._summary import summarise
+
+_EventRow = tuple[str, str, int, str, str, int, str]
+
+_FINISH_EPISODE = (
+    "UPDATE episodes SET status = 'finished', outcome = ?, reason = ?, score = ?, success = ?, "
+    "total_reward = ?, steps = ?, n_events = ?, input_tokens = ?, output_tokens = ?, "
+    "wall_s = ?, hash = ?, error = ?, finished_at = ? "
+    "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
+)
+
+
+class Store:
+    """The event store of runs, episodes and their events, in one SQLite file.
+
+    Use it as a context manager (or call `close`) so that buffered events are written.
+    """
+
+    def __init__(self, path: str | Path, *, batch_size: int = 2000) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            init_schema(conn, self.path)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if "not a database" in str(exc):
+                raise StoreError(f"{self.path} is not a palaestra store: {exc}") from exc
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.RLock()
+        self._buffer: list[_EventRow] = []
+        self._next_seq: dict[tuple[str, str], int] = {}
+        """Episodes started by this store object and not yet finished -> next seq."""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write buffered events and close the file. Closing twice is harmless."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._flush_locked()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (buffered events are flushed before it starts)."""
+        with self._lock:
+            self._flush_locked()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # -- runs --------------------------------------------------------------------------
+
+    def create_run(
+        self, run_id: str, *, experiment: dict[str, Any], seed: int, name: str = ""
+    ) -> bool:
+        """Create a run; True if created, False if it exists with an equal experiment.
+
+        A run that exists with another experiment or seed is a `UserError`: resuming it
+        would mix two experiments in one run.
+        """
+        if not run_id:
+            raise UserError("a run id must not be empty")
+        try:
+            normalised = json.loads(json.dumps(experiment))
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"run {run_id!r}: the experiment is not JSON data: {exc}") from exc
+        with self._lock:
+            existing = self.get_run(run_id)
+            if existing is not None:
+                if existing.experiment == normalised and existing.seed == seed:
+                    return False
+                differing = sorted(
+                    key
+                    for key in set(existing.experiment) | set(normalised)
+                    if existing.experiment.get(key) != normalised.get(key)
+                )
+                what = (
+                    f"its experiment differs in {', '.join(differing)}"
+                    if differing
+                    else f"its seed is {existing.seed}, not {seed}"
+                )
+                raise UserError(
+                    f"run {run_id!r} already exists in {self.path} and {what}; use a new "
+                    f"--run-id, or the same experiment and seed to resume it"
+                )
+            now = time.time()
+            row = RunRow(
+                run_id=run_id,
+                name=name,
+                seed=seed,
+                experiment=normalised,
+                status="running",
+                created_at=now,
+                updated_at=now,
+            )
+            with self._transaction() as db:
+                db.execute(INSERT_RUN, run_values(row))
+            return True
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        """The run with this exact id, or None."""
+        with self._lock:
+            values = self._db.execute(SELECT_RUN + " WHERE run_id = ?", (run_id,)).fetchone()
+        return None if values is None else run_from_values(values)
+
+    def list_runs(self) -> list[RunRow]:
+        """All runs, newest first."""
+        with self._lock:
+            rows = self._db.execute(SELECT_RUN + " ORDER BY created_at DESC, rowid DESC")
+            return [run_from_values(values) for values in rows.fetchall()]
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """Set a run's status: running, finished, failed or interrupted."""
+        if status not in RUN_STATUSES:
+            raise StoreError(
+                f"unknown run status {status!r}; valid choices: {', '.join(RUN_STATUSES)}"
+            )
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
+                (status, time.time(), run_id),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(f"no run {run_id!r} in store {self.path}")
+
+    def resolve_run(self, ref: str) -> RunRow:
+        """The run named by `ref`: an exact id, a unique id prefix, or `last` (newest)."""
+        runs = self.list_runs()
+        if not runs:
+            raise UserError(f"no runs in store {self.path} yet; start one with `palaestra run`")
+        if ref == "last":
+            return runs[0]
+        for run in runs:
+            if run.run_id == ref:
+                return run
+        matches = [run for run in runs if ref and run.run_id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise UserError(
+                f"run reference {ref!r} is ambiguous in {self.path}: runs "
+                f"{', '.join(run.run_id for run in matches)} all begin with it; give more "
+                f"characters"
+            )
+        shown = ", ".join(run.run_id for run in runs[:10]) + (" ..." if len(runs) > 10 else "")
+        raise UserError(
+            f"no run {ref!r} in store {self.path}; valid choices: 'last', a unique prefix "
+            f"or one of (newest first): {shown}"
+        )
+
+    # -- episodes ----------------------------------------------------------------------
+
+    def finished_episode_ids(self, run_id: str) -> set[str]:
+        """Ids of the run's finished episodes (a resumed run skips them)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'finished'",
+                (run_id,),
+            )
+            return {episode_id for (episode_id,) in rows.fetchall()}
+
+    def start_episode(self, run_id: str, row: EpisodeRow) -> None:
+        """Record an episode as running, dropping the events of an unfinished earlier try.
+
+        The identity fields (env, task, seed, epoch, agents, started_at) come from `row`;
+        the finishing fields are reset. A finished episode is refused (`UserError`).
+        """
+        if row.run_id and row.run_id != run_id:
+            raise StoreError(
+                f"start_episode: row.run_id {row.run_id!r} differs from run_id {run_id!r}"
+            )
+        key = (run_id, row.episode_id)
+        fresh = EpisodeRow(
+            run_id=run_id,
+            episode_id=row.episode_id,
+            env=row.env,
+            task=row.task,
+            seed=row.seed,
+            epoch=row.epoch,
+            agents=list(row.agents),
+            status="running",
+            started_at=time.time() if row.started_at is None else row.started_at,
+        )
+        with self._lock:
+            if key in self._next_seq:  # restarted in this process: drop its buffered events
+                self._buffer = [e for e in self._buffer if (e[0], e[1]) != key]
+            with self._transaction() as db:
+                if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                    raise StoreError(f"no run {run_id!r} in store {self.path}; create_run first")
+                status = db.execute(
+                    "SELECT status FROM episodes WHERE run_id = ? AND episode_id = ?", key
+                ).fetchone()
+                if status is not None and status[0] == "finished":
+                    raise UserError(
+                        f"episode {row.episode_id!r} of run {run_id!r} is already finished; a "
+                        f"resumed run must skip finished episodes (Store.finished_episode_ids)"
+                    )
+                db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
+                db.execute(UPSERT_EPISODE, episode_values(fresh))
+            self._next_seq[key] = 0
+
+    def append(self, run_id: str, events: Sequence[Event]) -> None:
+        """Buffer events of started episodes; written `batch_size` at a time.
+
+        Each episode's events must come in order of `seq`, dense from 0 (the store
+        refuses a gap or repeat at once, rather than a crash-time surprise).
+        """
+        with self._lock:
+            buffer = self._buffer
+            next_seq = self._next_seq
+            batch_size = self.batch_size
+            for event in events:  # the hot path: kept lean
+                episode_id = event.episode_id
+                key = (run_id, episode_id)
+                seq = event.seq
+                if next_seq.get(key) != seq:
+                    raise self._refuse(run_id, event)
+                next_seq[key] = seq + 1
+                buffer.append(
+                    (run_id, episode_id, seq, event.kind, event.agent, event.step, event.to_json())
+                )
+                if len(buffer) >= batch_size:
+                    self._flush_locked()
+
+    def _refuse(self, run_id: str, event: Event) -> StoreError:
+        expected = self._next_seq.get((run_id, event.episode_id))
+        if expected is None:
+            return StoreError(
+                f"append: episode {event.episode_id!r} of run {run_id!r} is not running in "
+                f"this store (call start_episode first; finished episodes take no more events)"
+            )
+        return StoreError(
+            f"append: episode {event.episode_id!r} expected seq {expected}, got {event.seq} "
+            f"(seqs are dense from 0, appended in order)"
+        )
+
+    def finish_episode(self, run_id: str, summary: EpisodeSummary) -> None:
+        """Write the episode's buffered events and mark it finished, in one transaction."""
+        key = (run_id, summary.episode_id)
+        with self._lock:
+            count = self._next_seq.get(key)
+            if count is None:
+                raise StoreError(
+                    f"finish_episode: episode {summary.episode_id!r} of run {run_id!r} is not "
+                    f"running in this store (not started, or already finished)"
+                )
+            if summary.n_events is not None and summary.n_events != count:
+                raise StoreError(
+                    f"finish_episode: episode {summary.episode_id!r} reports "
+                    f"{summary.n_events} events but the store received {count}; not marking "
+                    f"it finished"
+                )
+            values = (
+                summary.outcome,
+                summary.reason,
+                summary.score,
+                None if summary.success is None else int(summary.success),
+                summary.total_reward,
+                summary.steps,
+                count,
+                summary.input_tokens,
+                summary.output_tokens,
+                summary.wall_s,
+                summary.hash,
+                summary.error,
+                time.time(),
+                run_id,
+                summary.episode_id,
+            )
+
+            def mark_finished(db: sqlite3.Connection) -> None:
+                if db.execute(_FINISH_EPISODE, values).rowcount != 1:
+                    raise StoreError(
+                        f"finish_episode: episode {summary.episode_id!r} of run {run_id!r} is "
+                        f"not running in {self.path}"
+                    )
+
+            self._write_buffer(then=mark_finished)
+            del self._next_seq[key]
+
+    def flush(self) -> None:
+        """Write all buffered events now (one transaction)."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._buffer:
+            self._write_buffer()
+
+    def _write_buffer(self, then: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Write the buffered events, and run `then`, in one transaction; empty the buffer."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._buffer:
+                db.executemany(INSERT_EVENT, self._buffer)
+            if then is not None:
+                then(db)
+        except BaseException as exc:
+            if db.in_transaction:  # SQLite may have rolled back already
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(
+                    f"store {self.path}: writing {len(self._buffer)} events failed: {exc}"
+                ) from exc
+            raise
+        db.execute("COMMIT")
+        self._buffer.clear()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def episodes(self, run_id: str, *, status: str | None = None) -> list[EpisodeRow]:
+        """The run's episodes in the order they were first started (optionally filtered)."""
+        if status not in (None, "running", "finished"):
+            raise StoreError(
+                f"unknown episode status {status!r}; valid choices: running, finished, None"
+            )
+        query = SELECT_EPISODE + " WHERE run_id = ?"
+        params: tuple[str, ...] = (run_id,)
+        if status is not None:
+            query += " AND status = ?"
+            params = (run_id, status)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
+        return [episode_from_values(values) for values in rows]
+
+    def events(self, run_id: str, episode_id: str) -> list[Event]:
+        """One episode's events, ordered by seq (buffered ones are written first)."""
+        return [Event.from_json(text) for text in self._event_json(run_id, episode_id)]
+
+    def iter_events(self, run_id: str) -> Iterator[Event]:
+        """Every event of the run: episodes in start order, each ordered by seq."""
+        for row in self.episodes(run_id):
+            yield from self.events(run_id, row.episode_id)
+
+    def _event_json(self, run_id: str, episode_id: str) -> list[str]:
+        """The stored JSON text of one episode's events, ordered by seq."""
+        with self._lock:
+            self._flush_locked()
+            rows = self._db.execute(
+                "SELECT json FROM events WHERE run_id = ? AND episode_id = ? ORDER BY seq",
+                (run_id, episode_id),
+            ).fetchall()
+        return [text for (text,) in rows]
+
+    def run_summary(self, run_id: str) -> dict[str, Any]:
+        """Counts and means of a run, overall and per env (see `summarise`)."""
+        with self._lock:
+            run = self.get_run(run_id)
+            if run is None:
+                raise StoreError(f"no run {run_id!r} in store {self.path}")
+            self._flush_locked()
+            return summarise(self._db, run)

@@ -1,0 +1,287 @@
+"""The SQLite store: runs, episodes, events, batching and finish atomicity."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import palaestra.store
+from palaestra.core import Action, ActionEvent, StoreError, UserError, make_event
+from palaestra.store import EpisodeSummary, Store
+from tests.store.store_builders import episode_events, episode_row, summary_for, write_episode
+
+
+def _rows_on_disk(path: Path, episode_id: str | None = None) -> int:
+    """Events another connection sees (what is committed, not what is buffered)."""
+    db = sqlite3.connect(path)
+    try:
+        if episode_id is None:
+            return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        query = "SELECT COUNT(*) FROM events WHERE episode_id = ?"
+        return db.execute(query, (episode_id,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_public_names() -> None:
+    public = {name for name in dir(palaestra.store) if not name.startswith("_")}
+    assert set(palaestra.store.__all__) == public
+
+
+def test_creates_parent_dirs_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "store.db"
+    with Store(path):
+        pass
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    db.close()
+    assert {"meta", "runs", "episodes", "events"} <= tables
+
+
+def test_create_run_resume_and_conflict(store: Store) -> None:
+    experiment = {"env": "graph.coloring", "episodes": 4, "model": {"temperature": 0.5}}
+    assert store.create_run("r1", experiment=experiment, seed=3, name="demo") is True
+    assert store.create_run("r1", experiment=dict(experiment), seed=3) is False
+    with pytest.raises(
+        UserError, match=r"'r1' already exists.*differs in episodes; use a new --run-id"
+    ):
+        store.create_run("r1", experiment={**experiment, "episodes": 5}, seed=3)
+    with pytest.raises(UserError, match="its seed is 3, not 4"):
+        store.create_run("r1", experiment=experiment, seed=4)
+    run = store.get_run("r1")
+    assert run is not None
+    assert (run.name, run.seed, run.experiment, run.status) == ("demo", 3, experiment, "running")
+    assert store.get_run("nope") is None
+
+
+def test_list_runs_newest_first_and_status(store: Store) -> None:
+    for run_id in ("a", "b", "c"):
+        store.create_run(run_id, experiment={}, seed=0)
+    assert [r.run_id for r in store.list_runs()] == ["c", "b", "a"]
+    store.set_run_status("b", "interrupted")
+    run = store.get_run("b")
+    assert run is not None and run.status == "interrupted" and run.updated_at >= run.created_at
+    with pytest.raises(StoreError, match="valid choices: running, finished, failed"):
+        store.set_run_status("b", "paused")
+    with pytest.raises(StoreError, match="no run 'zzz'"):
+        store.set_run_status("zzz", "finished")
+
+
+def test_resolve_run(store: Store) -> None:
+    with pytest.raises(UserError, match="no runs in store"):
+        store.resolve_run("last")
+    for run_id in ("2024-abc", "2024-abd", "2025-x"):
+        store.create_run(run_id, experiment={}, seed=0)
+    assert store.resolve_run("last").run_id == "2025-x"
+    assert store.resolve_run("2024-abc").run_id == "2024-abc"
+    assert store.resolve_run("2025").run_id == "2025-x"
+    with pytest.raises(UserError, match="ambiguous.*runs 2024-abd, 2024-abc all begin with it"):
+        store.resolve_run("2024-ab")
+    with pytest.raises(UserError, match="no run 'nope'.*'last'.*2025-x, 2024-abd, 2024-abc"):
+        store.resolve_run("nope")
+
+
+def test_events_round_trip_and_order(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    first, second = episode_events("ep-b"), episode_events("ep-a", steps=2)
+    store.start_episode("r", episode_row("ep-b"))
+    store.start_episode("r", episode_row("ep-a"))
+    for a, b in zip(first, second, strict=False):  # interleaved, as concurrent episodes are
+        store.append("r", [a])
+        store.append("r", [b])
+    store.append("r", first[len(second) :])
+    store.finish_episode("r", summary_for(first))
+    store.finish_episode("r", summary_for(second, steps=2))
+    assert store.events("r", "ep-b") == first
+    assert store.events("r", "ep-a") == second
+    assert list(store.iter_events("r")) == first + second  # episodes in start order
+    assert store.events("r", "missing") == []
+
+
+def test_event_is_serialised_when_appended(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    store.start_episode("r", episode_row("e"))
+    event = make_event("e", 0, 0, "a", ActionEvent(action=Action(text="before")))
+    store.append("r", [event])
+    event.payload.action.text = "after"  # type: ignore[attr-defined]
+    assert store.events("r", "e")[0].payload.action.text == "before"  # type: ignore[attr-defined]
+
+
+def test_batches_reach_disk_every_batch_size_events(make_store: Callable[..., Store]) -> None:
+    store = make_store(batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    store.start_episode("r", episode_row("e"))
+    events = episode_events("e", steps=5)  # 28 events
+    store.append("r", events[:9])
+    assert _rows_on_disk(store.path) == 0
+    store.append("r", events[9:25])
+    assert _rows_on_disk(store.path) == 20
+    store.flush()
+    assert _rows_on_disk(store.path) == 25
+    store.append("r", events[25:])
+    store.finish_episode("r", summary_for(events))
+    assert _rows_on_disk(store.path) == 28
+
+
+def test_unfinished_episode_is_not_finished(make_store: Callable[..., Store]) -> None:
+    store = make_store(batch_size=4)
+    store.create_run("r", experiment={}, seed=0)
+    done, partial = episode_events("done"), episode_events("partial")
+    write_episode(store, "r", done)
+    store.start_episode("r", episode_row("partial"))
+    store.append("r", partial[:10])
+    store.flush()
+    assert store.finished_episode_ids("r") == {"done"}
+    assert [e.episode_id for e in store.episodes("r", status="running")] == ["partial"]
+    assert _rows_on_disk(store.path, "partial") == 10
+
+    store.close()  # as after a crash: reopen, restart the unfinished episode
+    reopened = make_store(batch_size=4)
+    assert reopened.finished_episode_ids("r") == {"done"}
+    with pytest.raises(StoreError, match="not running in this store"):
+        reopened.append("r", partial[10:11])  # a new process must start_episode again
+    reopened.start_episode("r", episode_row("partial"))
+    assert reopened.events("r", "partial") == []
+    reopened.append("r", partial)
+    reopened.finish_episode("r", summary_for(partial))
+    assert reopened.events("r", "partial") == partial
+    assert reopened.finished_episode_ids("r") == {"done", "partial"}
+
+
+def test_restart_in_same_process_drops_buffered_events(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    events = episode_events("e")
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events[:5])  # still buffered
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events)
+    store.finish_episode("r", summary_for(events))
+    assert store.events("r", "e") == events
+
+
+def test_finish_writes_events_and_row_together(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    events = episode_events("e")
+    store.start_episode("r", episode_row("e", seed=11))
+    store.append("r", events)
+    assert _rows_on_disk(store.path) == 0  # buffered until the finish
+    store.finish_episode("r", summary_for(events, outcome="failure", success=False, score=0.25))
+    assert _rows_on_disk(store.path) == len(events)
+    (row,) = store.episodes("r")
+    assert row.status == "finished" and row.finished_at is not None
+    assert (row.outcome, row.reason, row.score, row.success) == ("failure", "done", 0.25, False)
+    assert (row.n_events, row.seed, row.agents, row.hash) == (len(events), 11, ["n0"], "abc")
+    assert row.started_at is not None and row.started_at <= row.finished_at
+
+
+def test_finish_fills_or_checks_event_count(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    events = episode_events("e")
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events)
+    with pytest.raises(StoreError, match="reports 99 events but the store received 18"):
+        store.finish_episode("r", summary_for(events, n_events=99))
+    assert store.finished_episode_ids("r") == set()
+    store.finish_episode("r", summary_for(events, n_events=None))
+    assert store.episodes("r")[0].n_events == len(events)
+
+
+def test_refusals(store: Store) -> None:
+    events = episode_events("e")
+    with pytest.raises(StoreError, match="no run 'r'.*create_run"):
+        store.start_episode("r", episode_row("e"))
+    store.create_run("r", experiment={}, seed=0)
+    with pytest.raises(StoreError, match="call start_episode first"):
+        store.append("r", events[:1])
+    store.start_episode("r", episode_row("e"))
+    with pytest.raises(StoreError, match="expected seq 0, got 1"):
+        store.append("r", events[1:2])
+    store.append("r", events)
+    store.finish_episode("r", summary_for(events))
+    with pytest.raises(UserError, match="already finished"):
+        store.start_episode("r", episode_row("e"))
+    with pytest.raises(StoreError, match="not running"):
+        store.append("r", [events[0].model_copy(update={"seq": len(events)})])
+    with pytest.raises(StoreError, match="not running"):
+        store.finish_episode("r", summary_for(events))
+    with pytest.raises(StoreError, match="valid choices"):
+        store.episodes("r", status="done")
+
+
+def test_closed_store_refuses(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.list_runs()
+
+
+def test_run_summary(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0, name="demo")
+    ok, bad, err = episode_events("ok"), episode_events("bad"), episode_events("err")
+    store.start_episode("r", episode_row("ok", env="graph.coloring"))
+    store.append("r", ok)
+    store.finish_episode("r", summary_for(ok, score=1.0, steps=3, input_tokens=30, wall_s=1.0))
+    store.start_episode("r", episode_row("bad", env="graph.coloring"))
+    store.append("r", bad)
+    store.finish_episode(
+        "r", summary_for(bad, outcome="failure", score=0.0, steps=5, input_tokens=50, wall_s=2.0)
+    )
+    store.start_episode("r", episode_row("err", env="tooluse.retail"))
+    store.append("r", err)
+    store.finish_episode(
+        "r",
+        summary_for(
+            err,
+            outcome="error",
+            reason="error",
+            score=None,
+            success=None,
+            steps=1,
+            input_tokens=0,
+            output_tokens=0,
+            wall_s=3.0,
+            error="boom",
+        ),
+    )
+    store.start_episode("r", episode_row("running", env="tooluse.retail"))
+    store.append("r", episode_events("running")[:4])
+
+    summary = store.run_summary("r")
+    n = len(ok)
+    assert summary["run_id"] == "r" and summary["name"] == "demo"
+    assert summary["episodes"] == 4
+    assert summary["by_status"] == {"running": 1, "finished": 3}
+    assert summary["by_outcome"] == {"success": 1, "failure": 1, "error": 1}
+    assert summary["success_rate"] == pytest.approx(1 / 3)
+    assert summary["mean_score"] == pytest.approx(0.5)  # the errored episode has no score
+    assert summary["mean_steps"] == pytest.approx(3.0)
+    assert summary["events"] == 3 * n + 4
+    assert (summary["input_tokens"], summary["output_tokens"]) == (80, 6)
+    assert summary["total_tokens"] == 86
+    assert summary["wall_s"] == pytest.approx(6.0)
+
+    graph, tooluse = summary["per_env"]["graph.coloring"], summary["per_env"]["tooluse.retail"]
+    assert graph["success_rate"] == 0.5 and graph["mean_steps"] == 4.0 and graph["events"] == 2 * n
+    assert tooluse["by_status"] == {"running": 1, "finished": 1}
+    assert tooluse["mean_score"] is None and tooluse["events"] == n + 4
+    with pytest.raises(StoreError, match="no run 'x'"):
+        store.run_summary("x")
+
+
+def test_summary_of_empty_run(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    summary = store.run_summary("r")
+    assert summary["episodes"] == 0 and summary["success_rate"] is None
+    assert summary["events"] == 0 and summary["per_env"] == {}
+
+
+def test_episode_summary_rejects_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        EpisodeSummary.model_validate(
+            {"episode_id": "e", "outcome": "success", "reason": "done", "bogus": 1}
+        )
