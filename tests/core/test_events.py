@@ -214,3 +214,11 @@ def test_negative_seq_rejected_and_schema_version_recorded():
         )
     start = make_event("e", 0, 0, "env", EpisodeStart(env="x", task="t", seed=1))
     assert json.loads(start.to_json())["payload"]["schema_version"] == SCHEMA_VERSION
+
+
+def test_non_finite_numbers_are_refused():
+    """NaN would be written as null and could not be read back: refuse it up front."""
+    with pytest.raises(ValidationError, match="finite number"):
+        EnvStep(rewards={"a": float("nan")})
+    with pytest.raises(ValidationError, match="finite number"):
+        Usage(cost_usd=float("inf"))

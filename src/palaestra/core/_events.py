@@ -51,7 +51,7 @@ wall-time budget ran out; the environment truncated it."""
 class Payload(BaseModel):
     """Base of every event payload. `WALL_CLOCK` names fields left out of the log hash."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: ClassVar[str] = ""
     WALL_CLOCK: ClassVar[frozenset[str]] = frozenset()
 
@@ -261,7 +261,7 @@ PAYLOADS: dict[str, type[Payload]] = {
 class Event(BaseModel):
     """One entry of an episode's log."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     episode_id: str
     """Episode this event belongs to (unique within a run)."""
@@ -296,7 +296,7 @@ class Event(BaseModel):
 
     def to_json(self) -> str:
         """Compact JSON, the form stored and exported."""
-        return self.model_dump_json()
+        return self.__pydantic_serializer__.to_json(self).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:

@@ -16,7 +16,8 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 
 class _Value(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # NaN and infinities are refused: the log must stay standard, round-trippable JSON.
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class ToolCall(_Value):
