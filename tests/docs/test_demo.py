@@ -15,14 +15,28 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.llm
 def test_demo_runs_end_to_end(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "palaestra", "run", str(ROOT / "examples" / "demo.yaml"),
-         "--store", str(tmp_path / "demo.db"), "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "palaestra",
+            "run",
+            str(ROOT / "examples" / "demo.yaml"),
+            "--store",
+            str(tmp_path / "demo.db"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for label in ("coloring-ws8-baseline", "store-baseline", "coloring-n4-smollm2",
-                  "store-smollm2"):
+    for label in (
+        "coloring-ws8-baseline",
+        "store-baseline",
+        "coloring-n4-smollm2",
+        "store-smollm2",
+    ):
         assert label in out
     baseline_row = next(line for line in out.splitlines() if "store-baseline" in line)
     assert "100%" in baseline_row

@@ -43,8 +43,19 @@ def test_example_experiments_validate(path):
 
 def test_public_api_is_exactly_all():
     exported = {name for name in dir(palaestra) if not name.startswith("_")}
-    modules = {"core", "models", "tools", "boundaries", "operators", "envs", "runtime",
-               "store", "cli", "testing", "systems"}
+    modules = {
+        "core",
+        "models",
+        "tools",
+        "boundaries",
+        "operators",
+        "envs",
+        "runtime",
+        "store",
+        "cli",
+        "testing",
+        "systems",
+    }
     assert exported - modules == set(palaestra.__all__) - {"__version__"}
     for name in palaestra.__all__:
         assert hasattr(palaestra, name)
