@@ -1,0 +1,267 @@
+"""Benchmark of the runtime's own cost per model call, against a bare asyncio loop.
+
+The workload: N episodes of the `bench.fanout` environment, M agents that all act at each
+of K steps, so N*M*K model calls (80,000 at the defaults), with a model that costs
+nothing (a function returning a fixed short reply), `--concurrency` episodes at once.
+
+- **bare asyncio**: for each episode, for each step, `asyncio.gather` over the M agents of
+  an async function that builds the two chat messages and calls the reply function;
+  episodes run concurrently under a semaphore of the same size. No recording.
+- **palaestra**: `palaestra.run` of the same workload with the LLM operator and a
+  `ScriptedModel(fn=reply)`, recording every event into a real SQLite store in a
+  temporary directory; once with `keep_history=False` (each request holds the system
+  prompt and the current observation, as in the bare loop) and once with the default
+  history (the conversation grows over the K steps, and every request is recorded whole).
+
+Prints microseconds per model call of each, the ratio palaestra/bare, the events recorded
+per model call and the store size per episode. Runs are interleaved and repeated
+(`--repeat`); medians are reported. `--profile EPISODES` instead runs palaestra once under
+cProfile and prints the top functions.
+
+    .venv/bin/python benchmarks/overhead.py                       # 1000 x 8 x 10
+    .venv/bin/python benchmarks/overhead.py --episodes 200 --agents 4 --steps 5
+    .venv/bin/python benchmarks/overhead.py --profile 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from _common import ENV_ID, register_fanout
+
+import palaestra
+from palaestra.models import ScriptedModel
+from palaestra.runtime import Concurrency, Experiment, Job, Limits, LLMOperatorConfig
+
+REPLY = "ok"
+SYSTEM = "You are an agent acting in an interactive environment."
+
+
+class GCClock:
+    """Total time spent in the cyclic garbage collector while active (`gc.callbacks`)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> GCClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+class Counter:
+    """The zero-latency model: a function returning a fixed reply, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, request: Any) -> str:
+        self.calls += 1
+        return REPLY
+
+
+# -- (a) bare asyncio --------------------------------------------------------------------
+
+
+async def _bare(episodes: int, agents: int, steps: int, concurrency: int, model: Counter) -> None:
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def turn(step: int) -> str:
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Step {step}. Reply with one word."},
+        ]
+        return model(messages)
+
+    async def episode() -> None:
+        async with semaphore:
+            for step in range(steps):
+                await asyncio.gather(*(turn(step) for _ in range(agents)))
+
+    await asyncio.gather(*(episode() for _ in range(episodes)))
+
+
+def run_bare(episodes: int, agents: int, steps: int, concurrency: int) -> tuple[float, int, float]:
+    """(seconds, model calls, seconds in GC) of the bare asyncio loop."""
+    model = Counter()
+    with GCClock() as gc_clock:
+        started = time.perf_counter()
+        asyncio.run(_bare(episodes, agents, steps, concurrency, model))
+        seconds = time.perf_counter() - started
+    return seconds, model.calls, gc_clock.seconds
+
+
+# -- (b) palaestra -----------------------------------------------------------------------
+
+
+def experiment(
+    episodes: int, agents: int, steps: int, concurrency: int, keep_history: bool
+) -> Experiment:
+    return Experiment(
+        name="overhead",
+        jobs=[
+            Job(
+                env=ENV_ID,
+                params={"agents": agents, "steps": steps},
+                tasks=1,
+                seeds=episodes,
+                operator=LLMOperatorConfig(
+                    model="default", system_prompt=SYSTEM, keep_history=keep_history
+                ),
+            )
+        ],
+        concurrency=Concurrency(episodes=concurrency, model_calls=concurrency * agents),
+        limits=Limits(max_steps=steps),
+    )
+
+
+def store_bytes(path: Path) -> int:
+    """Bytes on disk of a closed store (the main file plus any WAL left behind)."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+class Measured(NamedTuple):
+    seconds: float
+    calls: int
+    events: int
+    store_bytes: int
+    gc_seconds: float
+
+
+def run_palaestra(exp: Experiment, store: Path) -> Measured:
+    """One recorded run: its time, model calls, events, store size and GC time."""
+    model = Counter()
+    models: dict[str, Any] = {"default": ScriptedModel(fn=model)}
+    with GCClock() as gc_clock:
+        started = time.perf_counter()
+        result = palaestra.run(exp, run_id="overhead", store=store, models=models)
+        seconds = time.perf_counter() - started
+    bad = [e for e in result.episodes if e.outcome != "success"]
+    if bad:
+        first = bad[0]
+        raise SystemExit(
+            f"{len(bad)} episodes did not succeed, e.g. {first.episode_id}: "
+            f"{first.outcome} ({first.reason}) {first.error or ''}"
+        )
+    events = sum(e.n_events or 0 for e in result.episodes)
+    return Measured(seconds, model.calls, events, store_bytes(store), gc_clock.seconds)
+
+
+def warm_up(agents: int, steps: int) -> None:
+    """One tiny run of each, so that one-time costs (imports of the built-in
+    environments, first SQLite open) are not charged to whichever variant runs first."""
+    run_bare(2, agents, steps, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_palaestra(experiment(2, agents, steps, 2, True), Path(tmp) / "warm.db")
+
+
+def profile(args: argparse.Namespace) -> None:
+    """Run palaestra once under cProfile; print the top functions both ways."""
+    warm_up(args.agents, args.steps)
+    exp = experiment(args.profile, args.agents, args.steps, args.concurrency, True)
+    calls = args.profile * args.agents * args.steps
+    with tempfile.TemporaryDirectory() as tmp:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        measured = run_palaestra(exp, Path(tmp) / "profile.db")
+        profiler.disable()
+    print(
+        f"profile: {args.profile} episodes x {args.agents} agents x {args.steps} steps, "
+        f"history on: {measured.seconds * 1e6 / calls:.1f} us per model call under cProfile, "
+        f"of which GC {measured.gc_seconds * 1e6 / calls:.1f}"
+    )
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)
+        print(f"--- top {args.top} by {order} ---")
+        print(out.getvalue().split("\n", 6)[-1].rstrip())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=1000, help="N episodes")
+    parser.add_argument("--agents", type=int, default=8, help="M agents per episode")
+    parser.add_argument("--steps", type=int, default=10, help="K steps per episode")
+    parser.add_argument("--concurrency", type=int, default=32, help="episodes in flight")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians shown")
+    parser.add_argument(
+        "--profile", type=int, metavar="EPISODES", help="profile palaestra at this N instead"
+    )
+    parser.add_argument("--top", type=int, default=15, help="functions listed by --profile")
+    args = parser.parse_args(argv)
+    for name in ("episodes", "agents", "steps", "concurrency", "repeat"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    register_fanout()
+    if args.profile is not None:
+        profile(args)
+        return
+
+    n, m, k, c = args.episodes, args.agents, args.steps, args.concurrency
+    calls = n * m * k
+    print(
+        f"workload: {n:,} episodes x {m} agents x {k} steps = {calls:,} model calls, "
+        f"{c} episodes in flight, zero-latency model, median of {args.repeat}"
+    )
+    warm_up(m, k)
+    variants = {"no history": False, "history": True}
+    bare: list[float] = []
+    bare_gc: list[float] = []
+    ours: dict[str, list[Measured]] = {v: [] for v in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeat):  # interleaved, so machine load hits all alike
+            seconds, made, gc_seconds = run_bare(n, m, k, c)
+            assert made == calls, (made, calls)
+            bare.append(seconds)
+            bare_gc.append(gc_seconds)
+            for label, keep in variants.items():
+                store = Path(tmp) / f"{label.replace(' ', '-')}-{r}.db"
+                measured = run_palaestra(experiment(n, m, k, c, keep), store)
+                assert measured.calls == calls, (measured.calls, calls)
+                ours[label].append(measured)
+                store.unlink()
+
+    def us(seconds: float) -> float:
+        return seconds * 1e6 / calls
+
+    base = us(statistics.median(bare))
+    print(f"bare asyncio: {base:.1f} us per model call (GC {us(statistics.median(bare_gc)):.1f})")
+    for label, keep in variants.items():
+        runs = ours[label]
+        ours_us = us(statistics.median([r.seconds for r in runs]))
+        print(
+            f"palaestra (keep_history={keep}): {ours_us:.1f} us per model call "
+            f"(GC {us(statistics.median([r.gc_seconds for r in runs])):.1f}), "
+            f"ratio {ours_us / base:.1f} x bare"
+        )
+    for label, keep in variants.items():
+        last = ours[label][-1]
+        print(
+            f"recorded (keep_history={keep}): {last.events / calls:.2f} events per model "
+            f"call, store {last.store_bytes / n / 1024:.1f} KiB per episode"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
