@@ -92,7 +92,6 @@ def _step_payloads(episode: int, step: int) -> list[tuple[str, Payload]]:
                 usage=Usage(input_tokens=180 + step, output_tokens=12, cost_usd=0.00003),
                 finish_reason="tool_calls",
                 model="gpt-4o-mini-2024-07-18",
-                latency_s=0.41,
             ),
         ),
         (agent, ActionEvent(action=Action(tool_calls=[call], data={"color": step % 3}))),

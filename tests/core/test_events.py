@@ -31,6 +31,7 @@ from palaestra.core import (
     ToolSpec,
     Usage,
     episode_hash,
+    hashable_json,
     make_event,
 )
 
@@ -95,9 +96,7 @@ payloads = st.one_of(
         ),
     ),
     st.builds(ModelRequestEvent, model=text, messages=st.lists(messages, max_size=3)),
-    st.builds(
-        ModelResponseEvent, message=messages, usage=usage, latency_s=finite, error=st.none() | text
-    ),
+    st.builds(ModelResponseEvent, message=messages, usage=usage, error=st.none() | text),
     st.builds(ToolCallEvent, call=tool_calls),
     st.builds(ToolResultEvent, call_id=text, name=text, content=text, is_error=st.booleans()),
     st.builds(MessageEvent, sender=text, recipients=st.lists(text, max_size=3), content=text),
@@ -118,7 +117,6 @@ payloads = st.one_of(
         EpisodeEnd,
         outcome=st.sampled_from(["success", "failure", "error"]),
         reason=st.sampled_from(["done", "max_steps", "error", "budget"]),
-        wall_s=finite,
         usage=usage,
     ),
 )
@@ -131,6 +129,7 @@ events = st.builds(
     payloads,
     parent=st.none() | st.integers(0, 10**6),
     time=st.floats(0, 2e9, allow_nan=False),
+    duration_s=st.floats(0, 1e6, allow_nan=False),
 )
 
 
@@ -154,10 +153,8 @@ def test_hash_survives_round_trip(log):
 
 
 def _response(latency: float, time: float, content: str = "hi") -> Event:
-    payload = ModelResponseEvent(
-        message=Message(role="assistant", content=content), latency_s=latency
-    )
-    return make_event("ep", 1, 0, "a", payload, parent=0, time=time)
+    payload = ModelResponseEvent(message=Message(role="assistant", content=content))
+    return make_event("ep", 1, 0, "a", payload, parent=0, time=time, duration_s=latency)
 
 
 def test_hash_ignores_wall_clock_fields_only():
@@ -166,11 +163,20 @@ def test_hash_ignores_wall_clock_fields_only():
     assert episode_hash([base]) != episode_hash([_response(0.5, 100.0, content="ho")])
     moved = base.model_copy(update={"seq": 2})
     assert episode_hash([base]) != episode_hash([moved])
-    end = EpisodeEnd(outcome="success", reason="done", wall_s=1.0)
-    end2 = EpisodeEnd(outcome="success", reason="done", wall_s=7.0)
-    assert episode_hash([make_event("e", 0, 0, "env", end)]) == episode_hash(
-        [make_event("e", 0, 0, "env", end2)]
+    # a payload dict with a "time" key is content, not wall clock
+    info = EnvStep(info={"b": 1, "time": 5})
+    other = EnvStep(info={"b": 1, "time": 6})
+    assert episode_hash([make_event("e", 0, 0, "env", info)]) != episode_hash(
+        [make_event("e", 0, 0, "env", other)]
     )
+
+
+def test_hashable_json_is_the_stored_json_without_wall_clock():
+    event = _response(0.25, 1234.5)
+    stored = json.loads(event.to_json())
+    hashed = json.loads(hashable_json(event))
+    assert stored.pop("time") == 1234.5 and stored.pop("duration_s") == 0.25
+    assert hashed == stored
 
 
 def test_kind_selects_payload_class_and_rejects_mismatch():

@@ -64,7 +64,6 @@ class Log:
                 finish_reason="stop",
                 model="gpt-x-2024",
                 attempt=failures + 1,
-                latency_s=1.25,
             ),
             parent=request,
         )

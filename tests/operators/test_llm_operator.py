@@ -18,6 +18,7 @@ from palaestra.operators import (
     parse_human_line,
 )
 from palaestra.runtime import AgentContext, EpisodeRecorder
+from palaestra.runtime._recorder import row_event
 from palaestra.tools import tool
 
 
@@ -45,7 +46,7 @@ def _ctx(rec: EpisodeRecorder, step: int = 0) -> AgentContext:
 
 def _flushed(rec: EpisodeRecorder, ctx: AgentContext):
     rec.flush_turn(ctx)
-    return rec.events
+    return [row_event(row) for row in rec.drain()]
 
 
 async def test_own_tools_loop_then_env_tool_ends_turn():

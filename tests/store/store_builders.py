@@ -59,7 +59,6 @@ def episode_events(episode_id: str, steps: int = 3, agent: str = "n0") -> list[E
                 ModelResponseEvent(
                     message=Message(role="assistant", tool_calls=[call]),
                     usage=Usage(input_tokens=10, output_tokens=step),
-                    latency_s=0.25,
                 ),
             ),
             (step, agent, ActionEvent(action=Action(tool_calls=[call]))),

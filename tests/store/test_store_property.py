@@ -77,7 +77,6 @@ payloads: st.SearchStrategy[Payload] = st.one_of(
         ModelResponseEvent,
         message=st.none() | messages,
         usage=usages,
-        latency_s=floats,
         error=st.none() | text,
     ),
     st.builds(ToolCallEvent, call=tool_calls),

@@ -66,7 +66,7 @@ def event_summary(event: Event) -> str:
         usage = p.usage
         text = (
             f"{p.outcome} ({p.reason}) steps={p.steps} reward={p.total_reward:.3f} "
-            f"tokens={usage.input_tokens + usage.output_tokens} wall={p.wall_s:.2f}s"
+            f"tokens={usage.input_tokens + usage.output_tokens} wall={event.duration_s:.2f}s"
         )
         return text + (f" error: {_clip(p.error, 120)}" if p.error else "")
     return _clip(json.dumps(p.model_dump(mode="json")), 100)

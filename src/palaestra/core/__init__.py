@@ -37,6 +37,7 @@ from palaestra.core._events import (
     episode_hash,
     hashable_form,
     hashable_json,
+    hashable_prefix,
     make_event,
 )
 from palaestra.core._seeding import derive_rng, derive_seed
@@ -87,5 +88,6 @@ __all__ = [
     "episode_hash",
     "hashable_form",
     "hashable_json",
+    "hashable_prefix",
     "make_event",
 ]

@@ -42,8 +42,9 @@ class Context(Protocol):
         """A generator derived from (run seed, episode, agent, purpose)."""
         ...
 
-    def emit(self, payload: Payload, *, parent: int | None = None) -> int:
-        """Record an event of this agent; returns a handle usable as `parent`."""
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
+        """Record an event of this agent; returns a handle usable as `parent`.
+        `duration_s` is the wall-clock time of what it reports (e.g. a call's latency)."""
         ...
 
     def add_usage(self, usage: Usage) -> None:

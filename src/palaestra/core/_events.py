@@ -49,11 +49,11 @@ wall-time budget ran out; the environment truncated it."""
 
 
 class Payload(BaseModel):
-    """Base of every event payload. `WALL_CLOCK` names fields left out of the log hash."""
+    """Base of every event payload. Payloads hold no wall-clock data: timestamps and
+    durations live on the `Event` itself (`time`, `duration_s`), outside the hash."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: ClassVar[str] = ""
-    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset()
 
 
 class EpisodeStart(Payload):
@@ -101,7 +101,6 @@ class ModelResponseEvent(Payload):
     """A model's reply to the request named by `parent`, or one failed attempt at it."""
 
     kind: ClassVar[str] = "model_response"
-    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"latency_s"})
     message: Message | None = None
     """The assistant message; None for a failed attempt."""
     usage: Usage = Field(default_factory=Usage)
@@ -114,8 +113,6 @@ class ModelResponseEvent(Payload):
     """Why this attempt failed (status and message), None on success."""
     retry_after_s: float | None = None
     """Delay before the next attempt, where one follows."""
-    latency_s: float = 0.0
-    """Wall-clock seconds of this attempt."""
 
 
 class ToolCallEvent(Payload):
@@ -129,12 +126,10 @@ class ToolResultEvent(Payload):
     """The result (or the recoverable error) of the tool call named by `parent`."""
 
     kind: ClassVar[str] = "tool_result"
-    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"latency_s"})
     call_id: str
     name: str
     content: str
     is_error: bool = False
-    latency_s: float = 0.0
 
 
 class MessageEvent(Payload):
@@ -222,7 +217,6 @@ class EpisodeEnd(Payload):
     """Last event of every episode."""
 
     kind: ClassVar[str] = "episode_end"
-    WALL_CLOCK: ClassVar[frozenset[str]] = frozenset({"wall_s"})
     outcome: Literal["success", "failure", "error"]
     reason: EndReason
     steps: int = 0
@@ -231,7 +225,6 @@ class EpisodeEnd(Payload):
     error: str | None = None
     """One-line description of the error for `reason == "error"`."""
     traceback: str | None = None
-    wall_s: float = 0.0
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -275,10 +268,15 @@ class Event(BaseModel):
     """What happened; fixes the class of `payload`."""
     parent: int | None = None
     """Seq of the event that caused this one (nesting), if any."""
-    time: float = 0.0
-    """Unix time when recorded (wall clock: left out of the hash)."""
     payload: SerializeAsAny[Payload]
     """Kind-specific content."""
+    time: float = 0.0
+    """Unix time when recorded. Wall clock: left out of the hash."""
+    duration_s: float = 0.0
+    """Wall-clock seconds of what the event reports: a model attempt's latency, a tool's
+    run time, the whole episode for `episode_end`; 0 otherwise. Left out of the hash.
+    (`time` and `duration_s` are the last two fields, so the hashed form is a prefix of
+    the stored JSON.)"""
 
     @model_validator(mode="before")
     @classmethod
@@ -313,6 +311,7 @@ def make_event(
     *,
     parent: int | None = None,
     time: float = 0.0,
+    duration_s: float = 0.0,
 ) -> Event:
     """Build an event from a payload (the kind is the payload's)."""
     return Event(
@@ -323,29 +322,34 @@ def make_event(
         kind=payload.kind,
         parent=parent,
         time=time,
+        duration_s=duration_s,
         payload=payload,
     )
 
 
-_HASH_EXCLUDE: dict[str, dict[str, Any]] = {
-    kind: (
-        {"time": True, "payload": dict.fromkeys(cls.WALL_CLOCK, True)}
-        if cls.WALL_CLOCK
-        else {"time": True}
-    )
-    for kind, cls in PAYLOADS.items()
-}
+_WALL_CLOCK_SUFFIX = ',"time":'
+
+
+def hashable_prefix(event_json: str) -> str:
+    """The stored JSON of an event without its wall-clock fields, as hashed.
+
+    `time` and `duration_s` are the last fields of an `Event`, so the hashed form is the
+    JSON up to `,"time":` closed with `}`: no second serialisation on the hot path.
+    """
+    cut = event_json.rfind(_WALL_CLOCK_SUFFIX)
+    if cut < 0:
+        raise ValueError("not the JSON of an Event: no top-level time field")
+    return event_json[:cut] + "}"
 
 
 def hashable_json(event: Event) -> bytes:
     """The event's canonical JSON without its wall-clock fields.
 
-    Left out: `time` and every payload field listed in its class's `WALL_CLOCK`
-    (latencies, wall time). Nothing else. The form is pydantic's JSON in field order, which
-    a JSON round trip preserves; the run id is not part of an episode's log, so the same
-    experiment run twice under two run ids gives the same hashes.
+    Left out: `time` and `duration_s`. Nothing else. The form is pydantic's JSON in field
+    order, which a JSON round trip preserves; the run id is not part of an episode's log,
+    so the same experiment run twice under two run ids gives the same hashes.
     """
-    return event.model_dump_json(exclude=_HASH_EXCLUDE[event.kind]).encode()
+    return hashable_prefix(event.to_json()).encode()
 
 
 def hashable_form(event: Event) -> dict[str, Any]:
@@ -370,6 +374,15 @@ class EpisodeHasher:
 
     def update(self, event: Event) -> None:
         self._digest.update(hashable_json(event))
+        self._digest.update(b"\n")
+
+    def update_json(self, event_json: str) -> None:
+        """Feed an event by its stored JSON (`Event.to_json()`), without re-serialising."""
+        self.update_hashable(hashable_prefix(event_json))
+
+    def update_hashable(self, hashable: str) -> None:
+        """Feed an event by its `hashable_prefix` form."""
+        self._digest.update(hashable.encode())
         self._digest.update(b"\n")
 
     def hexdigest(self) -> str:

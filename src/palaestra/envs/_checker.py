@@ -378,7 +378,7 @@ class _CheckContext:
             self._rngs[purpose] = derive_rng(self._seed, self._episode_id, self._agent, purpose)
         return self._rngs[purpose]
 
-    def emit(self, payload: Payload, *, parent: int | None = None) -> int:
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
         self._events += 1
         return self._events
 

@@ -6,8 +6,8 @@ every request. Each agent (`request.agent`) reads the script with its own cursor
 several agents sharing one instance stay deterministic however their calls interleave.
 
 Usage is deterministic too: tokens are counted as whitespace-separated words of the
-prompt and of the reply. Calls cost no time and build no validated pydantic objects on
-the hot path (it serves tens of thousands of calls in the overhead benchmark).
+prompt and of the reply. Calls cost no time and build as few objects as possible on the
+hot path (it serves tens of thousands of calls in the overhead benchmark).
 """
 
 from __future__ import annotations
@@ -45,10 +45,8 @@ def count_words(messages: Sequence[Message]) -> int:
 
 
 def _assistant(text: str) -> Message:
-    # model_construct: the fields are known-good, skip validation on the hot path.
-    return Message.model_construct(
-        role="assistant", content=text, name=None, tool_calls=[], tool_call_id=None
-    )
+    # Validated construction: with pydantic 2.14 it is faster than model_construct.
+    return Message(role="assistant", content=text)
 
 
 class ScriptedModel:
@@ -158,11 +156,9 @@ class ScriptedModel:
             return replace(value, message=message)
         message = _assistant(value) if isinstance(value, str) else value
         message = self._with_ids(message, request.agent)
-        usage = Usage.model_construct(
+        usage = Usage(
             input_tokens=count_words(request.messages),
             output_tokens=count_words((message,)),
-            cached_tokens=0,
-            cost_usd=0.0,
         )
         finish = "tool_calls" if message.tool_calls else "stop"
         return ModelResponse(message=message, usage=usage, finish_reason=finish, model=self._name)

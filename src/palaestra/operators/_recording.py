@@ -32,9 +32,9 @@ def _record_failed(ctx: Context, attempts: list[Attempt], parent: int) -> None:
                 attempt=number,
                 error=attempt.error,
                 retry_after_s=attempt.retry_after_s,
-                latency_s=attempt.latency_s,
             ),
             parent=parent,
+            duration_s=attempt.latency_s,
         )
 
 
@@ -72,9 +72,9 @@ async def call_model(
             finish_reason=response.finish_reason,
             model=response.model,
             attempt=len(response.failed_attempts) + 1,
-            latency_s=response.latency_s,
         ),
         parent=request_handle,
+        duration_s=response.latency_s,
     )
     ctx.add_usage(response.usage)
     return response, response_handle
@@ -94,8 +94,8 @@ async def call_tool(
             name=call.name,
             content=outcome.content,
             is_error=outcome.is_error,
-            latency_s=time.perf_counter() - start,
         ),
         parent=call_handle,
+        duration_s=time.perf_counter() - start,
     )
     return outcome, Message(role="tool", content=outcome.content, tool_call_id=call.id)

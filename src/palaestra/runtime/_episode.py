@@ -28,9 +28,15 @@ from palaestra.core import (
     ScoreEvent,
 )
 from palaestra.envs import Environment, Score
-from palaestra.runtime._recorder import AgentContext, BudgetExceeded, EpisodeRecorder
+from palaestra.runtime._recorder import (
+    AgentContext,
+    BudgetExceeded,
+    EpisodeRecorder,
+    EventRow,
+)
 
-Sink = Callable[[list[Any]], None]
+Sink = Callable[[list[EventRow]], None]
+"""Receives drained events as store rows (the store's `append_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ async def run_episode(
     for turn in state.open_turns:
         rec.flush_turn(turn)
     state.open_turns = []
-    if not rec.events:  # failed before episode_start (e.g. in reset)
+    if rec.count == 0:  # failed before episode_start (e.g. in reset)
         rec.emit(0, "env", _start_payload(spec, env, {}))
 
     score: Score | None = None
@@ -147,8 +153,8 @@ async def run_episode(
             usage=rec.usage,
             error=error,
             traceback=trace,
-            wall_s=wall,
         ),
+        duration_s=wall,
     )
     if sink is not None:
         sink(rec.drain())
@@ -159,7 +165,7 @@ async def run_episode(
         score=score,
         steps=state.step,
         total_reward=state.total_reward,
-        n_events=len(rec.events),
+        n_events=rec.count,
         input_tokens=rec.usage.input_tokens,
         output_tokens=rec.usage.output_tokens,
         wall_s=wall,

@@ -5,6 +5,13 @@ depends on scheduling. To keep logs identical run after run, each agent's turn w
 into its own buffer (`AgentContext`); when the step's turns are over the recorder
 appends the buffers in agent order and gives the events their dense `seq`. Handles
 returned by `emit` inside a turn are negative until then and are mapped to seqs at flush.
+
+This is the hot path of every run, so each event is serialised once, here, and no
+`Event` object is built: the payload's JSON is wrapped in the event's header fields,
+giving exactly `Event.to_json()` (a test holds the two equal). Its prefix without the
+wall-clock fields feeds the running hash; the whole text goes to the store. Nothing is
+kept once handed over, so a long episode costs no memory and the garbage collector has
+little to walk.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import random
 import time
 from collections.abc import Callable
 
-from palaestra.core import (
-    EpisodeHasher,
-    Event,
-    PalaestraError,
-    Payload,
-    Usage,
-    derive_rng,
-)
+from pydantic_core import to_json
+
+from palaestra.core import EpisodeHasher, Event, PalaestraError, Payload, Usage, derive_rng
+
+EventRow = tuple[str, int, str, str, int, str]
+"""(episode_id, seq, kind, agent, step, json): one recorded event as the store takes it."""
+
+
+def row_event(row: EventRow) -> Event:
+    """The `Event` of a recorded row (parsed from its JSON)."""
+    return Event.from_json(row[5])
 
 
 class BudgetExceeded(PalaestraError):
@@ -43,28 +53,67 @@ class EpisodeRecorder:
         self.run_seed = run_seed
         self.max_tokens = max_tokens
         self.clock = clock
-        self.events: list[Event] = []
-        self.usage = Usage()
+        self.count = 0
+        """Events recorded so far (the next seq)."""
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cached_tokens = 0
+        self.cost_usd = 0.0
         self._hasher = EpisodeHasher()
-        self._drained = 0
+        self._pending: list[EventRow] = []
         self._rngs: dict[tuple[str, str], random.Random] = {}
+        self._id_json = to_json(episode_id).decode()
+        self._agent_json: dict[str, str] = {}
 
-    def emit(self, step: int, agent: str, payload: Payload, *, parent: int | None = None) -> int:
-        """Append an event now; returns its seq."""
-        seq = len(self.events)
-        event = Event(
-            episode_id=self.episode_id,
-            seq=seq,
-            step=step,
-            agent=agent,
-            kind=payload.kind,
-            parent=parent,
-            time=self.clock(),
-            payload=payload,
+    @property
+    def usage(self) -> Usage:
+        """Token usage of the episode so far."""
+        return Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cached_tokens=self.cached_tokens,
+            cost_usd=self.cost_usd,
         )
-        self.events.append(event)
-        self._hasher.update(event)
+
+    def _append(
+        self,
+        step: int,
+        agent: str,
+        payload: Payload,
+        parent: int | None,
+        when: float,
+        duration_s: float,
+    ) -> int:
+        seq = self.count
+        agent_json = self._agent_json.get(agent)
+        if agent_json is None:
+            agent_json = self._agent_json[agent] = to_json(agent).decode()
+        kind = payload.kind
+        hashable = (
+            f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":{agent_json},'
+            f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":'
+            f"{payload.__pydantic_serializer__.to_json(payload).decode()}"
+        )
+        self._hasher.update_hashable(hashable + "}")
+        text = (
+            f'{hashable},"time":{to_json(float(when)).decode()},'
+            f'"duration_s":{to_json(float(duration_s)).decode()}}}'
+        )
+        self._pending.append((self.episode_id, seq, kind, agent, step, text))
+        self.count = seq + 1
         return seq
+
+    def emit(
+        self,
+        step: int,
+        agent: str,
+        payload: Payload,
+        *,
+        parent: int | None = None,
+        duration_s: float = 0.0,
+    ) -> int:
+        """Append an event now; returns its seq."""
+        return self._append(step, agent, payload, parent, self.clock(), duration_s)
 
     def rng(self, agent: str, purpose: str) -> random.Random:
         """The episode-long generator of (run seed, episode, agent, purpose)."""
@@ -75,40 +124,29 @@ class EpisodeRecorder:
         return found
 
     def add_usage(self, usage: Usage) -> None:
-        self.usage = self.usage + usage
-        if self.max_tokens is not None and self.usage.total_tokens > self.max_tokens:
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cached_tokens += usage.cached_tokens
+        self.cost_usd += usage.cost_usd
+        total = self.input_tokens + self.output_tokens
+        if self.max_tokens is not None and total > self.max_tokens:
             raise BudgetExceeded(
-                f"token budget exceeded: {self.usage.total_tokens} > {self.max_tokens} "
-                "(limits.max_tokens)"
+                f"token budget exceeded: {total} > {self.max_tokens} (limits.max_tokens)"
             )
 
     def flush_turn(self, turn: AgentContext) -> None:
         """Append a finished turn's buffered events in order, mapping local handles."""
         mapping: list[int] = []
-        for payload, parent, when in turn.buffer:
+        for payload, parent, when, duration_s in turn.buffer:
             if parent is not None and parent < 0:
                 parent = mapping[-parent - 1]
-            seq = len(self.events)
-            event = Event(
-                episode_id=self.episode_id,
-                seq=seq,
-                step=turn.step,
-                agent=turn.agent,
-                kind=payload.kind,
-                parent=parent,
-                time=when,
-                payload=payload,
-            )
-            self.events.append(event)
-            self._hasher.update(event)
-            mapping.append(seq)
+            mapping.append(self._append(turn.step, turn.agent, payload, parent, when, duration_s))
         turn.buffer.clear()
 
-    def drain(self) -> list[Event]:
-        """Events recorded since the last drain (to hand to the store)."""
-        out = self.events[self._drained :]
-        self._drained = len(self.events)
-        return out
+    def drain(self) -> list[EventRow]:
+        """Events recorded since the last drain, as store rows."""
+        rows, self._pending = self._pending, []
+        return rows
 
     def hexdigest(self) -> str:
         return self._hasher.hexdigest()
@@ -124,7 +162,7 @@ class AgentContext:
         self.agent = agent
         self.step = step
         self.turn_event = turn_event
-        self.buffer: list[tuple[Payload, int | None, float]] = []
+        self.buffer: list[tuple[Payload, int | None, float, float]] = []
 
     @property
     def episode_id(self) -> str:
@@ -133,8 +171,8 @@ class AgentContext:
     def rng(self, purpose: str) -> random.Random:
         return self.recorder.rng(self.agent, purpose)
 
-    def emit(self, payload: Payload, *, parent: int | None = None) -> int:
-        self.buffer.append((payload, parent, self.recorder.clock()))
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
+        self.buffer.append((payload, parent, self.recorder.clock(), duration_s))
         return -len(self.buffer)
 
     def add_usage(self, usage: Usage) -> None:

@@ -16,6 +16,7 @@ from palaestra.models import ModelRequest, ModelResponse, ReplayModel
 from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment
+from palaestra.runtime._recorder import row_event
 from palaestra.store import Store
 
 
@@ -126,7 +127,7 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
         operator_factory(job, env_spec, params, pool),
         run_seed=experiment.seed,
         limits=limits,
-        sink=replayed.extend,
+        sink=lambda rows: replayed.extend(row_event(row) for row in rows),
     )
     seq, expected, got = first_difference(recorded, replayed)
     episodes = {e.episode_id: e for e in store.episodes(run_id)}

@@ -10,6 +10,7 @@ so this holds after `kill -9` at any moment.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import time
@@ -26,6 +27,7 @@ from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment, load_experiment
 from palaestra.runtime._progress import Progress
+from palaestra.runtime._recorder import EventRow
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 DEFAULT_STORE = "runs/palaestra.db"
@@ -187,6 +189,10 @@ async def arun(
         todo = [p for p in planned if p.spec.episode_id not in finished]
         db.set_run_status(run_id, "running")
         bar = Progress(total=len(planned), already=len(planned) - len(todo), enabled=progress)
+        # Everything alive now (modules, the plan) lives for the whole run: move it out of
+        # the collector's generations, so collections only walk what episodes allocate.
+        gc.collect()
+        gc.freeze()
         try:
             with bar:
                 await _run_all(todo, exp, db, run_id, bar)
@@ -208,6 +214,7 @@ async def arun(
             skipped=len(planned) - len(todo),
         )
     finally:
+        gc.unfreeze()
         await pool.aclose()
         if own_store:
             db.close()
@@ -220,9 +227,9 @@ async def _run_all(
     for item in todo:
         queue.put_nowait(item)
 
-    def sink(events: list[Any]) -> None:
-        db.append(run_id, events)
-        bar.events += len(events)
+    def sink(rows: list[EventRow]) -> None:
+        db.append_rows(run_id, rows)
+        bar.events += len(rows)
 
     async def worker() -> None:
         while True:

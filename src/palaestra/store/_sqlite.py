@@ -298,32 +298,37 @@ class Store:
         Each episode's events must come in order of `seq`, dense from 0 (the store
         refuses a gap or repeat at once, rather than a crash-time surprise).
         """
+        self.append_rows(
+            run_id,
+            [(e.episode_id, e.seq, e.kind, e.agent, e.step, e.to_json()) for e in events],
+        )
+
+    def append_rows(self, run_id: str, rows: Sequence[tuple[str, int, str, str, int, str]]) -> None:
+        """`append` for events already serialised: rows of (episode_id, seq, kind, agent,
+        step, json) where json is exactly the event's `to_json()` (the runner's recorder
+        makes them without building `Event` objects)."""
         with self._lock:
             buffer = self._buffer
             next_seq = self._next_seq
             batch_size = self.batch_size
-            for event in events:  # the hot path: kept lean
-                episode_id = event.episode_id
+            for episode_id, seq, kind, agent, step, text in rows:  # the hot path: lean
                 key = (run_id, episode_id)
-                seq = event.seq
                 if next_seq.get(key) != seq:
-                    raise self._refuse(run_id, event)
+                    raise self._refuse(run_id, episode_id, seq)
                 next_seq[key] = seq + 1
-                buffer.append(
-                    (run_id, episode_id, seq, event.kind, event.agent, event.step, event.to_json())
-                )
+                buffer.append((run_id, episode_id, seq, kind, agent, step, text))
                 if len(buffer) >= batch_size:
                     self._flush_locked()
 
-    def _refuse(self, run_id: str, event: Event) -> StoreError:
-        expected = self._next_seq.get((run_id, event.episode_id))
+    def _refuse(self, run_id: str, episode_id: str, seq: int) -> StoreError:
+        expected = self._next_seq.get((run_id, episode_id))
         if expected is None:
             return StoreError(
-                f"append: episode {event.episode_id!r} of run {run_id!r} is not running in "
+                f"append: episode {episode_id!r} of run {run_id!r} is not running in "
                 f"this store (call start_episode first; finished episodes take no more events)"
             )
         return StoreError(
-            f"append: episode {event.episode_id!r} expected seq {expected}, got {event.seq} "
+            f"append: episode {episode_id!r} expected seq {expected}, got {seq} "
             f"(seqs are dense from 0, appended in order)"
         )
 
