@@ -52,7 +52,10 @@ SLOW_RUN = textwrap.dedent(
                   operator=PythonOperatorConfig(factory="tests.runtime.test_resume:Slow"))],
         concurrency=Concurrency(episodes=3),
     )
-    run(experiment, run_id="k1", store=sys.argv[1])
+    from palaestra.store import Store
+
+    with Store(sys.argv[1], flush_interval_s=0.05) as store:
+        run(experiment, run_id="k1", store=store)
     """
 )
 
@@ -66,7 +69,7 @@ class Slow:
     async def act(self, observation, ctx):
         import asyncio
 
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
         if observation.data["counter"] >= 3:
             return palaestra.Action(text="DONE")
         return palaestra.Action(

@@ -21,8 +21,10 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., Store]]:
     """Open (more) stores under tmp_path; all are closed at the end."""
     opened: list[Store] = []
 
-    def make(name: str = "store.db", batch_size: int = 2000) -> Store:
-        store = Store(tmp_path / name, batch_size=batch_size)
+    def make(
+        name: str = "store.db", batch_size: int = 2000, flush_interval_s: float = 1.0
+    ) -> Store:
+        store = Store(tmp_path / name, batch_size=batch_size, flush_interval_s=flush_interval_s)
         opened.append(store)
         return store
 

@@ -119,11 +119,13 @@ def test_batches_reach_disk_every_batch_size_events(make_store: Callable[..., St
     store.append("r", events[:9])
     assert _rows_on_disk(store.path) == 0
     store.append("r", events[9:25])
+    store._writer.wait()  # full batches go to the background writer at once
     assert _rows_on_disk(store.path) == 20
     store.flush()
     assert _rows_on_disk(store.path) == 25
     store.append("r", events[25:])
     store.finish_episode("r", summary_for(events))
+    store.flush()
     assert _rows_on_disk(store.path) == 28
 
 
@@ -170,6 +172,9 @@ def test_finish_writes_events_and_row_together(store: Store) -> None:
     store.append("r", events)
     assert _rows_on_disk(store.path) == 0  # buffered until the finish
     store.finish_episode("r", summary_for(events, outcome="failure", success=False, score=0.25))
+    # the finish marker is batched too: written after the events, in their transaction
+    assert _rows_on_disk(store.path) == 0
+    store.flush()
     assert _rows_on_disk(store.path) == len(events)
     (row,) = store.episodes("r")
     assert row.status == "finished" and row.finished_at is not None
@@ -285,3 +290,23 @@ def test_episode_summary_rejects_unknown_fields() -> None:
         EpisodeSummary.model_validate(
             {"episode_id": "e", "outcome": "success", "reason": "done", "bogus": 1}
         )
+
+
+def test_finishes_are_batched_but_flushed_within_the_interval(make_store) -> None:
+    store = make_store(flush_interval_s=0.05)
+    store.create_run("r", experiment={}, seed=0)
+    first = episode_events("a")
+    write_episode(store, "r", first)
+    assert _rows_on_disk(store.path) == 0  # one start + events + finish, still buffered
+    import time as _time
+
+    _time.sleep(0.06)
+    second = episode_events("b")
+    write_episode(store, "r", second)  # its append finds the buffer stale: handed over
+    store._writer.wait()  # (written by the background writer)
+    assert _rows_on_disk(store.path) == len(first) + len(second)
+    with Store(store.path) as other:
+        assert other.finished_episode_ids("r") == {"a"}  # b's finish is still buffered
+    store.flush()
+    with Store(store.path) as other:
+        assert other.finished_episode_ids("r") == {"a", "b"}

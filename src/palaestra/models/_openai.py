@@ -12,7 +12,8 @@ SDK's `AsyncOpenAI`, with two deliberate choices:
   httpx2 client over `PooledTransport` (`palaestra.models._transport`), which keeps at
   most `max_connections` requests in flight (more queue for a slot) and takes or returns
   a kept-alive connection in O(1); httpx2's default pool scans all its connections for
-  every request, milliseconds per call with 1,000 in flight.
+  every request, milliseconds per call with 1,000 in flight. (Where the environment
+  routes the server through a proxy, httpx2's own pool is used: ours speaks no proxy.)
 
 The body is built here (`build_request`) and posted with the SDK's low-level
 `post("/chat/completions", cast_to=httpx2.Response)`: the SDK still adds its headers and
@@ -31,6 +32,8 @@ import json
 import os
 import random
 import time
+import urllib.parse
+import urllib.request
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -52,6 +55,18 @@ from palaestra.models._transport import PooledTransport
 
 _PLACEHOLDER_KEY = "EMPTY"
 """Key sent to a local server that needs none (the SDK insists on some key)."""
+_OPENAI_URL = "https://api.openai.com/v1"
+"""The SDK's default base URL."""
+
+
+def _env_proxy_for(url: str) -> bool:
+    """Whether the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY...) routes `url` through
+    a proxy, as httpx2 would."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _http_module() -> ModuleType:
@@ -116,12 +131,19 @@ class OpenAIModel:
         self.extra_body = dict(extra_body) if extra_body else None
         self._name = name or f"openai:{model}"
         # timeout_s bounds connecting, sending and each wait for reply bytes; waiting for
-        # a free connection is unbounded (the transport's semaphore): the limit queues
-        # requests, and a queued request has not failed.
+        # a free connection is unbounded (pool=None, and the transport's semaphore): the
+        # limit queues requests, and a queued request has not failed.
         timeout = httpx2.Timeout(self.timeout_s, pool=None)
-        self._http_client = openai.DefaultAsyncHttpxClient(
-            transport=PooledTransport(max_connections=max_connections), timeout=timeout
-        )
+        if _env_proxy_for(self.base_url or _OPENAI_URL):
+            # PooledTransport speaks no proxy: httpx2's own pool does, slower.
+            limits = httpx2.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+            self._http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
+        else:
+            self._http_client = openai.DefaultAsyncHttpxClient(
+                transport=PooledTransport(max_connections=max_connections), timeout=timeout
+            )
         self._client = openai.AsyncOpenAI(
             api_key=key,
             base_url=self.base_url,
@@ -159,7 +181,7 @@ class OpenAIModel:
         body = build_request(self.model, request)
         if self.extra_body:
             body.update(self.extra_body)
-        rng = random.Random(request.seed if request.seed is not None else 0)
+        rng: random.Random | None = None  # made on the first retry: most calls need none
         failed: list[Attempt] = []
         for number in range(1, self.retry.max_attempts + 1):
             start = time.monotonic()
@@ -174,6 +196,8 @@ class OpenAIModel:
                 if not failure.retryable or number == self.retry.max_attempts:
                     failed.append(Attempt(failure.error, latency, None, failure.status))
                     raise self._final_error(failed, failure) from exc
+                if rng is None:
+                    rng = random.Random(request.seed if request.seed is not None else 0)
                 delay = self.retry.retry_delay(number, rng, failure.retry_after)
                 failed.append(Attempt(failure.error, latency, delay, failure.status))
                 await asyncio.sleep(delay)

@@ -1,30 +1,32 @@
 """`PooledTransport`: a lean HTTP/1.1 transport for the `openai` SDK's httpx2 client.
 
 Why: httpx2's default pool (httpcore2) walks every connection it holds for every request,
-polling each idle socket, so with 1,000 requests in flight each call costs milliseconds
-of CPU. Here the idle keep-alive connections to each (scheme, host, port) are a stack:
-taking one (the most recently used, LIFO) and putting it back are O(1). A semaphore
-bounds the requests in flight, and so the connections open to one server, to
-`max_connections`; a request waits for a free slot with no time limit (a queued request
-has not failed).
+polling each idle socket, so with 1,000 requests in flight a call costs milliseconds of
+CPU. Here the idle keep-alive connections to each (scheme, host, port) are a stack:
+taking one (the most recently used) and putting it back are O(1). A semaphore bounds the
+requests in flight, and so the connections open to one server, to `max_connections`; a
+request waits for a free slot with no time limit (a queued request has not failed).
 
-What it speaks: HTTP/1.1 on asyncio streams, TLS for https (httpx2's default certificate
+It speaks HTTP/1.1 on asyncio streams, with TLS for https (httpx2's default certificate
 trust); response bodies by Content-Length, chunked, or up to the close; `Connection:
-close` from either side ends the connection after the response. Content-Encoding is
-left to httpx2's `Response`, which decodes it. Not spoken: HTTP/2, proxies (httpx2 mounts
-its own transport for proxies set in the environment), `Expect: 100-continue`, upgrades.
+close` from either side ends the connection after the response. httpx2's `Response`
+decodes any Content-Encoding. Not spoken: HTTP/2, proxies (an httpx2 client given a
+transport ignores the proxy environment variables too), `Expect: 100-continue`,
+upgrades. One event loop at a time: a new loop starts a new pool.
 
-A pooled connection that the server closed while it sat idle is found out on reuse: it
-is dropped if its EOF has already arrived, and if the server hangs up before answering a
-single byte the request is sent again, once, on a fresh connection. Errors are httpx2's,
-so that the SDK raises its own: `ConnectTimeout` / `ReadTimeout` / `WriteTimeout` (the
-SDK's `APITimeoutError`), `ConnectError` / `ReadError` / `WriteError` /
-`RemoteProtocolError` (its `APIConnectionError`).
+A pooled connection that the server closed while it sat idle is dropped if its EOF has
+already arrived; if the server hangs up before sending one byte of the response, the
+request is sent again, once, on a fresh connection. Errors are httpx2's, so that the SDK
+raises its own: `ConnectTimeout` / `ReadTimeout` / `WriteTimeout` (the SDK's
+`APITimeoutError`); `ConnectError` / `ReadError` / `RemoteProtocolError` (its
+`APIConnectionError`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 import time
 from collections import deque
@@ -37,27 +39,26 @@ _Key = tuple[bytes, bytes, int]
 """Where a connection goes: (scheme, host, port)."""
 
 _READ_SIZE = 65_536
+_EAGER_LIMIT = 1 << 20
+"""A body of known length up to this size is read with the head: one timer, no stream."""
 _HEAD_LIMIT = 1 << 20
-"""Longest response head (status line and headers) read, in bytes."""
+"""Longest response head (status line and headers), in bytes."""
+_NO_RESPONSE = "server disconnected without sending a response"
 
 
 class _Connection:
-    """One open connection and when it was last put back idle."""
-
-    __slots__ = ("key", "reader", "writer", "idle_since", "loop")
+    __slots__ = ("key", "reader", "writer", "idle_since")
 
     def __init__(self, key: _Key, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.key = key
-        self.reader = reader
-        self.writer = writer
+        self.key, self.reader, self.writer = key, reader, writer
         self.idle_since = 0.0
-        self.loop = asyncio.get_running_loop()
 
     def close(self) -> None:
         try:
             self.writer.close()
-        except RuntimeError:  # its event loop is already closed: nothing left to do
-            pass
+        except RuntimeError:  # its event loop is closed already: just hang up
+            with contextlib.suppress(OSError):
+                self.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
 class _NothingReceived(Exception):
@@ -69,7 +70,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
 
     `max_connections` bounds the requests in flight; `keepalive_expiry_s` is how long an
     idle connection is kept for reuse; `ssl_context` verifies https servers (default:
-    httpx2's, i.e. what the SDK's own client trusts).
+    httpx2's, what the SDK's own client trusts).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[_Key, deque[_Connection]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -95,23 +97,21 @@ class PooledTransport(httpx2.AsyncBaseTransport):
             raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         key = (scheme, url.raw_host, url.port or (443 if scheme == b"https" else 80))
         timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
+        data, close = _encode(request, await request.aread())
+        if asyncio.get_running_loop() is not self._loop:
+            self._new_pool()
         await self._slots.acquire()
         try:
             conn = self._take_idle(key)
-            try:
-                return await self._exchange(conn or await self._connect(key, timeout), request)
-            except _NothingReceived:
-                if conn is None or _buffered(request) is None:
-                    raise httpx2.RemoteProtocolError(
-                        "server disconnected without sending a response", request=request
-                    ) from None
-            # The pooled connection had been closed by the server: once more on a new one.
-            try:
-                return await self._exchange(await self._connect(key, timeout), request)
-            except _NothingReceived:
-                raise httpx2.RemoteProtocolError(
-                    "server disconnected without sending a response", request=request
-                ) from None
+            while True:
+                reused = conn is not None
+                try:
+                    conn = conn or await self._connect(key, timeout)
+                    return await self._exchange(conn, request, data, close, timeout)
+                except _NothingReceived:
+                    if not reused:
+                        raise httpx2.RemoteProtocolError(_NO_RESPONSE, request=request) from None
+                conn = None  # the server had closed the pooled one: once more, on a new one
         except BaseException:
             self._slots.release()
             raise
@@ -119,24 +119,30 @@ class PooledTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their response ends."""
         self._closed = True
+        self._drop_idle()
+
+    # -- the pool -------------------------------------------------------------------------
+
+    def _new_pool(self) -> None:
+        """Start over in the running event loop: idle connections of another are useless."""
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._drop_idle()
+
+    def _drop_idle(self) -> None:
         for stack in self._idle.values():
             while stack:
                 stack.pop().close()
         self._idle.clear()
 
-    # -- the pool ---------------------------------------------------------------------------
-
     def _take_idle(self, key: _Key) -> _Connection | None:
         stack = self._idle.get(key)
-        if not stack:
-            return None
-        loop = asyncio.get_running_loop()
         oldest = time.monotonic() - self.keepalive_expiry_s
         while stack:
             conn = stack.pop()
-            if conn.loop is loop and conn.idle_since >= oldest and not conn.reader.at_eof():
+            if conn.idle_since >= oldest and not conn.reader.at_eof():
                 return conn
-            conn.close()  # expired, closed by the server, or from an earlier event loop
+            conn.close()  # expired, or closed by the server
         return None
 
     def _release(self, conn: _Connection, reuse: bool) -> None:
@@ -145,14 +151,12 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         if not reuse or self._closed:
             conn.close()
             return
-        now = time.monotonic()
-        conn.idle_since = now
+        conn.idle_since = now = time.monotonic()
         stack = self._idle.get(conn.key)
         if stack is None:
             stack = self._idle[conn.key] = deque()
         stack.append(conn)
-        oldest = now - self.keepalive_expiry_s
-        while stack[0].idle_since < oldest:  # the least recently used, expired
+        while stack[0].idle_since < now - self.keepalive_expiry_s:  # least recently used
             stack.popleft().close()
 
     async def _connect(self, key: _Key, timeout: dict[str, float | None]) -> _Connection:
@@ -172,14 +176,35 @@ class PooledTransport(httpx2.AsyncBaseTransport):
             raise httpx2.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         return _Connection(key, reader, writer)
 
-    # -- one request, one response ------------------------------------------------------------
+    # -- one request, one response --------------------------------------------------------
 
-    async def _exchange(self, conn: _Connection, request: httpx2.Request) -> httpx2.Response:
-        """Send `request` on `conn` and read the response head; `conn` is closed on error."""
-        timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
+    async def _exchange(
+        self,
+        conn: _Connection,
+        request: httpx2.Request,
+        data: bytes,
+        close: bool,
+        timeout: dict[str, float | None],
+    ) -> httpx2.Response:
+        """Send the request on `conn` and read the response head (with a small body of
+        known length, so that `conn` is free at once); `conn` is closed on any error."""
+        reader, writer = conn.reader, conn.writer
+        content: bytes | None = None
         try:
-            await self._send(conn.writer, request, timeout.get("write"))
-            status, reason, headers, keep_alive = await _read_head(conn.reader, timeout.get("read"))
+            writer.write(data)
+            if writer.transport.get_write_buffer_size():  # the socket is full: wait, bounded
+                try:
+                    async with asyncio.timeout(timeout.get("write")):
+                        await writer.drain()
+                except TimeoutError as exc:
+                    raise httpx2.WriteTimeout("request not sent in time") from exc
+                except OSError as exc:  # the server had closed the connection
+                    raise _NothingReceived() from exc
+            async with asyncio.timeout(timeout.get("read")):
+                status, reason, headers, keep_alive = await _read_head(reader)
+                length, chunked, keep_alive = _framing(request, status, headers, keep_alive)
+                if length is not None and length <= _EAGER_LIMIT:
+                    content = await reader.readexactly(length)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, _NothingReceived | httpx2.TransportError):
@@ -187,117 +212,69 @@ class PooledTransport(httpx2.AsyncBaseTransport):
             if isinstance(exc, Exception):
                 raise _read_error(exc, request) from exc
             raise
-        fields = {name.lower(): value for name, value in headers}
-        chunked = b"chunked" in fields.get(b"transfer-encoding", b"").lower()
-        length: int | None = None
-        if request.method == "HEAD" or status in (204, 304):
-            length, chunked = 0, False
-        elif not chunked and b"content-length" in fields:
-            try:
-                length = int(fields[b"content-length"])
-            except ValueError:
-                conn.close()
-                raise httpx2.RemoteProtocolError("bad Content-Length", request=request) from None
-        elif not chunked:
-            keep_alive = False  # the body ends when the server closes the connection
-        if b"close" in request.headers.get("connection", "").lower().encode():
-            keep_alive = False
-        body = _Body(self, conn, request, timeout.get("read"), length, chunked, keep_alive)
+        keep_alive = keep_alive and not close
+        stream: httpx2.AsyncByteStream
+        if content is not None:
+            self._release(conn, keep_alive)
+            stream = httpx2.ByteStream(content)
+        else:
+            stream = _Body(self, conn, request, timeout.get("read"), length, chunked, keep_alive)
         extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
-        return httpx2.Response(status, headers=headers, stream=body, extensions=extensions)
-
-    async def _send(self, writer: asyncio.StreamWriter, request: httpx2.Request, t: Any) -> None:
-        url = request.url
-        head = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), url.raw_path)]
-        head += [name + b": " + value for name, value in request.headers.raw]
-        data = b"\r\n".join(head) + b"\r\n\r\n"
-        try:
-            async with asyncio.timeout(t):
-                body = _buffered(request)
-                if body is not None:  # the usual case: one write
-                    writer.write(data + body)
-                else:
-                    writer.write(data)
-                    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
-                    async for part in request.stream:  # type: ignore[union-attr]
-                        if chunked and part:
-                            part = b"%X\r\n%s\r\n" % (len(part), part)
-                        writer.write(part)
-                        await writer.drain()
-                    if chunked:
-                        writer.write(b"0\r\n\r\n")
-                await writer.drain()
-        except TimeoutError as exc:
-            raise httpx2.WriteTimeout("request not sent in time", request=request) from exc
-        except OSError as exc:  # the server had closed the connection: nothing came back
-            raise _NothingReceived() from exc
+        return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
 
 
 class _Body(httpx2.AsyncByteStream):
-    """A response body read from its connection; the connection goes back to the pool
-    (or is closed) when the body has been read to its end, or closed early."""
+    """A response body read from its connection as it is consumed; the connection goes
+    back to the pool (or is closed) once the body is read to its end, or closed early."""
 
     def __init__(
         self,
         transport: PooledTransport,
         conn: _Connection,
         request: httpx2.Request,
-        read_timeout: float | None,
+        timeout: float | None,
         length: int | None,
         chunked: bool,
         keep_alive: bool,
     ) -> None:
-        self._transport = transport
+        self._transport, self._request = transport, request
         self._conn: _Connection | None = conn
-        self._request = request
-        self._timeout = read_timeout
-        self._length = length
-        self._chunked = chunked
+        self._timeout, self._length, self._chunked = timeout, length, chunked
         self._keep_alive = keep_alive
-        if length == 0:
-            self._finish(keep_alive)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        conn = self._conn
-        if conn is None:
+        if self._conn is None:
             return
-        reader, timeout = conn.reader, self._timeout
+        reader, timeout, remaining = self._conn.reader, self._timeout, self._length
         try:
-            if self._chunked:
-                while True:
-                    async with asyncio.timeout(timeout):
-                        line = await reader.readuntil(b"\r\n")
-                        size = int(line.split(b";", 1)[0], 16)
+            while True:
+                async with asyncio.timeout(timeout):
+                    if self._chunked:
+                        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
                         if size == 0:
                             while await reader.readuntil(b"\r\n") != b"\r\n":
                                 pass  # trailers, ignored
                             break
-                        data = await reader.readexactly(size + 2)
-                    yield data[:-2]
-            elif self._length is not None:
-                remaining = self._length
-                while remaining:
-                    async with asyncio.timeout(timeout):
+                        data = (await reader.readexactly(size + 2))[:-2]
+                    elif remaining is not None:
+                        if not remaining:
+                            break
                         data = await reader.readexactly(min(remaining, _READ_SIZE))
-                    remaining -= len(data)
-                    yield data
-            else:
-                while True:
-                    async with asyncio.timeout(timeout):
+                        remaining -= len(data)
+                    else:  # up to the close
                         data = await reader.read(_READ_SIZE)
-                    if not data:
-                        break
-                    yield data
-        except Exception as exc:
+                        if not data:
+                            break
+                yield data
+        except BaseException as exc:
             self._finish(False)
-            raise _read_error(exc, self._request) from exc
-        except BaseException:
-            self._finish(False)
+            if isinstance(exc, Exception) and not isinstance(exc, httpx2.TransportError):
+                raise _read_error(exc, self._request) from exc
             raise
         self._finish(self._keep_alive)
 
     async def aclose(self) -> None:
-        self._finish(False)  # not read to the end: the connection's state is unknown
+        self._finish(False)  # not read to its end: the connection's state is unknown
 
     def _finish(self, reuse: bool) -> None:
         conn, self._conn = self._conn, None
@@ -305,15 +282,30 @@ class _Body(httpx2.AsyncByteStream):
             self._transport._release(conn, reuse)
 
 
+def _encode(request: httpx2.Request, body: bytes) -> tuple[bytes, bool]:
+    """The request as bytes to send, and whether it asks to close the connection."""
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+    close = chunked = False
+    for name, value in request.headers.raw:
+        lines.append(name + b": " + value)
+        lower = name.lower()
+        if lower == b"connection" and b"close" in value.lower():
+            close = True
+        elif lower == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:  # a streamed body, now read into memory: one chunk
+        body = (b"%X\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body, close
+
+
 async def _read_head(
-    reader: asyncio.StreamReader, timeout: float | None
+    reader: asyncio.StreamReader,
 ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bool]:
-    """Status, reason, headers and whether the connection may be kept alive (skipping
-    interim 1xx responses); `_NothingReceived` if the server closed without a byte."""
+    """Status, reason, headers and whether the server keeps the connection alive
+    (interim 1xx responses skipped); `_NothingReceived` if it closed without a byte."""
     while True:
         try:
-            async with asyncio.timeout(timeout):
-                raw = await reader.readuntil(b"\r\n\r\n")
+            raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 raise _NothingReceived() from exc
@@ -339,18 +331,27 @@ async def _read_head(
         return status, reason, headers, keep_alive
 
 
-def _buffered(request: httpx2.Request) -> bytes | None:
-    """The request's body if it is in memory (so it can be sent again), else None."""
-    try:
-        return request.content
-    except httpx2.RequestNotRead:
-        return None
+def _framing(
+    request: httpx2.Request, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool
+) -> tuple[int | None, bool, bool]:
+    """How the body is delimited: (Content-Length or None, chunked, keep_alive)."""
+    if request.method == "HEAD" or status in (204, 304):
+        return 0, False, keep_alive
+    length: int | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"transfer-encoding" and b"chunked" in value.lower():
+            return None, True, keep_alive
+        if lower == b"content-length":
+            if not value.isdigit():
+                raise httpx2.RemoteProtocolError(f"bad Content-Length {value[:40]!r}")
+            length = int(value)
+    # Without a length, the body ends when the server closes the connection.
+    return length, False, keep_alive and length is not None
 
 
 def _read_error(exc: Exception, request: httpx2.Request) -> httpx2.TransportError:
     """An error while reading a response, as the httpx2 exception the SDK expects."""
-    if isinstance(exc, httpx2.TransportError):
-        return exc
     if isinstance(exc, TimeoutError):
         return httpx2.ReadTimeout("no response bytes in time", request=request)
     if isinstance(exc, asyncio.IncompleteReadError):

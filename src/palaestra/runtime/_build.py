@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable
 from typing import Any
 
-from palaestra.boundaries import LimitedModel
+from palaestra.boundaries import LimitedModel, Limiter
 from palaestra.core import ConfigError, Operator, UserError
 from palaestra.envs import EnvSpec
 from palaestra.models import Model
@@ -72,7 +71,7 @@ class ModelPool:
         self.base_url = base_url
         self._given = dict(models or {})
         self._built: dict[str, Model] = {}
-        self._semaphore = asyncio.Semaphore(experiment.concurrency.model_calls)
+        self._limiter = Limiter(experiment.concurrency.model_calls)
 
     def config_for(self, ref: str | ModelConfig) -> tuple[str, ModelConfig]:
         if isinstance(ref, ModelConfig):
@@ -95,7 +94,7 @@ class ModelPool:
             return self.fixed(agent), config
         model = self._built.get(key)
         if model is None and key in self._given:
-            model = self._built[key] = LimitedModel(self._given[key], self._semaphore)
+            model = self._built[key] = LimitedModel(self._given[key], self._limiter)
         if model is None:
             from palaestra.models import model_from_spec
 
@@ -112,7 +111,7 @@ class ModelPool:
             )
             options.update(config.options)
             inner = model_from_spec(config.spec, base_url=config.base_url, **options)
-            model = self._built[key] = LimitedModel(inner, self._semaphore)
+            model = self._built[key] = LimitedModel(inner, self._limiter)
         return model, config
 
     async def aclose(self) -> None:

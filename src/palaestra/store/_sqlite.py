@@ -2,20 +2,28 @@
 
 Writing is the hot path: the runner appends every event of every concurrent episode.
 `append` serialises each event at once (`Event.to_json`, so later mutation of the object
-cannot change what is stored) into an in-memory buffer, and writes the buffer with one
-`executemany` in one transaction whenever it holds `batch_size` events.
+cannot change what is stored; the runner hands rows it already serialised to
+`append_rows`) into an in-memory buffer. Episode starts and finish markers are buffered
+too, and everything is written in one transaction — starts, then events with one
+`executemany`, then finish markers — whenever the buffer holds `batch_size` events, 256
+finishes are waiting, `flush_interval_s` has passed, or a read needs the file current.
+One transaction per batch rather than per episode is what keeps short episodes cheap.
 
 Durability rule: an episode is marked finished in the *same* transaction that writes its
-last buffered events (`finish_episode`), so after a crash (kill -9 included) every
-episode that reads as finished has all its events, and `n_events` says how many. Events
-of an unfinished episode may be partly stored; `start_episode` drops them when the
-episode is run again. With `synchronous=NORMAL` in WAL mode a committed transaction
-survives the process being killed; an operating-system crash or power loss may lose the
-last transactions, never corrupt the file.
+last buffered events (or a later one), so after a crash (kill -9 included) every episode
+that reads as finished has all its events, and `n_events` says how many. A crash loses
+at most the last `flush_interval_s` of buffered work: those episodes read as running (or
+absent) and a resumed run does them again. Events of an unfinished episode may be partly
+stored; `start_episode` drops them when the episode is run again. With
+`synchronous=NORMAL` in WAL mode a committed transaction survives the process being
+killed; an operating-system crash or power loss may lose the last transactions, never
+corrupt the file.
 
-Every method is synchronous and short (the runner calls them from the event loop); a
-flush of 2000 events takes a few milliseconds. A lock makes a store safe to share between
-threads.
+Batches are written by a background thread with its own connection (`_writer.py`), so
+the event loop never waits for SQLite on the hot path; every read, `flush` and `close`
+first waits until all handed-over batches are on disk, and a failed background write is
+raised by the next call. Every method is short (the runner calls them from the event
+loop). A lock makes a store safe to share between threads.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +53,7 @@ from palaestra.store._schema import (
     run_values,
 )
 from palaestra.store._summary import summarise
+from palaestra.store._writer import Writer
 
 _EventRow = tuple[str, str, int, str, str, int, str]
 
@@ -62,11 +71,15 @@ class Store:
     Use it as a context manager (or call `close`) so that buffered events are written.
     """
 
-    def __init__(self, path: str | Path, *, batch_size: int = 2000) -> None:
+    def __init__(
+        self, path: str | Path, *, batch_size: int = 2000, flush_interval_s: float = 1.0
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.path = Path(path)
         self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        """Buffered writes older than this are written at the next append or finish."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -90,8 +103,17 @@ class Store:
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
         self._buffer: list[_EventRow] = []
+        self._starts: dict[tuple[str, str], tuple[Any, ...]] = {}
+        """Episode (re)starts not yet written: key -> episode row values."""
+        self._finishes: list[tuple[Any, ...]] = []
+        """Finish markers not yet written (written after the buffered events)."""
         self._next_seq: dict[tuple[str, str], int] = {}
         """Episodes started by this store object and not yet finished -> next seq."""
+        self._known_runs: set[str] = set()
+        self._finished: dict[str, set[str]] = {}
+        """Finished episode ids per run, loaded on first use and kept current."""
+        self._last_write = time.monotonic()
+        self._writer = Writer(self.path)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -103,8 +125,11 @@ class Store:
             try:
                 self._flush_locked()
             finally:
-                self._conn.close()
-                self._conn = None
+                try:
+                    self._writer.close()
+                finally:
+                    self._conn.close()
+                    self._conn = None
 
     def __enter__(self) -> Store:
         return self
@@ -246,11 +271,22 @@ class Store:
     def finished_episode_ids(self, run_id: str) -> set[str]:
         """Ids of the run's finished episodes (a resumed run skips them)."""
         with self._lock:
+            self._flush_locked()
             rows = self._db.execute(
                 "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'finished'",
                 (run_id,),
             )
             return {episode_id for (episode_id,) in rows.fetchall()}
+
+    def _finished_set(self, run_id: str) -> set[str]:
+        found = self._finished.get(run_id)
+        if found is None:
+            rows = self._db.execute(
+                "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'finished'",
+                (run_id,),
+            )
+            found = self._finished[run_id] = {episode_id for (episode_id,) in rows.fetchall()}
+        return found
 
     def start_episode(self, run_id: str, row: EpisodeRow) -> None:
         """Record an episode as running, dropping the events of an unfinished earlier try.
@@ -275,21 +311,22 @@ class Store:
             started_at=time.time() if row.started_at is None else row.started_at,
         )
         with self._lock:
+            if run_id not in self._known_runs:
+                found = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,))
+                if found.fetchone() is None:
+                    raise StoreError(f"no run {run_id!r} in store {self.path}; create_run first")
+                self._known_runs.add(run_id)
+            if row.episode_id in self._finished_set(run_id):
+                raise UserError(
+                    f"episode {row.episode_id!r} of run {run_id!r} is already finished; a "
+                    f"resumed run must skip finished episodes (Store.finished_episode_ids)"
+                )
             if key in self._next_seq:  # restarted in this process: drop its buffered events
                 self._buffer = [e for e in self._buffer if (e[0], e[1]) != key]
-            with self._transaction() as db:
-                if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
-                    raise StoreError(f"no run {run_id!r} in store {self.path}; create_run first")
-                status = db.execute(
-                    "SELECT status FROM episodes WHERE run_id = ? AND episode_id = ?", key
-                ).fetchone()
-                if status is not None and status[0] == "finished":
-                    raise UserError(
-                        f"episode {row.episode_id!r} of run {run_id!r} is already finished; a "
-                        f"resumed run must skip finished episodes (Store.finished_episode_ids)"
-                    )
-                db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
-                db.execute(UPSERT_EPISODE, episode_values(fresh))
+            # Written with the next batch, before its events: the old try's events are
+            # deleted and the row reset in the same transaction as the new events.
+            self._starts.pop(key, None)
+            self._starts[key] = episode_values(fresh)
             self._next_seq[key] = 0
 
     def append(self, run_id: str, events: Sequence[Event]) -> None:
@@ -318,7 +355,10 @@ class Store:
                 next_seq[key] = seq + 1
                 buffer.append((run_id, episode_id, seq, kind, agent, step, text))
                 if len(buffer) >= batch_size:
-                    self._flush_locked()
+                    self._write_buffer()  # hands the list over: take the new one
+                    buffer = self._buffer
+            if time.monotonic() - self._last_write > self.flush_interval_s:
+                self._write_buffer()
 
     def _refuse(self, run_id: str, episode_id: str, seq: int) -> StoreError:
         expected = self._next_seq.get((run_id, episode_id))
@@ -366,44 +406,65 @@ class Store:
                 summary.episode_id,
             )
 
-            def mark_finished(db: sqlite3.Connection) -> None:
-                if db.execute(_FINISH_EPISODE, values).rowcount != 1:
-                    raise StoreError(
-                        f"finish_episode: episode {summary.episode_id!r} of run {run_id!r} is "
-                        f"not running in {self.path}"
-                    )
-
-            self._write_buffer(then=mark_finished)
+            # Written after the buffered events, in the same transaction: an episode is
+            # never seen finished without all its events.
+            self._finishes.append(values)
             del self._next_seq[key]
+            self._finished_set(run_id).add(summary.episode_id)
+            if (
+                len(self._finishes) >= 256
+                or time.monotonic() - self._last_write > self.flush_interval_s
+            ):
+                self._write_buffer()
 
     def flush(self) -> None:
-        """Write all buffered events now (one transaction)."""
+        """Write everything buffered now (one transaction)."""
         with self._lock:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        if self._buffer:
+        """Hand over what is buffered and wait until everything is on disk."""
+        if self._buffer or self._starts or self._finishes:
             self._write_buffer()
+        self._writer.wait()
 
-    def _write_buffer(self, then: Callable[[sqlite3.Connection], None] | None = None) -> None:
-        """Write the buffered events, and run `then`, in one transaction; empty the buffer."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._buffer:
-                db.executemany(INSERT_EVENT, self._buffer)
-            if then is not None:
-                then(db)
-        except BaseException as exc:
-            if db.in_transaction:  # SQLite may have rolled back already
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
+    def _write_buffer(self) -> None:
+        """Hand buffered starts, events and finish markers to the writer thread, to be
+        written in that order in one transaction; empty the buffers."""
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        starts = list(self._starts.items())
+        events = self._buffer
+        finishes = self._finishes
+        path = self.path
+
+        def write(db: sqlite3.Connection) -> None:
+            try:
+                for key, values in starts:
+                    db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
+                    db.execute(UPSERT_EPISODE, values)
+                if events:
+                    db.executemany(INSERT_EVENT, events)
+                for values in finishes:
+                    if db.execute(_FINISH_EPISODE, values).rowcount != 1:
+                        raise StoreError(
+                            f"finish_episode: episode {values[-1]!r} of run {values[-2]!r} "
+                            f"is not running in {path}"
+                        )
+            except sqlite3.Error as exc:
                 raise StoreError(
-                    f"store {self.path}: writing {len(self._buffer)} events failed: {exc}"
+                    f"store {path}: writing {len(events)} events failed: {exc}"
                 ) from exc
+
+        self._buffer = []
+        self._starts = {}
+        self._finishes = []
+        self._last_write = time.monotonic()
+        try:
+            self._writer.submit(write, max_pending=2)
+        except StoreError:
+            self._finished.clear()  # reload from the file: some finishes did not land
             raise
-        db.execute("COMMIT")
-        self._buffer.clear()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -419,6 +480,7 @@ class Store:
             query += " AND status = ?"
             params = (run_id, status)
         with self._lock:
+            self._flush_locked()
             rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
         return [episode_from_values(values) for values in rows]
 
