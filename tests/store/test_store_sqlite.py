@@ -119,7 +119,6 @@ def test_batches_reach_disk_every_batch_size_events(make_store: Callable[..., St
     store.append("r", events[:9])
     assert _rows_on_disk(store.path) == 0
     store.append("r", events[9:25])
-    store._writer.wait()  # full batches go to the background writer at once
     assert _rows_on_disk(store.path) == 20
     store.flush()
     assert _rows_on_disk(store.path) == 25
@@ -302,8 +301,7 @@ def test_finishes_are_batched_but_flushed_within_the_interval(make_store) -> Non
 
     _time.sleep(0.06)
     second = episode_events("b")
-    write_episode(store, "r", second)  # its append finds the buffer stale: handed over
-    store._writer.wait()  # (written by the background writer)
+    write_episode(store, "r", second)  # its append finds the buffer stale: written
     assert _rows_on_disk(store.path) == len(first) + len(second)
     with Store(store.path) as other:
         assert other.finished_episode_ids("r") == {"a"}  # b's finish is still buffered

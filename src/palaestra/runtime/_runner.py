@@ -179,6 +179,7 @@ async def arun(
     db = store if isinstance(store, Store) else Store(store or default_store_path())
     pool = ModelPool(exp, override=model, base_url=base_url, models=models)
     started = time.perf_counter()
+    thresholds: tuple[int, int, int] | None = None
     try:
         planned = plan(exp, pool)
         record = exp.model_dump(mode="json")
@@ -193,6 +194,10 @@ async def arun(
         # the collector's generations, so collections only walk what episodes allocate.
         gc.collect()
         gc.freeze()
+        thresholds = gc.get_threshold()
+        # Episodes allocate many short-lived objects; collect the young generation less
+        # often (its cost is what is alive, not what was allocated).
+        gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
         try:
             with bar:
                 await _run_all(todo, exp, db, run_id, bar)
@@ -214,6 +219,8 @@ async def arun(
             skipped=len(planned) - len(todo),
         )
     finally:
+        if thresholds is not None:
+            gc.set_threshold(*thresholds)
         gc.unfreeze()
         await pool.aclose()
         if own_store:

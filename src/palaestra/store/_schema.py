@@ -173,3 +173,23 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+_ROWS_PER_INSERT = 500
+
+
+def _insert_sql(rows: int) -> str:
+    values = ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events (run_id, episode_id, seq, kind, agent, step, json) VALUES {values}"
+
+
+_FULL_INSERT = _insert_sql(_ROWS_PER_INSERT)
+
+
+def insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert event rows with multi-row INSERTs of up to 500 rows (about twice as fast
+    as `executemany`, which steps the statement once per row)."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        sql = _FULL_INSERT if len(chunk) == _ROWS_PER_INSERT else _insert_sql(len(chunk))
+        db.execute(sql, [value for row in chunk for value in row])

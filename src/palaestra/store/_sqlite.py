@@ -19,11 +19,12 @@ stored; `start_episode` drops them when the episode is run again. With
 killed; an operating-system crash or power loss may lose the last transactions, never
 corrupt the file.
 
-Batches are written by a background thread with its own connection (`_writer.py`), so
-the event loop never waits for SQLite on the hot path; every read, `flush` and `close`
-first waits until all handed-over batches are on disk, and a failed background write is
-raised by the next call. Every method is short (the runner calls them from the event
-loop). A lock makes a store safe to share between threads.
+Every method is synchronous and short (the runner calls them from the event loop); a
+batch of 2000 events is written in a few milliseconds, with multi-row INSERTs (1.7 µs a
+row measured here, against 3.7 µs with `executemany`). A background writer thread was
+tried and measured slower: SQLite releases the GIL per statement step, and taking it back
+from a busy event loop costs up to a switch interval each time. Reads and `flush` write
+what is buffered first. A lock makes a store safe to share between threads.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from typing import Any
 from palaestra.core import Event, StoreError, UserError
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
 from palaestra.store._schema import (
-    INSERT_EVENT,
     INSERT_RUN,
     SELECT_EPISODE,
     SELECT_RUN,
@@ -49,11 +49,11 @@ from palaestra.store._schema import (
     episode_from_values,
     episode_values,
     init_schema,
+    insert_events,
     run_from_values,
     run_values,
 )
 from palaestra.store._summary import summarise
-from palaestra.store._writer import Writer
 
 _EventRow = tuple[str, str, int, str, str, int, str]
 
@@ -113,7 +113,6 @@ class Store:
         self._finished: dict[str, set[str]] = {}
         """Finished episode ids per run, loaded on first use and kept current."""
         self._last_write = time.monotonic()
-        self._writer = Writer(self.path)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -125,11 +124,8 @@ class Store:
             try:
                 self._flush_locked()
             finally:
-                try:
-                    self._writer.close()
-                finally:
-                    self._conn.close()
-                    self._conn = None
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> Store:
         return self
@@ -423,48 +419,40 @@ class Store:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        """Hand over what is buffered and wait until everything is on disk."""
         if self._buffer or self._starts or self._finishes:
             self._write_buffer()
-        self._writer.wait()
 
     def _write_buffer(self) -> None:
-        """Hand buffered starts, events and finish markers to the writer thread, to be
-        written in that order in one transaction; empty the buffers."""
-        if self._conn is None:
-            raise StoreError(f"store {self.path} is closed")
-        starts = list(self._starts.items())
-        events = self._buffer
-        finishes = self._finishes
-        path = self.path
-
-        def write(db: sqlite3.Connection) -> None:
-            try:
-                for key, values in starts:
-                    db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
-                    db.execute(UPSERT_EPISODE, values)
-                if events:
-                    db.executemany(INSERT_EVENT, events)
-                for values in finishes:
-                    if db.execute(_FINISH_EPISODE, values).rowcount != 1:
-                        raise StoreError(
-                            f"finish_episode: episode {values[-1]!r} of run {values[-2]!r} "
-                            f"is not running in {path}"
-                        )
-            except sqlite3.Error as exc:
+        """Write buffered starts, events and finish markers, in that order, in one
+        transaction; empty the buffers."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for key, values in self._starts.items():
+                db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
+                db.execute(UPSERT_EPISODE, values)
+            if self._buffer:
+                insert_events(db, self._buffer)
+            for values in self._finishes:
+                if db.execute(_FINISH_EPISODE, values).rowcount != 1:
+                    raise StoreError(
+                        f"finish_episode: episode {values[-1]!r} of run {values[-2]!r} is "
+                        f"not running in {self.path}"
+                    )
+        except BaseException as exc:
+            if db.in_transaction:  # SQLite may have rolled back already
+                db.execute("ROLLBACK")
+            self._finished.clear()  # reload from the file: these finishes did not land
+            if isinstance(exc, sqlite3.Error):
                 raise StoreError(
-                    f"store {path}: writing {len(events)} events failed: {exc}"
+                    f"store {self.path}: writing {len(self._buffer)} events failed: {exc}"
                 ) from exc
-
+            raise
+        db.execute("COMMIT")
         self._buffer = []
         self._starts = {}
         self._finishes = []
         self._last_write = time.monotonic()
-        try:
-            self._writer.submit(write, max_pending=2)
-        except StoreError:
-            self._finished.clear()  # reload from the file: some finishes did not land
-            raise
 
     # -- reading -----------------------------------------------------------------------
 
