@@ -58,6 +58,7 @@ class LLMOperator:
         self.max_tokens = max_tokens
         self.keep_history = keep_history
         self._history: list[Message] = []
+        self._system_message: Message | None = None
 
     def fork(self) -> LLMOperator:
         """A fresh operator with the same configuration and an empty conversation."""
@@ -72,7 +73,10 @@ class LLMOperator:
 
     async def act(self, observation: Observation, ctx: Context) -> Action:
         if not self.keep_history or not self._history:
-            self._history = [Message(role="system", content=self.system_prompt)]
+            system = self._system_message
+            if system is None or system.content != self.system_prompt:
+                system = self._system_message = Message(role="system", content=self.system_prompt)
+            self._history = [system]
         self._history.extend(_observation_messages(observation))
         env_tools = {spec.name for spec in observation.tools}
         specs = [t.spec for t in self.tools.values()] + list(observation.tools)

@@ -129,8 +129,19 @@ def operator_factory(
 ) -> Callable[[str], Operator]:
     """`agent -> fresh Operator` for one job (per-agent overrides first)."""
 
+    # LLM operators are built once per agent and forked per episode: building one
+    # resolves its model and imports its tools, which is not per-episode work.
+    prototypes: dict[str, LLMOperator] = {}
+
     def build(agent: str) -> Operator:
         config = job.agents.get(agent, job.operator)
+        if isinstance(config, LLMOperatorConfig):
+            prototype = prototypes.get(agent)
+            if prototype is None:
+                made = _build_operator(config, agent, env_spec, params, models)
+                assert isinstance(made, LLMOperator)
+                prototype = prototypes[agent] = made
+            return prototype.fork()
         return _build_operator(config, agent, env_spec, params, models)
 
     # Fail early (before any episode) on configuration problems we can see now.
