@@ -14,10 +14,15 @@ directory; `concurrency.episodes` = `concurrency.model_calls` = N.
 
 To tell where a shortfall comes from, it also prints the CPU seconds this process (the
 client) and the server used, the server's peak of requests in flight and connections
-opened, and the same number of calls made by two bare HTTP clients without palaestra or
-the SDK, N concurrent workers each: plain asyncio streams (one kept-alive connection per
-worker: what the machine allows), and the `httpx` client the `openai` SDK uses (one
-client, the same connection limit).
+opened, and the same number of calls made without palaestra's runtime or provider, N
+concurrent workers each: plain asyncio streams (one kept-alive connection per worker:
+what the machine allows), and `PooledTransport`, the transport under `OpenAIModel`, given
+one `httpx2.Request` per call from prebuilt headers (what the provider's HTTP layer
+allows). The gap between the second and palaestra is the provider's and the runtime's
+own work.
+`--httpx2-pool` adds the httpx2 client with its default pool (what the `openai` SDK uses
+by default), which scans its connections for every request: milliseconds of CPU per call
+at N = 1,000, the reason for `PooledTransport`.
 
     .venv/bin/python benchmarks/concurrency.py                     # N = 1000
     .venv/bin/python benchmarks/concurrency.py --n 100 --episodes 200 --calls 2
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import httpx2
 from _common import ENV_ID, raise_fd_limit, register_fanout
 
 import palaestra
@@ -236,29 +242,63 @@ def run_streams(server: Server, n: int, total: int) -> Measured:
     return Measured(out["seconds"], total, out["client_cpu"], out["server_cpu"], out["stats"])
 
 
-async def _bare(url: str, n: int, total: int) -> None:
-    """N workers sharing one httpx client (the SDK's transport) with N connections."""
-    from palaestra.models._openai import _http_module
+async def _pooled(url: str, n: int, total: int) -> None:
+    """N workers sharing one `PooledTransport` (N connections), a new request per call."""
+    from palaestra.models._transport import PooledTransport
 
-    http = _http_module()
-    body = BODY
+    transport = PooledTransport(max_connections=n)
+    target = httpx2.URL(f"{url}/chat/completions")
+    body = json.dumps(BODY).encode()
+    headers = httpx2.Headers({"Content-Type": "application/json", "Host": target.netloc.decode()})
+    headers["Content-Length"] = str(len(body))
+    extensions = {"timeout": httpx2.Timeout(120.0, pool=None).as_dict()}
     remaining = [total]
-    limits = http.Limits(max_connections=n, max_keepalive_connections=n)
-    async with http.AsyncClient(limits=limits, timeout=http.Timeout(120.0, pool=None)) as client:
+
+    async def worker() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            request = httpx2.Request(
+                "POST", target, headers=headers, stream=httpx2.ByteStream(body),
+                extensions=extensions,
+            )  # fmt: skip
+            reply = await transport.handle_async_request(request)
+            await reply.aread()
+            if reply.status_code != 200:
+                raise RuntimeError(f"server answered {reply.status_code}")
+            json.loads(reply.content)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(n)))
+    finally:
+        await transport.aclose()
+
+
+def run_pooled(server: Server, n: int, total: int) -> Measured:
+    with measuring(server) as out:
+        asyncio.run(_pooled(server.url, n, total))
+    return Measured(out["seconds"], total, out["client_cpu"], out["server_cpu"], out["stats"])
+
+
+async def _httpx2_pool(url: str, n: int, total: int) -> None:
+    """N workers sharing one httpx2 client with its default pool of N connections."""
+    remaining = [total]
+    limits = httpx2.Limits(max_connections=n, max_keepalive_connections=n)
+    timeout = httpx2.Timeout(120.0, pool=None)
+    async with httpx2.AsyncClient(limits=limits, timeout=timeout) as client:
 
         async def worker() -> None:
             while remaining[0] > 0:
                 remaining[0] -= 1
-                reply = await client.post(f"{url}/chat/completions", json=body)
+                reply = await client.post(f"{url}/chat/completions", json=BODY)
                 reply.raise_for_status()
                 json.loads(reply.content)
 
         await asyncio.gather(*(worker() for _ in range(n)))
 
 
-def run_bare(server: Server, n: int, total: int) -> Measured:
+def run_httpx2_pool(server: Server, n: int, total: int) -> Measured:
     with measuring(server) as out:
-        asyncio.run(_bare(server.url, n, total))
+        asyncio.run(_httpx2_pool(server.url, n, total))
     return Measured(out["seconds"], total, out["client_cpu"], out["server_cpu"], out["stats"])
 
 
@@ -283,7 +323,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=3, help="model calls per episode")
     parser.add_argument("--delay", type=float, default=0.2, help="server seconds per reply")
     parser.add_argument(
-        "--no-baselines", action="store_true", help="skip the two bare HTTP client runs"
+        "--no-baselines", action="store_true", help="skip the bare HTTP client runs"
+    )
+    parser.add_argument(
+        "--httpx2-pool",
+        action="store_true",
+        help="also run the httpx2 client with its default pool (slow: ms per call)",
     )
     args = parser.parse_args(argv)
     n, calls = args.n, args.calls
@@ -308,7 +353,9 @@ def main(argv: list[str] | None = None) -> None:
         run_palaestra(server, 2, 2, 1, Path(tmp) / "warm.db")
         if not args.no_baselines:
             report("bare asyncio streams", run_streams(server, n, total), ideal)
-            report("bare httpx", run_bare(server, n, total), ideal)
+            report("bare PooledTransport", run_pooled(server, n, total), ideal)
+            if args.httpx2_pool:
+                report("bare httpx2 pool", run_httpx2_pool(server, n, total), ideal)
         report("palaestra", run_palaestra(server, n, episodes, calls, Path(tmp) / "run.db"), ideal)
 
 

@@ -10,6 +10,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
 from palaestra.core import Message, ModelError, ModelReplyError, ToolCall, ToolSpec, UserError
@@ -215,6 +217,107 @@ async def test_key_and_base_url_from_env(
     assert server.requests[1].headers["authorization"] == "Bearer EMPTY"
 
 
+# -- the SDK defines the request and its errors ---------------------------------------------
+
+
+def sdk_client(server: ChatServer) -> openai.AsyncOpenAI:
+    """The official client, configured as OpenAIModel configures its own."""
+    return openai.AsyncOpenAI(
+        api_key="sk-test", base_url=server.base_url, max_retries=0, timeout=60.0
+    )
+
+
+async def sdk_create(sdk: openai.AsyncOpenAI, text: str = "hello") -> None:
+    await sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+
+
+async def test_sends_the_headers_the_sdk_sends(server: ChatServer) -> None:
+    sdk = sdk_client(server)
+    # Made where no event loop runs, as a runtime may make it: the SDK names the async
+    # library in X-Stainless-Async, so the headers must be taken once a loop runs.
+    model = await asyncio.to_thread(OpenAIModel, "m", base_url=server.base_url, api_key="sk-test")
+    try:
+        await sdk_create(sdk)
+        await model.generate(ask())
+    finally:
+        await sdk.close()
+        await model.aclose()
+    by_sdk, ours = server.requests
+    assert ours.json == by_sdk.json
+    assert ours.headers == by_sdk.headers
+    headers = ours.headers
+    assert headers["authorization"] == "Bearer sk-test"
+    assert headers["user-agent"] == f"AsyncOpenAI/Python {openai.__version__}"
+    assert headers["content-type"] == headers["accept"] == "application/json"
+    assert headers["x-stainless-async"] == "async:asyncio"
+    assert headers["x-stainless-package-version"] == openai.__version__
+    assert (headers["x-stainless-retry-count"], headers["x-stainless-read-timeout"]) == (
+        "0",
+        "60.0",
+    )
+    for name in ("lang", "os", "arch", "runtime", "runtime-version"):
+        assert headers[f"x-stainless-{name}"]
+
+
+async def test_a_retry_says_which_it_is(model: OpenAIModel, server: ChatServer) -> None:
+    server.push(status=500)
+    server.push(status=503)
+    await model.generate(ask())
+    counts = [r.headers["x-stainless-retry-count"] for r in server.requests]
+    assert counts == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422, 429, 500, 503])
+async def test_status_errors_are_the_sdks_own(server: ChatServer, status: int) -> None:
+    sdk = sdk_client(server)
+    model = OpenAIModel("m", base_url=server.base_url, api_key="sk-test", max_retries=0)
+    try:
+        server.push(status=status, message="no such luck")
+        with pytest.raises(openai.APIStatusError) as by_sdk:
+            await sdk_create(sdk)
+        server.push(status=status, message="no such luck")
+        with pytest.raises(ModelError) as caught:
+            await model.generate(ask())
+    finally:
+        await sdk.close()
+        await model.aclose()
+    ours = caught.value.__cause__
+    assert isinstance(ours, openai.APIStatusError)
+    assert type(ours) is type(by_sdk.value)
+    assert str(ours) == str(by_sdk.value) == f"Error code: {status} - no such luck"
+    assert ours.body == by_sdk.value.body
+    assert ours.request.url == by_sdk.value.request.url
+    assert f"HTTP {status}: no such luck" in str(caught.value)
+
+
+async def test_a_timeout_is_the_sdks_timeout_error(server: ChatServer) -> None:
+    model = OpenAIModel("m", base_url=server.base_url, timeout_s=0.2, max_retries=0)
+    server.push(delay_s=2.0)
+    try:
+        with pytest.raises(ModelError, match="timeout") as caught:
+            await model.generate(ask())
+    finally:
+        await model.aclose()
+    error = caught.value.__cause__
+    assert isinstance(error, openai.APITimeoutError)
+    assert isinstance(error.__cause__, httpx2.ReadTimeout)
+    assert str(error.request.url) == f"{server.base_url}/chat/completions"
+
+
+async def test_a_redirect_is_followed_as_the_sdk_does(
+    model: OpenAIModel, server: ChatServer
+) -> None:
+    # The transport does not follow redirects; the SDK's client does, so a 3xx is sent
+    # again through the SDK, which follows it to the end.
+    location = {"Location": f"{server.base_url}/chat/completions"}
+    server.push(status=307, headers=location)
+    server.push(status=307, headers=location)
+    response = await model.generate(ask())
+    assert response.message.content == "echo: hello"
+    assert response.failed_attempts == []
+    assert server.request_count == 3
+
+
 # -- retries ------------------------------------------------------------------------------
 
 
@@ -347,6 +450,9 @@ async def test_unreachable_server() -> None:
         await model.aclose()
     assert caught.value.attempts == 2
     assert caught.value.status is None
+    error = caught.value.__cause__
+    assert type(error) is openai.APIConnectionError  # not its subclass APITimeoutError
+    assert isinstance(error.__cause__, httpx2.ConnectError)
 
 
 # -- connection limit ---------------------------------------------------------------------

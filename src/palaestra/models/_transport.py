@@ -1,4 +1,4 @@
-"""`PooledTransport`: a lean HTTP/1.1 transport for the `openai` SDK's httpx2 client.
+"""`PooledTransport`: a lean HTTP/1.1 httpx2 transport under `OpenAIModel`.
 
 Why: httpx2's default pool (httpcore2) walks every connection it holds for every request,
 polling each idle socket, so with 1,000 requests in flight a call costs milliseconds of
@@ -16,10 +16,11 @@ upgrades. One event loop at a time: a new loop starts a new pool.
 
 A pooled connection that the server closed while it sat idle is dropped if its EOF has
 already arrived; if the server hangs up before sending one byte of the response, the
-request is sent again, once, on a fresh connection. Errors are httpx2's, so that the SDK
-raises its own: `ConnectTimeout` / `ReadTimeout` / `WriteTimeout` (the SDK's
-`APITimeoutError`); `ConnectError` / `ReadError` / `RemoteProtocolError` (its
-`APIConnectionError`).
+request is sent again, once, on a fresh connection. Errors are httpx2's, which the SDK
+(and `OpenAIModel`, which calls `handle_async_request` itself) turns into its own:
+`ConnectTimeout` / `ReadTimeout` / `WriteTimeout` (the SDK's `APITimeoutError`);
+`ConnectError` / `ReadError` / `RemoteProtocolError` (its `APIConnectionError`). It works
+under an httpx2 client as well as called directly.
 """
 
 from __future__ import annotations
