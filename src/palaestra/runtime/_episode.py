@@ -240,10 +240,18 @@ async def _loop(
             )
             turns.append(AgentContext(rec, agent, state.step, handle))
         state.open_turns = turns
-        results = await asyncio.gather(
-            *(operators[t.agent].act(observations[t.agent], t) for t in turns),
-            return_exceptions=True,
-        )
+        results: list[Any]
+        if len(turns) == 1:  # one agent acts: no task to create and gather
+            turn = turns[0]
+            try:
+                results = [await operators[turn.agent].act(observations[turn.agent], turn)]
+            except Exception as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(
+                *(operators[t.agent].act(observations[t.agent], t) for t in turns),
+                return_exceptions=True,
+            )
         actions: dict[str, Action] = {}
         failure: BaseException | None = None
         for turn, result in zip(turns, results, strict=True):
