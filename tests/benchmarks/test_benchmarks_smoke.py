@@ -76,7 +76,7 @@ def test_concurrency_prints_throughput_against_ideal() -> None:
         "concurrency.py", "--n", "4", "--episodes", "8", "--calls", "2", "--delay", "0.02"
     )
     assert number(rf"ideal {NUMBER} model calls/s", out) == pytest.approx(200)
-    for label in ("bare asyncio streams", "bare httpx", "palaestra"):
+    for label in ("bare asyncio streams", "bare PooledTransport", "palaestra"):
         line = rf"(?m)^{label}: {NUMBER} model calls/s"
         rate = number(line, out)
         assert 0 < rate <= 200 * 1.05, f"{label}: {rate} calls/s beats the ideal"

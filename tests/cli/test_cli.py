@@ -99,7 +99,8 @@ def test_replay_identical_then_detects_tampering(ran):
     con = sqlite3.connect(store)
     con.execute(
         "UPDATE events SET json = replace(json, 'Sorry, I cannot', 'Happy to') "
-        "WHERE run_id = 'r1' AND kind = 'model_response'"
+        "WHERE kind = 'model_response' "
+        "AND episode IN (SELECT id FROM episodes WHERE run_id = 'r1')"
     )
     con.commit()
     con.close()

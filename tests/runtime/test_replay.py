@@ -55,7 +55,8 @@ def test_replay_names_the_first_differing_event(db_path):
     tampered.payload.message.tool_calls[0].arguments = {"n": 5}
     con = sqlite3.connect(db_path)
     changed = con.execute(
-        "UPDATE events SET json = ? WHERE run_id = ? AND episode_id = ? AND seq = ?",
+        "UPDATE events SET json = ? WHERE episode = "
+        "(SELECT id FROM episodes WHERE run_id = ? AND episode_id = ?) AND seq = ?",
         (tampered.to_json(), result.run_id, episode.episode_id, target.seq),
     ).rowcount
     con.commit()

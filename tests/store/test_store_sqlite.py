@@ -20,7 +20,10 @@ def _rows_on_disk(path: Path, episode_id: str | None = None) -> int:
     try:
         if episode_id is None:
             return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        query = "SELECT COUNT(*) FROM events WHERE episode_id = ?"
+        query = (
+            "SELECT COUNT(*) FROM events JOIN episodes ON events.episode = episodes.id "
+            "WHERE episodes.episode_id = ?"
+        )
         return db.execute(query, (episode_id,)).fetchone()[0]
     finally:
         db.close()

@@ -28,9 +28,9 @@ from palaestra.core import SCHEMA_VERSION, Event, UserError
 from palaestra.store._rows import EpisodeRow, RunRow
 from palaestra.store._schema import (
     INSERT_EPISODE,
-    INSERT_EVENT,
     INSERT_RUN,
     episode_values,
+    insert_events,
     run_values,
 )
 from palaestra.store._sqlite import Store
@@ -156,10 +156,11 @@ def import_jsonl(
 
 def _import_body(db: Any, reader: _Reader, lines: Iterator[tuple[str, Any]], run_id: str) -> None:
     """Insert the episode and event lines that follow the header (inside a transaction)."""
-    seen: set[str] = set()
+    ids: dict[str, int] = {}
+    """episode_id -> its `episodes.id` in this store."""
     episode: EpisodeRow | None = None
     count = 0
-    batch: list[tuple[Any, ...]] = []
+    batch: list[tuple[str, int, str, str, int, str]] = []
 
     def close_episode() -> None:
         if episode is not None and episode.status == "finished" and episode.n_events != count:
@@ -175,10 +176,10 @@ def _import_body(db: Any, reader: _Reader, lines: Iterator[tuple[str, Any]], run
             close_episode()
             episode = reader.validate(EpisodeRow, obj["episode"], "episode")
             episode = episode.model_copy(update={"run_id": run_id})
-            if episode.episode_id in seen:
+            if episode.episode_id in ids:
                 raise reader.error(f"episode {episode.episode_id!r} appears twice")
-            seen.add(episode.episode_id)
-            db.execute(INSERT_EPISODE, episode_values(episode))
+            returned = db.execute(INSERT_EPISODE + " RETURNING id", episode_values(episode))
+            ((ids[episode.episode_id],),) = returned.fetchall()
             count = 0
             continue
         if episode is None:
@@ -195,7 +196,6 @@ def _import_body(db: Any, reader: _Reader, lines: Iterator[tuple[str, Any]], run
         count += 1
         batch.append(
             (
-                run_id,
                 event.episode_id,
                 event.seq,
                 event.kind,
@@ -205,8 +205,8 @@ def _import_body(db: Any, reader: _Reader, lines: Iterator[tuple[str, Any]], run
             )
         )
         if len(batch) >= _BATCH:
-            db.executemany(INSERT_EVENT, batch)
+            insert_events(db, batch, ids)
             batch.clear()
     close_episode()
     if batch:
-        db.executemany(INSERT_EVENT, batch)
+        insert_events(db, batch, ids)

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.core import EndReason
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 """Version of the SQLite layout (tables and columns). Bumped on any incompatible change;
-a store written with another version is refused on open."""
+a store written with another version is refused on open. Version 2: events refer to
+their episode by the episode's integer id."""
 
 RunStatus = Literal["running", "finished", "failed", "interrupted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "interrupted")

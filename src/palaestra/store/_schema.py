@@ -3,9 +3,18 @@
 ```
 meta      key -> value               store_schema_version, event_schema_version
 runs      one row per run            run_id, name, seed, experiment (JSON), status, times
-episodes  one row per episode        the columns of `EpisodeRow`; rowid = first start order
-events    one row per event          run_id, episode_id, seq, kind, agent, step, json
+episodes  one row per episode        id (integer key, in first-start order), then the
+                                     columns of `EpisodeRow`; (run_id, episode_id) unique
+events    one row per event          episode (= episodes.id), seq, kind, agent, step, json
 ```
+
+An event refers to its episode by the episode's integer `id`, not by (run_id,
+episode_id): two short integers make the key of every event row, which makes inserting
+events about 40% cheaper than two long text columns did (and the file smaller). To read
+an episode's events with SQL, join: `SELECT ev.json FROM events AS ev JOIN episodes AS ep
+ON ev.episode = ep.id WHERE ep.run_id = ? AND ep.episode_id = ? ORDER BY ev.seq`. A
+restarted episode keeps its `id` (the start is an upsert), so `ORDER BY id` lists
+episodes in the order they were first started.
 
 `events.json` is exactly `Event.to_json()`; `kind`, `agent` and `step` are copies kept as
 columns so that other tools can filter with SQL without parsing JSON. A store written
@@ -17,8 +26,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from palaestra.core import SCHEMA_VERSION, StoreError
 from palaestra.store._rows import STORE_SCHEMA_VERSION, EpisodeRow, RunRow
@@ -38,6 +48,7 @@ CREATE TABLE runs (
     updated_at REAL NOT NULL
 );
 CREATE TABLE episodes (
+    id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
     episode_id TEXT NOT NULL,
     env TEXT NOT NULL,
@@ -60,19 +71,24 @@ CREATE TABLE episodes (
     error TEXT,
     started_at REAL,
     finished_at REAL,
-    PRIMARY KEY (run_id, episode_id)
+    UNIQUE (run_id, episode_id)
 );
 CREATE TABLE events (
-    run_id TEXT NOT NULL,
-    episode_id TEXT NOT NULL,
+    episode INTEGER NOT NULL REFERENCES episodes (id),
     seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
     agent TEXT NOT NULL,
     step INTEGER NOT NULL,
     json TEXT NOT NULL,
-    PRIMARY KEY (run_id, episode_id, seq)
+    PRIMARY KEY (episode, seq)
 );
 """
+
+PAGE_SIZE = 16384
+"""SQLite page size of a new store file, in bytes (SQLite's default is 4096). Events are
+rows of a few hundred bytes written a batch at a time: with 16 KiB pages a batch touches
+a quarter as many pages, which halved the cost of committing it here. A file keeps the
+page size it was created with."""
 
 RUN_COLUMNS = tuple(RunRow.model_fields)
 EPISODE_COLUMNS = tuple(EpisodeRow.model_fields)
@@ -90,13 +106,11 @@ UPSERT_EPISODE = (
     INSERT_EPISODE
     + " ON CONFLICT (run_id, episode_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in EPISODE_COLUMNS if c not in ("run_id", "episode_id"))
+    + " RETURNING id"
 )
+"""Insert an episode row, or reset an existing one in place (keeping its `id`); returns
+the episode's `id` in both cases."""
 SELECT_EPISODE = f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes"
-
-INSERT_EVENT = (
-    "INSERT INTO events (run_id, episode_id, seq, kind, agent, step, json) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def run_values(row: RunRow) -> tuple[Any, ...]:
@@ -177,19 +191,34 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
 
 _ROWS_PER_INSERT = 500
 
+_K = TypeVar("_K", bound=Hashable)
+
 
 def _insert_sql(rows: int) -> str:
-    values = ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
-    return f"INSERT INTO events (run_id, episode_id, seq, kind, agent, step, json) VALUES {values}"
+    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events (episode, seq, kind, agent, step, json) VALUES {values}"
 
 
 _FULL_INSERT = _insert_sql(_ROWS_PER_INSERT)
 
 
-def insert_events(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert event rows with multi-row INSERTs of up to 500 rows (about twice as fast
-    as `executemany`, which steps the statement once per row)."""
+def insert_events(
+    db: sqlite3.Connection,
+    rows: Sequence[tuple[_K, int, str, str, int, str]],
+    episode_ids: Mapping[_K, int],
+) -> None:
+    """Insert event rows `(key, seq, kind, agent, step, json)`, with each row's episode
+    key replaced by its integer id from `episode_ids`.
+
+    Multi-row INSERTs of up to 500 rows: about twice as fast as `executemany`, which
+    steps the statement once per row. The key is swapped for the id while the
+    parameters are flattened, which costs nothing over flattening alone.
+    """
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
         sql = _FULL_INSERT if len(chunk) == _ROWS_PER_INSERT else _insert_sql(len(chunk))
-        db.execute(sql, [value for row in chunk for value in row])
+        params: list[Any] = []
+        add = params.extend
+        for key, seq, kind, agent, step, text in chunk:
+            add((episode_ids[key], seq, kind, agent, step, text))
+        db.execute(sql, params)

@@ -4,10 +4,17 @@ Writing is the hot path: the runner appends every event of every concurrent epis
 `append` serialises each event at once (`Event.to_json`, so later mutation of the object
 cannot change what is stored; the runner hands rows it already serialised to
 `append_rows`) into an in-memory buffer. Episode starts and finish markers are buffered
-too, and everything is written in one transaction — starts, then events with one
-`executemany`, then finish markers — whenever the buffer holds `batch_size` events, 256
+too, and everything is written in one transaction — starts, then events with multi-row
+INSERTs, then finish markers — whenever the buffer holds `batch_size` events, 256
 finishes are waiting, `flush_interval_s` has passed, or a read needs the file current.
 One transaction per batch rather than per episode is what keeps short episodes cheap.
+
+Event rows refer to their episode by its integer `episodes.id` (see `_schema`), which is
+known only once the episode's start is written (its upsert returns it). So the buffer
+holds rows keyed by (run_id, episode_id), as the append path has them, and the key is
+swapped for the integer when the batch is written: starts first (their ids come back),
+then the events. The store keeps key -> id for the episodes it has running, and forgets
+an episode's id once its finish marker is written.
 
 Durability rule: an episode is marked finished in the *same* transaction that writes its
 last buffered events (or a later one), so after a crash (kill -9 included) every episode
@@ -20,8 +27,10 @@ killed; an operating-system crash or power loss may lose the last transactions, 
 corrupt the file.
 
 Every method is synchronous and short (the runner calls them from the event loop); a
-batch of 2000 events is written in a few milliseconds, with multi-row INSERTs (1.7 µs a
-row measured here, against 3.7 µs with `executemany`). A background writer thread was
+batch of 2000 events is written in a few milliseconds: measured here in a full run,
+about 1.2 µs a row for the multi-row INSERTs (`executemany` costs twice that) and 0.8 µs a
+row for the COMMIT (WAL write and checkpoints), where the (run_id, episode_id) text key
+and 4 KiB pages of store schema 1 cost 1.9 and 2.2 µs. A background writer thread was
 tried and measured slower: SQLite releases the GIL per statement step, and taking it back
 from a busy event loop costs up to a switch interval each time. Reads and `flush` write
 what is buffered first. A lock makes a store safe to share between threads.
@@ -43,6 +52,7 @@ from palaestra.core import Event, StoreError, UserError
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
 from palaestra.store._schema import (
     INSERT_RUN,
+    PAGE_SIZE,
     SELECT_EPISODE,
     SELECT_RUN,
     UPSERT_EPISODE,
@@ -55,13 +65,21 @@ from palaestra.store._schema import (
 )
 from palaestra.store._summary import summarise
 
-_EventRow = tuple[str, str, int, str, str, int, str]
+_Key = tuple[str, str]
+"""(run_id, episode_id)."""
+_EventRow = tuple[_Key, int, str, str, int, str]
+"""A buffered event: (key, seq, kind, agent, step, json)."""
 
 _FINISH_EPISODE = (
     "UPDATE episodes SET status = 'finished', outcome = ?, reason = ?, score = ?, success = ?, "
     "total_reward = ?, steps = ?, n_events = ?, input_tokens = ?, output_tokens = ?, "
     "wall_s = ?, hash = ?, error = ?, finished_at = ? "
     "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
+)
+_SELECT_EVENTS_BY_ID = "SELECT json FROM events WHERE episode = ? ORDER BY seq"
+_SELECT_EVENTS = (
+    "SELECT json FROM events WHERE episode = "
+    "(SELECT id FROM episodes WHERE run_id = ? AND episode_id = ?) ORDER BY seq"
 )
 
 
@@ -86,6 +104,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file only: before WAL
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r})")
@@ -103,12 +122,14 @@ class Store:
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
         self._buffer: list[_EventRow] = []
-        self._starts: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._starts: dict[_Key, tuple[Any, ...]] = {}
         """Episode (re)starts not yet written: key -> episode row values."""
         self._finishes: list[tuple[Any, ...]] = []
         """Finish markers not yet written (written after the buffered events)."""
-        self._next_seq: dict[tuple[str, str], int] = {}
+        self._next_seq: dict[_Key, int] = {}
         """Episodes started by this store object and not yet finished -> next seq."""
+        self._episode_ids: dict[_Key, int] = {}
+        """`episodes.id` of the episodes whose start is written and finish is not."""
         self._known_runs: set[str] = set()
         self._finished: dict[str, set[str]] = {}
         """Finished episode ids per run, loaded on first use and kept current."""
@@ -318,7 +339,7 @@ class Store:
                     f"resumed run must skip finished episodes (Store.finished_episode_ids)"
                 )
             if key in self._next_seq:  # restarted in this process: drop its buffered events
-                self._buffer = [e for e in self._buffer if (e[0], e[1]) != key]
+                self._buffer = [e for e in self._buffer if e[0] != key]
             # Written with the next batch, before its events: the old try's events are
             # deleted and the row reset in the same transaction as the new events.
             self._starts.pop(key, None)
@@ -349,7 +370,7 @@ class Store:
                 if next_seq.get(key) != seq:
                     raise self._refuse(run_id, episode_id, seq)
                 next_seq[key] = seq + 1
-                buffer.append((run_id, episode_id, seq, kind, agent, step, text))
+                buffer.append((key, seq, kind, agent, step, text))
                 if len(buffer) >= batch_size:
                     self._write_buffer()  # hands the list over: take the new one
                     buffer = self._buffer
@@ -426,13 +447,17 @@ class Store:
         """Write buffered starts, events and finish markers, in that order, in one
         transaction; empty the buffers."""
         db = self._db
+        ids = self._episode_ids
         db.execute("BEGIN IMMEDIATE")
         try:
             for key, values in self._starts.items():
-                db.execute("DELETE FROM events WHERE run_id = ? AND episode_id = ?", key)
-                db.execute(UPSERT_EPISODE, values)
+                # the upsert keeps the id of an episode run before (a resumed run, or a
+                # restart): its old events go, in the transaction that resets its row
+                ((episode,),) = db.execute(UPSERT_EPISODE, values).fetchall()
+                db.execute("DELETE FROM events WHERE episode = ?", (episode,))
+                ids[key] = episode
             if self._buffer:
-                insert_events(db, self._buffer)
+                insert_events(db, self._buffer, ids)
             for values in self._finishes:
                 if db.execute(_FINISH_EPISODE, values).rowcount != 1:
                     raise StoreError(
@@ -443,12 +468,16 @@ class Store:
             if db.in_transaction:  # SQLite may have rolled back already
                 db.execute("ROLLBACK")
             self._finished.clear()  # reload from the file: these finishes did not land
+            # the buffers stay for a retry, which writes the starts again: ids of inserts
+            # rolled back here are replaced before any event row uses them
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(
                     f"store {self.path}: writing {len(self._buffer)} events failed: {exc}"
                 ) from exc
             raise
         db.execute("COMMIT")
+        for values in self._finishes:  # finished: no more events will need the id
+            ids.pop((values[-2], values[-1]), None)
         self._buffer = []
         self._starts = {}
         self._finishes = []
@@ -469,7 +498,7 @@ class Store:
             params = (run_id, status)
         with self._lock:
             self._flush_locked()
-            rows = self._db.execute(query + " ORDER BY rowid", params).fetchall()
+            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [episode_from_values(values) for values in rows]
 
     def events(self, run_id: str, episode_id: str) -> list[Event]:
@@ -477,18 +506,25 @@ class Store:
         return [Event.from_json(text) for text in self._event_json(run_id, episode_id)]
 
     def iter_events(self, run_id: str) -> Iterator[Event]:
-        """Every event of the run: episodes in start order, each ordered by seq."""
-        for row in self.episodes(run_id):
-            yield from self.events(run_id, row.episode_id)
+        """Every event of the run: episodes in start order, each ordered by seq (read an
+        episode at a time, parsed as iterated)."""
+        with self._lock:
+            self._flush_locked()
+            ids = self._db.execute(
+                "SELECT id FROM episodes WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        for (episode,) in ids:
+            with self._lock:
+                self._flush_locked()
+                rows = self._db.execute(_SELECT_EVENTS_BY_ID, (episode,)).fetchall()
+            for (text,) in rows:
+                yield Event.from_json(text)
 
     def _event_json(self, run_id: str, episode_id: str) -> list[str]:
         """The stored JSON text of one episode's events, ordered by seq."""
         with self._lock:
             self._flush_locked()
-            rows = self._db.execute(
-                "SELECT json FROM events WHERE run_id = ? AND episode_id = ? ORDER BY seq",
-                (run_id, episode_id),
-            ).fetchall()
+            rows = self._db.execute(_SELECT_EVENTS, (run_id, episode_id)).fetchall()
         return [text for (text,) in rows]
 
     def run_summary(self, run_id: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ FROM episodes WHERE run_id = ? {group}
 
 _RUNNING_EVENTS = """
 SELECT ep.env, COUNT(*) FROM episodes AS ep
-JOIN events AS ev ON ev.run_id = ep.run_id AND ev.episode_id = ep.episode_id
+JOIN events AS ev ON ev.episode = ep.id
 WHERE ep.run_id = ? AND ep.status = 'running' GROUP BY ep.env
 """
 
