@@ -91,6 +91,14 @@ class RunResult:
 
         return render_table(self)
 
+    def __repr__(self) -> str:
+        # short: the default would print every episode row
+        return (
+            f"RunResult(run_id={self.run_id!r}, episodes={len(self.episodes)}, "
+            f"success_rate={self.success_rate:.3f}, errors={self.errors}, "
+            f"store_path={str(self.store_path)!r})"
+        )
+
 
 @dataclass
 class _Planned:

@@ -122,7 +122,7 @@ class Store:
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
         self._buffer: list[_EventRow] = []
-        self._starts: dict[_Key, tuple[Any, ...]] = {}
+        self._starts: dict[_Key, tuple[tuple[Any, ...], bool]] = {}
         """Episode (re)starts not yet written: key -> episode row values."""
         self._finishes: list[tuple[Any, ...]] = []
         """Finish markers not yet written (written after the buffered events)."""
@@ -132,6 +132,7 @@ class Store:
         """`episodes.id` of the episodes whose start is written and finish is not."""
         self._known_runs: set[str] = set()
         self._finished: dict[str, set[str]] = {}
+        self._seen: dict[str, set[str]] = {}
         """Finished episode ids per run, loaded on first use and kept current."""
         self._last_write = time.monotonic()
 
@@ -295,6 +296,14 @@ class Store:
             )
             return {episode_id for (episode_id,) in rows.fetchall()}
 
+    def _seen_set(self, run_id: str) -> set[str]:
+        """Ids of the run's episodes that have (or may have) rows in the file."""
+        found = self._seen.get(run_id)
+        if found is None:
+            rows = self._db.execute("SELECT episode_id FROM episodes WHERE run_id = ?", (run_id,))
+            found = self._seen[run_id] = {episode_id for (episode_id,) in rows.fetchall()}
+        return found
+
     def _finished_set(self, run_id: str) -> set[str]:
         found = self._finished.get(run_id)
         if found is None:
@@ -342,8 +351,13 @@ class Store:
                 self._buffer = [e for e in self._buffer if e[0] != key]
             # Written with the next batch, before its events: the old try's events are
             # deleted and the row reset in the same transaction as the new events.
+            # An episode never written before has no events to delete (the common case:
+            # skip the DELETE).
+            seen = self._seen_set(run_id)
+            had_rows = row.episode_id in seen or key in self._next_seq
+            seen.add(row.episode_id)
             self._starts.pop(key, None)
-            self._starts[key] = episode_values(fresh)
+            self._starts[key] = (episode_values(fresh), had_rows)
             self._next_seq[key] = 0
 
     def append(self, run_id: str, events: Sequence[Event]) -> None:
@@ -450,11 +464,12 @@ class Store:
         ids = self._episode_ids
         db.execute("BEGIN IMMEDIATE")
         try:
-            for key, values in self._starts.items():
+            for key, (values, had_rows) in self._starts.items():
                 # the upsert keeps the id of an episode run before (a resumed run, or a
                 # restart): its old events go, in the transaction that resets its row
                 ((episode,),) = db.execute(UPSERT_EPISODE, values).fetchall()
-                db.execute("DELETE FROM events WHERE episode = ?", (episode,))
+                if had_rows:
+                    db.execute("DELETE FROM events WHERE episode = ?", (episode,))
                 ids[key] = episode
             if self._buffer:
                 insert_events(db, self._buffer, ids)
