@@ -51,6 +51,7 @@ from typing import Any
 from palaestra.core import Event, StoreError, UserError
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
 from palaestra.store._schema import (
+    INSERT_EPISODE,
     INSERT_RUN,
     PAGE_SIZE,
     SELECT_EPISODE,
@@ -296,6 +297,23 @@ class Store:
             )
             return {episode_id for (episode_id,) in rows.fetchall()}
 
+    def _read_ids(self, db: sqlite3.Connection, keys: list[tuple[str, str]]) -> None:
+        """Fill the id map for freshly inserted episodes (500 keys per query)."""
+        by_run: dict[str, list[str]] = {}
+        for run_id, episode_id in keys:
+            by_run.setdefault(run_id, []).append(episode_id)
+        for run_id, episode_ids in by_run.items():
+            for start in range(0, len(episode_ids), 500):
+                chunk = episode_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT episode_id, id FROM episodes WHERE run_id = ? "
+                    f"AND episode_id IN ({marks})",
+                    (run_id, *chunk),
+                )
+                for episode_id, episode in rows.fetchall():
+                    self._episode_ids[(run_id, episode_id)] = episode
+
     def _seen_set(self, run_id: str) -> set[str]:
         """Ids of the run's episodes that have (or may have) rows in the file."""
         found = self._seen.get(run_id)
@@ -464,19 +482,37 @@ class Store:
         ids = self._episode_ids
         db.execute("BEGIN IMMEDIATE")
         try:
+            new: list[tuple[Any, ...]] = []
             for key, (values, had_rows) in self._starts.items():
+                if not had_rows:
+                    new.append(values)
+                    continue
                 # the upsert keeps the id of an episode run before (a resumed run, or a
                 # restart): its old events go, in the transaction that resets its row
                 ((episode,),) = db.execute(UPSERT_EPISODE, values).fetchall()
-                if had_rows:
-                    db.execute("DELETE FROM events WHERE episode = ?", (episode,))
+                db.execute("DELETE FROM events WHERE episode = ?", (episode,))
                 ids[key] = episode
+            if new:  # episodes never written before: one statement, then their ids
+                db.executemany(INSERT_EPISODE, new)
+                self._read_ids(db, [(values[0], values[1]) for values in new])
             if self._buffer:
                 insert_events(db, self._buffer, ids)
-            for values in self._finishes:
-                if db.execute(_FINISH_EPISODE, values).rowcount != 1:
+            if self._finishes:
+                changed = db.executemany(_FINISH_EPISODE, self._finishes).rowcount
+                if changed != len(self._finishes):
+                    missing = [
+                        values
+                        for values in self._finishes
+                        if db.execute(
+                            "SELECT 1 FROM episodes WHERE run_id = ? AND episode_id = ? "
+                            "AND status = 'finished' AND finished_at = ?",
+                            (values[-2], values[-1], values[-3]),
+                        ).fetchone()
+                        is None
+                    ]
+                    first = missing[0] if missing else self._finishes[0]
                     raise StoreError(
-                        f"finish_episode: episode {values[-1]!r} of run {values[-2]!r} is "
+                        f"finish_episode: episode {first[-1]!r} of run {first[-2]!r} is "
                         f"not running in {self.path}"
                     )
         except BaseException as exc:
