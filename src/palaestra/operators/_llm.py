@@ -52,6 +52,7 @@ class LLMOperator:
         self.model = model
         self.system_prompt = system_prompt
         self.tools = as_tools(tools)
+        self._own_specs = [t.spec for t in self.tools.values()]
         self.max_tool_rounds = max_tool_rounds
         self.temperature = temperature
         self.top_p = top_p
@@ -79,7 +80,7 @@ class LLMOperator:
             self._history = [system]
         self._history.extend(_observation_messages(observation))
         env_tools = {spec.name for spec in observation.tools}
-        specs = [t.spec for t in self.tools.values()] + list(observation.tools)
+        specs = self._own_specs + observation.tools if observation.tools else self._own_specs
         seeds = ctx.rng("model")
         text: str | None = None
         for _ in range(self.max_tool_rounds):

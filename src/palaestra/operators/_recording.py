@@ -50,8 +50,8 @@ async def call_model(
     request_handle = ctx.emit(
         ModelRequestEvent(
             model=model.name,
-            messages=list(request.messages),
-            tools=list(request.tools),
+            messages=request.messages,  # validation copies the lists
+            tools=request.tools,
             params=request.params(),
         ),
         parent=ctx.turn_event if parent is None else parent,

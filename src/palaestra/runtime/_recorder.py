@@ -95,10 +95,9 @@ class EpisodeRecorder:
             f"{payload.__pydantic_serializer__.to_json(payload).decode()}"
         )
         self._hasher.update_hashable(hashable + "}")
-        text = (
-            f'{hashable},"time":{to_json(float(when)).decode()},'
-            f'"duration_s":{to_json(float(duration_s)).decode()}}}'
-        )
+        duration = "0.0" if duration_s == 0 else to_json(float(duration_s)).decode()
+        text = f'{hashable},"time":{to_json(float(when)).decode()},"duration_s":{duration}}}'
+
         self._pending.append((self.episode_id, seq, kind, agent, step, text))
         self.count = seq + 1
         return seq
