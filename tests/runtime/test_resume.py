@@ -134,3 +134,62 @@ def test_resume_after_sigkill(db_path, tmp_path):
         for row in result.episodes:
             events = store.events("k1", row.episode_id)
             assert [e.seq for e in events] == list(range(row.n_events))  # no duplicates
+
+
+def test_finished_episodes_reach_the_file_while_a_slow_episode_runs(tmp_path):
+    """A finished episode is durable within the flush interval even when nothing else is
+    appended (a slow model keeps the other episode silent)."""
+    import asyncio
+    import threading
+
+    from tests.runtime.toy_env import register_counter
+
+    register_counter()
+    release = threading.Event()
+
+    class Waits:
+        def __init__(self, agent: str = "") -> None:
+            pass
+
+        async def act(self, observation, ctx):
+            while not release.is_set():
+                await asyncio.sleep(0.02)
+            return palaestra.Action(text="DONE")
+
+    import tests.runtime.test_resume as me
+
+    me.Waits = Waits
+    experiment = Experiment(
+        name="durable",
+        jobs=[
+            Job(env="test.counter", label="fast", tasks=1),
+            Job(
+                env="test.counter",
+                label="slow",
+                tasks=1,
+                operator={"kind": "python", "factory": "tests.runtime.test_resume:Waits"},
+            ),
+        ],
+    )
+    path = tmp_path / "d.db"
+    seen: set[str] = set()
+
+    def watch() -> None:
+        deadline = time.time() + 20
+        while time.time() < deadline and not seen:
+            time.sleep(0.05)
+            if path.exists():
+                try:
+                    with Store(path) as other:
+                        if other.get_run("d1") is not None:
+                            seen.update(other.finished_episode_ids("d1"))
+                except Exception:
+                    continue
+        release.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with Store(path, flush_interval_s=0.1) as store:
+        palaestra.run(experiment, run_id="d1", store=store)
+    watcher.join()
+    assert seen == {"fast/t0/0/0"}  # seen by another reader while "slow" still ran

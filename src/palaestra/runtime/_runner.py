@@ -303,8 +303,16 @@ async def _run_all(
             else:
                 bar.done += 1
 
+    async def keep_durable() -> None:
+        # With slow models nothing may be appended for minutes; what is buffered (finished
+        # episodes included) still reaches the file within the store's flush interval.
+        while True:
+            await asyncio.sleep(db.flush_interval_s)
+            db.flush_if_stale()
+
     workers = min(exp.concurrency.episodes, len(todo)) or 0
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    flusher = asyncio.create_task(keep_durable())
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -312,6 +320,9 @@ async def _run_all(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    finally:
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
 
 
 def run(

@@ -466,6 +466,12 @@ class Store:
             ):
                 self._write_buffer()
 
+    def flush_if_stale(self) -> None:
+        """Write what is buffered if the last write is older than `flush_interval_s`."""
+        with self._lock:
+            if time.monotonic() - self._last_write > self.flush_interval_s:
+                self._flush_locked()
+
     def flush(self) -> None:
         """Write everything buffered now (one transaction)."""
         with self._lock:
