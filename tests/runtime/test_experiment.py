@@ -66,7 +66,11 @@ def test_wrong_type_names_line_and_field(tmp_path):
 
 def test_undefined_model_name(tmp_path):
     path = _write(tmp_path, GOOD.replace("model: small", "model: big"))
-    with pytest.raises(ConfigError, match=r"'big' is neither a name under `models:` \(small\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"exp.yaml:12: jobs.1.operator.model: 'big' is neither a name under "
+        r"`models:` \(small\)",
+    ):
         Experiment.from_yaml(path)
 
 

@@ -208,13 +208,16 @@ class Experiment(_Config):
             if "/" in job.label:
                 raise ValueError(f"jobs.{index}.label: must not contain '/'")
             labels.add(job.label)
-            for op in [job.operator, *job.agents.values()]:
+            where = [("operator", job.operator)]
+            where += [(f"agents.{name}", op) for name, op in job.agents.items()]
+            for path, op in where:
                 if isinstance(op, LLMOperatorConfig) and isinstance(op.model, str):
                     named = op.model in self.models or ":" in op.model
                     if not named and op.model not in ("default", "local", "scripted"):
                         valid = ", ".join(sorted(self.models)) or "(none defined)"
+                        # the path prefix lets the file loader point at the line
                         raise ValueError(
-                            f"jobs.{index}: operator model {op.model!r} is neither a name "
+                            f"jobs.{index}.{path}.model: {op.model!r} is neither a name "
                             f"under `models:` ({valid}) nor a spec like "
                             f"'local:smollm2-135m' or 'openai:gpt-4o-mini'"
                         )

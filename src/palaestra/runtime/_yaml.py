@@ -3,6 +3,7 @@ validation error can name the line of the offending field."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,14 @@ def format_validation_error(
         line = line_of(loc, lines) if lines else None
         where = f"{source}:{line}" if line else source
         message = err["msg"]
+        # Cross-field checks raise "Value error, jobs.0.operator.model: ..." at the top
+        # level: take the field path from the message so the line can be found.
+        named = re.match(r"Value error, ([\w-]+(?:\.[\w-]+)+): (.*)", message, re.S)
+        if not loc and named:
+            loc = tuple(int(p) if p.isdigit() else p for p in named.group(1).split("."))
+            field, message = named.group(1), named.group(2)
+            line = line_of(loc, lines) if lines else None
+            where = f"{source}:{line}" if line else source
         ctx = err.get("ctx") or {}
         expected = ctx.get("expected")
         if expected and "expected" not in message.lower():
