@@ -357,15 +357,6 @@ def hashable_form(event: Event) -> dict[str, Any]:
     return json.loads(hashable_json(event))
 
 
-def episode_hash(events: Iterable[Event]) -> str:
-    """Stable content hash of an episode log (hex SHA-256 of its `hashable_json` lines)."""
-    digest = hashlib.sha256()
-    for event in events:
-        digest.update(hashable_json(event))
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
 class EpisodeHasher:
     """Incremental `episode_hash`, fed one event at a time while an episode runs."""
 
@@ -373,17 +364,20 @@ class EpisodeHasher:
         self._digest = hashlib.sha256()
 
     def update(self, event: Event) -> None:
-        self._digest.update(hashable_json(event))
-        self._digest.update(b"\n")
-
-    def update_json(self, event_json: str) -> None:
-        """Feed an event by its stored JSON (`Event.to_json()`), without re-serialising."""
-        self.update_hashable(hashable_prefix(event_json))
+        self.update_hashable(hashable_json(event).decode())
 
     def update_hashable(self, hashable: str) -> None:
-        """Feed an event by its `hashable_prefix` form."""
+        """Feed an event by its `hashable_prefix` form (what the recorder already has)."""
         self._digest.update(hashable.encode())
         self._digest.update(b"\n")
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
+
+
+def episode_hash(events: Iterable[Event]) -> str:
+    """Stable content hash of an episode log (hex SHA-256 of its `hashable_json` lines)."""
+    hasher = EpisodeHasher()
+    for event in events:
+        hasher.update(event)
+    return hasher.hexdigest()

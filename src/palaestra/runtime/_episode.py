@@ -142,6 +142,7 @@ async def run_episode(
     else:
         outcome = "success" if score is not None and score.success else "failure"
     wall = time.perf_counter() - started
+    usage = rec.usage
     rec.emit(
         state.step,
         "env",
@@ -150,7 +151,7 @@ async def run_episode(
             reason=reason,
             steps=state.step,
             total_reward=state.total_reward,
-            usage=rec.usage,
+            usage=usage,
             error=error,
             traceback=trace,
         ),
@@ -166,8 +167,8 @@ async def run_episode(
         steps=state.step,
         total_reward=state.total_reward,
         n_events=rec.count,
-        input_tokens=rec.usage.input_tokens,
-        output_tokens=rec.usage.output_tokens,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
         wall_s=wall,
         hash=rec.hexdigest(),
         error=error,

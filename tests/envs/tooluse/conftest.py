@@ -1,39 +1,16 @@
-"""A minimal `Context` and episode loop, so the tool-use env and its baseline can be tested
-without the runtime (which owns the real ones)."""
+"""An episode loop without the runner, so the tool-use env and its baseline can be tested
+on their own; operators get the runtime's real per-turn context."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
-from palaestra.core import Action, Context, Observation, Operator, Payload, Usage, derive_rng
+from palaestra.core import Action, Context, Observation, Operator
 from palaestra.envs import Environment, Score
-
-
-@dataclass
-class TinyContext:
-    """Implements the `Context` protocol: records what an operator emits."""
-
-    episode_id: str
-    agent: str = "agent"
-    step: int = 0
-    turn_event: int = 0
-    run_seed: int = 0
-    emitted: list[Payload] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-
-    def rng(self, purpose: str) -> random.Random:
-        return derive_rng(self.run_seed, self.episode_id, self.agent, purpose)
-
-    def emit(self, payload: Payload, *, parent: int | None = None) -> int:
-        self.emitted.append(payload)
-        return len(self.emitted) - 1
-
-    def add_usage(self, usage: Usage) -> None:
-        self.usage = self.usage + usage
+from palaestra.runtime import AgentContext, EpisodeRecorder
 
 
 @dataclass
@@ -53,14 +30,14 @@ async def play(
 ) -> Transcript:
     """reset, then act and step until terminated or truncated; then score."""
     observations = await env.reset(seed, task)
-    ctx = TinyContext(episode_id=episode_id)
-    assert isinstance(ctx, Context)
+    recorder = EpisodeRecorder(episode_id, run_seed=0)
     seen, actions, rewards = [observations["agent"]], [], []
     while True:
+        ctx = AgentContext(recorder, "agent", len(actions), 0)
+        assert isinstance(ctx, Context)
         action = await operator.act(observations["agent"], ctx)
         actions.append(action)
         step = await env.step({"agent": action})
-        ctx.step += 1
         rewards.append(step.rewards["agent"])
         observations = step.observations
         seen.append(observations["agent"])
