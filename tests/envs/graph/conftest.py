@@ -7,13 +7,15 @@ episode.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import strategies as st
 
 from palaestra.core import Action, Context, Observation, Operator
 from palaestra.envs import Environment, Score, Step
+from palaestra.envs.graph import GraphInstance, agent_names
 from palaestra.runtime import AgentContext, EpisodeRecorder
 
 
@@ -73,3 +75,75 @@ def play_episode() -> Callable[..., object]:
 @pytest.fixture
 def scripted() -> type[Scripted]:
     return Scripted
+
+
+def graph_of(n: int, pairs: Iterable[tuple[int, int]]) -> GraphInstance:
+    """A graph on the first `n` agent names with edges between the given index pairs
+    (any graph: disconnected or edgeless too, which the generators never make)."""
+    names = agent_names(n)
+    index = sorted({(min(i, j), max(i, j)) for i, j in pairs if i != j})
+    adjacency: dict[str, list[str]] = {name: [] for name in names}
+    for i, j in index:
+        adjacency[names[i]].append(names[j])
+        adjacency[names[j]].append(names[i])
+    order = {name: k for k, name in enumerate(names)}
+    return GraphInstance(
+        family="ws",
+        seed=0,
+        names=names,
+        edges=tuple((names[i], names[j]) for i, j in index),
+        neighbors={a: tuple(sorted(nbs, key=order.__getitem__)) for a, nbs in adjacency.items()},
+    )
+
+
+PATH = graph_of(4, [(0, 1), (1, 2), (2, 3)])
+"""Michael - Jennifer - David - Jessica."""
+TRIANGLE = graph_of(3, [(0, 1), (1, 2), (0, 2)])
+"""Michael, Jennifer, David, all adjacent."""
+STAR = graph_of(5, [(0, 1), (0, 2), (0, 3), (0, 4)])
+"""Michael in the centre; Jennifer, David, Jessica, James around."""
+
+
+@st.composite
+def graphs(draw: st.DrawFn, max_nodes: int = 9) -> GraphInstance:
+    """Any small graph (hypothesis strategy)."""
+    n = draw(st.integers(1, max_nodes))
+    pairs = draw(st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=24))
+    return graph_of(n, pairs)
+
+
+async def measure_baseline(
+    env_id: str, family: str, n: int, rounds: int | None = None, tasks: int = 20
+) -> tuple[float, int]:
+    """Mean score and successes of the registered baseline over ``{family}-{n}-0..tasks-1``
+    (reset seed 0, run seed 0): the loop behind the tables in the env docstrings."""
+    from palaestra.envs import get_spec
+
+    spec = get_spec(env_id)
+    raw: dict[str, object] = {"family": family, "n": n, "num_tasks": tasks}
+    if rounds is not None:
+        raw["rounds"] = rounds
+    params = spec.validate(raw)
+    env = spec.factory(params)
+    baseline = spec.baseline
+    assert baseline is not None
+    scores = [
+        (await play(env, lambda agent: baseline(params, agent), task=task)).score
+        for task in env.tasks()
+    ]
+    return sum(s.value for s in scores) / len(scores), sum(s.success for s in scores)
+
+
+def imported_modules(module: object) -> set[str]:
+    """Every module a Python module imports (from its source)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+    found = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    return found | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }

@@ -1,11 +1,15 @@
 """Graph coordination problems (AgentsNet): agents on the nodes of a generated graph talk
 to their neighbours in synchronous rounds, then each answers alone.
 
-Registered on import: ``graph.coloring`` (with its baseline operator). Leader election,
-matching, vertex cover and consensus fit the same `MessagePassingEnv` base, one file each.
+Registered on import, each with a non-LLM baseline operator: ``graph.coloring``,
+``graph.leader_election``, ``graph.matching``, ``graph.vertex_cover`` and
+``graph.consensus``; all on the same `MessagePassingEnv` base, one module each. The
+``score_*`` functions are the verifiers (AgentsNet's scores), usable without an
+environment on any graph and answers; ``parse_*`` are the tolerant answer readers.
 """
 
 from palaestra.envs._registry import EnvSpec, register
+from palaestra.envs.graph._answers import NO_PARTNER, parse_bit, parse_partner, parse_yes_no
 from palaestra.envs.graph._base import (
     GraphParams,
     MessagePassingEnv,
@@ -16,6 +20,19 @@ from palaestra.envs.graph._base import (
 )
 from palaestra.envs.graph._baselines import ColoringBaseline, coloring_baseline
 from palaestra.envs.graph._coloring import ColoringEnv, ColoringParams
+from palaestra.envs.graph._consensus import (
+    ConsensusEnv,
+    ConsensusParams,
+    initial_values,
+    score_consensus,
+)
+from palaestra.envs.graph._cover_baseline import VertexCoverBaseline, vertex_cover_baseline
+from palaestra.envs.graph._flooding import (
+    ConsensusBaseline,
+    LeaderElectionBaseline,
+    consensus_baseline,
+    leader_election_baseline,
+)
 from palaestra.envs.graph._graphs import (
     FAMILIES,
     Family,
@@ -23,37 +40,117 @@ from palaestra.envs.graph._graphs import (
     agent_names,
     make_graph,
 )
+from palaestra.envs.graph._leader_election import (
+    LeaderElectionEnv,
+    LeaderElectionParams,
+    score_leader_election,
+)
+from palaestra.envs.graph._matching import MatchingEnv, MatchingParams, score_matching
+from palaestra.envs.graph._matching_baseline import MatchingBaseline, matching_baseline
 from palaestra.envs.graph._names import FIRST_NAMES
+from palaestra.envs.graph._vertex_cover import (
+    VertexCoverEnv,
+    VertexCoverParams,
+    score_vertex_cover,
+)
 
-register(
+_FAMILIES_TEXT = "agents on a ws/ba/delaunay graph exchange messages for some rounds, then"
+
+for _spec in (
     EnvSpec(
         id="graph.coloring",
         factory=ColoringEnv,
         params=ColoringParams,
         description=(
-            "AgentsNet graph colouring: agents on a ws/ba/delaunay graph exchange messages "
-            "for some rounds, then each picks one of max-degree+1 colours; scored on the "
-            "share of edges whose ends differ"
+            f"AgentsNet graph colouring: {_FAMILIES_TEXT} each picks one of max-degree+1 "
+            "colours; scored on the share of edges whose ends differ"
         ),
         baseline=coloring_baseline,
-    )
-)
+    ),
+    EnvSpec(
+        id="graph.leader_election",
+        factory=LeaderElectionEnv,
+        params=LeaderElectionParams,
+        description=(
+            f"AgentsNet leader election: {_FAMILIES_TEXT} each says whether it is the "
+            "leader (Yes/No); 1 iff exactly one Yes"
+        ),
+        baseline=leader_election_baseline,
+    ),
+    EnvSpec(
+        id="graph.matching",
+        factory=MatchingEnv,
+        params=MatchingParams,
+        description=(
+            f"AgentsNet maximal matching: {_FAMILIES_TEXT} each names the neighbour it "
+            "pairs with or None; scored on the share of consistent agents"
+        ),
+        baseline=matching_baseline,
+    ),
+    EnvSpec(
+        id="graph.vertex_cover",
+        factory=VertexCoverEnv,
+        params=VertexCoverParams,
+        description=(
+            f"AgentsNet minimal vertex cover: {_FAMILIES_TEXT} each says whether it is a "
+            "coordinator (Yes/No); scored on coverage x minimality"
+        ),
+        baseline=vertex_cover_baseline,
+    ),
+    EnvSpec(
+        id="graph.consensus",
+        factory=ConsensusEnv,
+        params=ConsensusParams,
+        description=(
+            f"AgentsNet consensus from private starting bits: {_FAMILIES_TEXT} each "
+            "answers 0 or 1; 1 iff all answers are equal"
+        ),
+        baseline=consensus_baseline,
+    ),
+):
+    register(_spec)
+del _spec
 
 __all__ = [
     "FAMILIES",
     "FIRST_NAMES",
+    "NO_PARTNER",
     "ColoringBaseline",
     "ColoringEnv",
     "ColoringParams",
+    "ConsensusBaseline",
+    "ConsensusEnv",
+    "ConsensusParams",
     "Family",
     "GraphInstance",
     "GraphParams",
+    "LeaderElectionBaseline",
+    "LeaderElectionEnv",
+    "LeaderElectionParams",
+    "MatchingBaseline",
+    "MatchingEnv",
+    "MatchingParams",
     "MessagePassingEnv",
+    "VertexCoverBaseline",
+    "VertexCoverEnv",
+    "VertexCoverParams",
     "agent_names",
     "coloring_baseline",
+    "consensus_baseline",
     "default_rounds",
+    "initial_values",
+    "leader_election_baseline",
     "make_graph",
+    "matching_baseline",
+    "parse_bit",
+    "parse_partner",
     "parse_task_id",
     "parse_text_messages",
+    "parse_yes_no",
+    "score_consensus",
+    "score_leader_election",
+    "score_matching",
+    "score_vertex_cover",
     "task_id",
+    "vertex_cover_baseline",
 ]

@@ -15,9 +15,9 @@ One episode of a `MessagePassingEnv`:
    asked once more (one more step, for them only); then the answer counts as invalid.
    The step after the last answer has ``terminated=True``.
 
-A problem (colouring, and later leader election, matching, vertex cover, consensus) is a
-subclass that says what the task is, how to read an answer and how to score the answers;
-the rounds, the message routing, the prompts and the re-asking are all here. Per step the
+A problem (colouring, leader election, matching, vertex cover, consensus) is a subclass
+that says what the task is, how to read an answer and how to score the answers; the
+rounds, the message routing, the prompts and the re-asking are all here. Per step the
 work is O(edges + text length).
 """
 
@@ -165,6 +165,7 @@ class MessagePassingEnv(ABC):
         self.params = params
         self._graph: GraphInstance | None = None
         self._task = ""
+        self._seed = 0
         self._rounds = 0
         self._round = 0  # message rounds completed
         self._phase: Phase = "done"
@@ -176,7 +177,14 @@ class MessagePassingEnv(ABC):
     # -- problem hooks ------------------------------------------------------------------
 
     def on_reset(self, graph: GraphInstance) -> None:  # noqa: B027  (optional hook)
-        """Compute per-graph constants (e.g. the number of colours); optional."""
+        """Compute per-episode constants (e.g. the number of colours); optional. `task`
+        and `seed` are already set when it runs."""
+
+    def default_rounds_for(self, graph: GraphInstance) -> int:
+        """Message rounds when the ``rounds`` parameter is not set: AgentsNet's size rule
+        (`default_rounds`); problems that need the whole graph (leader election,
+        consensus) override it with 2 * diameter + 1."""
+        return default_rounds(graph)
 
     @abstractmethod
     def describe_task(self, agent: str) -> str:
@@ -219,6 +227,16 @@ class MessagePassingEnv(ABC):
         """Message rounds of the current episode."""
         return self._rounds
 
+    @property
+    def task(self) -> str:
+        """Task id of the current episode (``""`` before the first reset)."""
+        return self._task
+
+    @property
+    def seed(self) -> int:
+        """Seed the current episode was reset with."""
+        return self._seed
+
     def tasks(self) -> list[str]:
         """``num_tasks`` graphs of this family and size: ``{family}-{n}-{0..num_tasks-1}``."""
         p = self.params
@@ -227,14 +245,16 @@ class MessagePassingEnv(ABC):
     async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
         """Build the task's graph and ask every agent for its round-1 messages.
 
-        The graph depends on the task id only; `seed` changes nothing, as these problems
-        have no randomness of their own (the agents' randomness is their operators').
+        The graph depends on the task id only; `seed` changes nothing in it (a problem may
+        draw per-episode data from it, as consensus draws the agents' private bits; the
+        agents' own randomness is their operators').
         """
         task = task if task is not None else self.tasks()[0]
         family, n, graph_seed = parse_task_id(task)
         self._task = task
+        self._seed = seed
         self._graph = _graph(family, n, graph_seed)
-        self._rounds = self.params.rounds or default_rounds(self._graph)
+        self._rounds = self.params.rounds or self.default_rounds_for(self._graph)
         self._round = 0
         self._phase = "message"
         self._inbox = {name: {} for name in self._graph.names}
