@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
 from palaestra.core import PalaestraError, UserError
 
 OPENAI_HINT = (
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("envs", help="list registered environments and their parameters")
     p.add_argument("--json", action="store_true")
+
+    add_serve_env_parser(sub)
     return parser
 
 
@@ -105,6 +108,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_run(args)
     if command == "envs":
         return _cmd_envs(args)
+    if command == "serve-env":
+        return cmd_serve_env(args)
     with _open_store(args) as store:
         if command == "runs":
             return _cmd_runs(store, args)
