@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
+import logging
 import os
 import secrets
 import time
@@ -29,6 +31,8 @@ from palaestra.runtime._experiment import Experiment, load_experiment
 from palaestra.runtime._progress import Progress
 from palaestra.runtime._recorder import EventRow
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
+
+logger = logging.getLogger("palaestra.runtime")
 
 DEFAULT_STORE = "runs/palaestra.db"
 
@@ -269,14 +273,17 @@ async def _run_all(
                 env = item.build_env()
             except Exception as exc:
                 raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
-            result = await run_episode(
-                spec,
-                env,
-                item.operator_for,
-                run_seed=exp.seed,
-                limits=item.limits,
-                sink=sink,
-            )
+            try:
+                result = await run_episode(
+                    spec,
+                    env,
+                    item.operator_for,
+                    run_seed=exp.seed,
+                    limits=item.limits,
+                    sink=sink,
+                )
+            finally:
+                await close_env(env, spec.episode_id)
             db.finish_episode(
                 run_id,
                 EpisodeSummary(
@@ -322,6 +329,21 @@ async def _run_all(
     finally:
         flusher.cancel()
         await asyncio.gather(flusher, return_exceptions=True)
+
+
+async def close_env(env: Any, episode_id: str) -> None:
+    """Release what an environment holds (a remote instance, a sandbox, a browser) once
+    its episode is over: its `aclose()` or `close()`, when it has one. The episode is
+    already recorded, so a failure here is logged, not raised."""
+    close = getattr(env, "aclose", None) or getattr(env, "close", None)
+    if close is None:
+        return
+    try:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.warning("closing the environment of %s failed", episode_id, exc_info=True)
 
 
 def run(
