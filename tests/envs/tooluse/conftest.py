@@ -3,7 +3,8 @@ on their own; operators get the runtime's real per-turn context."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import gc
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -66,3 +67,15 @@ def run_episode() -> Callable[..., Awaitable[Transcript]]:
 @pytest.fixture
 def scripted() -> type[Scripted]:
     return Scripted
+
+
+@pytest.fixture
+def frozen_gc() -> Iterator[None]:
+    """Run with the objects alive now out of the collector's reach, as the runner does
+    (`gc.freeze()`): tests that reload a database hundreds of times then pay for their
+    own allocations, not for full collections over everything imported."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

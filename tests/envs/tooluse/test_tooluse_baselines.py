@@ -100,7 +100,11 @@ async def test_a_different_order_id_scores_zero(run_episode) -> None:
     first, second = [env.task(t) for t in env.tasks() if t.startswith("cancel")][:2]
     wrong = _tampered(first, order_id=second.actions[-1].arguments["order_id"])
     transcript = await run_episode(env, GroundTruthOperator([wrong]), first.id)
-    assert transcript.score.metrics == {"db_match": 0.0, "outputs_found": 1.0}
+    assert transcript.score.metrics == {
+        "db_match": 0.0,
+        "outputs_found": 1.0,
+        "transfer_match": 1.0,
+    }
 
 
 async def test_omitting_a_required_output_scores_zero(run_episode) -> None:
@@ -109,7 +113,11 @@ async def test_omitting_a_required_output_scores_zero(run_episode) -> None:
         partial = task.model_copy(update={"outputs": task.outputs[:1]})
         transcript = await run_episode(env, GroundTruthOperator([partial]), task.id)
         assert transcript.score.value == 0.0
-        assert transcript.score.metrics == {"db_match": 1.0, "outputs_found": 0.5}
+        assert transcript.score.metrics == {
+            "db_match": 1.0,
+            "outputs_found": 0.5,
+            "transfer_match": 1.0,
+        }
         assert task.outputs[1] in transcript.score.explanation
 
 

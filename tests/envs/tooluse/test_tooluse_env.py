@@ -30,7 +30,13 @@ def test_registered_with_params_and_baseline() -> None:
     spec = get_spec("tooluse.store")
     assert spec.params is ToolUseParams and spec.baseline is not None
     defaults = {p["name"]: p["default"] for p in spec.describe_params()}
-    assert defaults == {"db_seed": 0, "num_tasks": 20, "max_turns": 30}
+    assert defaults == {
+        "db_seed": 0,
+        "num_tasks": 20,
+        "max_turns": 30,
+        "user": "scripted",
+        "check_transfer": False,
+    }
     env = _store()
     assert len(env.tasks()) == 20 and env.agents == ["agent"]
     with pytest.raises(UserError, match="num_tasks"):
@@ -94,7 +100,7 @@ async def test_every_tasks_ground_truth_scores_one(db_seed: int, num_tasks: int)
         assert STOP in step.observations["agent"].messages[0].content
         score = env.score()
         assert (score.value, score.success) == (1.0, True), (task_id, score.explanation)
-        assert score.metrics == {"db_match": 1.0, "outputs_found": 1.0}
+        assert score.metrics == {"db_match": 1.0, "outputs_found": 1.0, "transfer_match": 1.0}
         assert step.rewards == {"agent": 1.0}
 
 
@@ -109,10 +115,10 @@ async def test_doing_nothing_scores_zero(intent: str) -> None:
     score = env.score()
     assert score.value == 0.0 and not score.success
     if intent == "lookup":
-        assert score.metrics == {"db_match": 1.0, "outputs_found": 0.0}
+        assert score.metrics == {"db_match": 1.0, "outputs_found": 0.0, "transfer_match": 1.0}
         assert "missing" in score.explanation
     else:
-        assert score.metrics == {"db_match": 0.0, "outputs_found": 1.0}
+        assert score.metrics == {"db_match": 0.0, "outputs_found": 1.0, "transfer_match": 1.0}
 
 
 async def test_outputs_match_case_insensitively_with_commas_removed() -> None:

@@ -2,13 +2,16 @@
 domain through tools, under a written policy; the reward is checked on the final database
 and on what the agent told the customer.
 
-Importing this package registers `tooluse.store` (params: `db_seed`, `num_tasks`,
-`max_turns`) with its ground-truth baseline operator. A new domain is a package like
-`store` (database, tools, policy.md, tasks) plus its entry in `_suite.py`.
+Importing this package registers two domains, `tooluse.store` and `tooluse.airline`
+(params: `db_seed`, `num_tasks`, `max_turns`, `user`), each with its ground-truth
+baseline operator and, for the customer agent of `user="agent"`, the scripted customer.
+A new domain is a package like `store` (database, tools, policy.md, tasks) plus its entry
+in `_suite.py`.
 """
 
 from palaestra.envs.tooluse._baselines import (
     GroundTruthOperator,
+    ScriptedUserOperator,
     final_reply,
     ground_truth_baseline,
 )
@@ -21,21 +24,27 @@ from palaestra.envs.tooluse._domain import (
     db_hash,
     output_found,
 )
-from palaestra.envs.tooluse._env import AGENT, ToolUseEnv, ToolUseParams
+from palaestra.envs.tooluse._env import AGENT, USER, ToolUseEnv, ToolUseParams
 from palaestra.envs.tooluse._schema import validate_arguments
-from palaestra.envs.tooluse._suite import StoreEnv
-from palaestra.envs.tooluse._user import STOP, ScriptedUser, UserTurn
+from palaestra.envs.tooluse._suite import AirlineEnv, StoreEnv
+from palaestra.envs.tooluse._user import GREETING, STOP, ScriptedUser, UserTurn, user_prompt
+from palaestra.envs.tooluse.airline import AIRLINE
 from palaestra.envs.tooluse.store import STORE
 
 __all__ = [
     "AGENT",
+    "AIRLINE",
+    "GREETING",
     "STOP",
     "STORE",
+    "USER",
+    "AirlineEnv",
     "Domain",
     "DomainTool",
     "ExpectedCall",
     "GroundTruthOperator",
     "ScriptedUser",
+    "ScriptedUserOperator",
     "StoreEnv",
     "Task",
     "ToolOutcome",
@@ -46,5 +55,6 @@ __all__ = [
     "final_reply",
     "ground_truth_baseline",
     "output_found",
+    "user_prompt",
     "validate_arguments",
 ]

@@ -13,6 +13,9 @@ first rule that applies:
 
 So an agent that asks for confirmation before a consequential action gets a "yes", and an
 agent that reports the outcome ends the conversation.
+
+`user_prompt` is the other customer: the instructions given to an agent (an LLM) that
+plays the customer when the environment runs with `user="agent"`.
 """
 
 from __future__ import annotations
@@ -61,3 +64,28 @@ class ScriptedUser:
                 f"Yes, please go ahead. To repeat what I need: {self.instruction}", stop=False
             )
         return UserTurn(f"Could you please help me with this? {self.instruction}", stop=False)
+
+
+GREETING = "Hi! How can I help you today?"
+"""What the agent says first, as the customer (agent `user`) sees it."""
+
+
+def user_prompt(instruction: str) -> str:
+    """The system prompt of a customer played by an agent (an LLM): tau-bench's
+    user-simulator instructions, in our words, around the task's instruction."""
+    return (
+        "You are a customer writing to the customer service of a company, in a chat. You "
+        "play the customer, not an assistant: the other side is the company's agent.\n\n"
+        f"# Your situation and request\n\n{instruction}\n\n"
+        "# Rules\n\n"
+        "- Write one short message per turn, in the first person, as this customer would.\n"
+        "- Give the details above (ids, names, dates, payment methods) only when the agent "
+        "needs them or asks for them; do not recite the whole request at once.\n"
+        "- Never invent a detail that is not above: if asked for one, say you do not have "
+        "it.\n"
+        '- Confirm ("yes") an action the agent proposes if it matches your request; '
+        "decline one that does not.\n"
+        "- When your request is done, or the agent says it cannot be done, or you are "
+        f"transferred to a human agent, end your message with {STOP}. Until then, never "
+        f"write {STOP}."
+    )

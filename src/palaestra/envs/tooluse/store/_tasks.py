@@ -11,7 +11,8 @@ Four intents, taken in turn (task `i` has intent `INTENTS[i % 4]`):
 
 Every request starts with authentication (by email or by name and zip code, as the
 customer offers) and a look-up of the order, as the policy requires. Orders are drawn
-without replacement per intent (the pool is refilled if `num_tasks` exceeds it).
+without replacement per intent (the pool is refilled if `num_tasks` exceeds it); a
+request that repeats an earlier one word for word is drawn again.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ _REASON_WORDS = {
     "ordered by mistake": "I ordered it by mistake",
 }
 _SOURCE_WORDS = {"credit_card": "my credit card", "paypal": "my PayPal account"}
+_REDRAWS = 20
+"""Draws tried for a task whose request repeats an earlier one (pools are refilled when
+`num_tasks` exceeds them), before the repeat is accepted."""
 
 
 _Built = tuple[str, list[ExpectedCall], list[str]]
@@ -161,16 +165,21 @@ def generate_tasks(db: BaseModel, db_seed: int, num_tasks: int) -> list[Task]:
     assert isinstance(db, StoreDB)
     rng = random.Random(derive_seed(db_seed, "tooluse.store", "env", "tasks"))
     pools: dict[str, list[Order]] = {intent: [] for intent in INTENTS}
+    seen: set[str] = set()
     tasks = []
     for index in range(num_tasks):
         intent = INTENTS[index % len(INTENTS)]
-        if not pools[intent]:
-            eligible = [o for o in db.orders.values() if o.status in _ELIGIBLE[intent]]
-            pools[intent] = rng.sample(eligible, k=len(eligible))
-        order = pools[intent].pop()
-        user = db.users[order.user_id]
-        hello, identify = _identify(rng, user)
-        text, calls, outputs = _BUILDERS[intent](rng, db, order, hello)
+        for _ in range(_REDRAWS):
+            if not pools[intent]:
+                eligible = [o for o in db.orders.values() if o.status in _ELIGIBLE[intent]]
+                pools[intent] = rng.sample(eligible, k=len(eligible))
+            order = pools[intent].pop()
+            user = db.users[order.user_id]
+            hello, identify = _identify(rng, user)
+            text, calls, outputs = _BUILDERS[intent](rng, db, order, hello)
+            if text not in seen:
+                break
+        seen.add(text)
         tasks.append(
             Task(
                 id=f"{intent}-{index:03d}",
