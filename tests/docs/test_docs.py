@@ -55,6 +55,7 @@ def test_public_api_is_exactly_all():
         "cli",
         "testing",
         "systems",
+        "eval",
     }
     assert exported - modules == set(palaestra.__all__) - {"__version__"}
     for name in palaestra.__all__:
