@@ -132,3 +132,15 @@ def test_user_errors_exit_2_with_a_clear_message(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = palaestra("show", "nope", "--store", str(tmp_path / "missing.db"), check=False)
     assert proc.returncode == 2 and "no event store" in proc.stderr
+
+
+def test_run_and_show_report_pass_hat_k_of_repeated_tasks(tmp_path):
+    exp = tmp_path / "repeat.yaml"
+    exp.write_text("name: rep\njobs:\n  - env: tooluse.store\n    tasks: 2\n    epochs: 3\n")
+    store = tmp_path / "p.db"
+    out = palaestra("run", str(exp), "--run-id", "rep", "--quiet", store=store).stdout
+    assert "reliability tooluse.store: pass^1=1.000  pass^2=1.000  pass^3=1.000" in out
+    shown = palaestra("show", "rep", store=store).stdout
+    assert "reliability tooluse.store: pass^1=1.000" in shown
+    data = json.loads(palaestra("show", "rep", "--json", store=store).stdout)
+    assert data["pass_hat_k"] == {"tooluse.store": [1.0, 1.0, 1.0]}

@@ -10,13 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import palaestra.eval as ev
-from palaestra.eval import pass_at_k, pass_hat_k, successes_by_task
+from palaestra.eval import pass_at_k, pass_hat_k, pass_hat_k_by_job, successes_by_task
 from palaestra.runtime import run
 from palaestra.store import EpisodeRow
 
 
 def test_public_api() -> None:
-    assert sorted(ev.__all__) == ["Successes", "pass_at_k", "pass_hat_k", "successes_by_task"]
+    assert sorted(ev.__all__) == [
+        "Successes",
+        "pass_at_k",
+        "pass_hat_k",
+        "pass_hat_k_by_job",
+        "successes_by_task",
+    ]
 
 
 def test_hand_cases() -> None:
@@ -119,3 +125,19 @@ def test_from_a_run_of_the_tool_use_suite(tmp_path) -> None:
     }
     assert pass_hat_k(result.episodes, 3) == 0.5
     assert pass_at_k({k: v for k, v in trials.items() if k.startswith("gt/")}, 4) == 1.0
+
+
+def test_pass_hat_k_by_job_only_for_jobs_with_repeated_trials() -> None:
+    rows = [
+        _row("twice/a/0/0"),
+        _row("twice/a/0/1", success=False),
+        _row("twice/b/0/0"),
+        _row("twice/b/0/1"),
+        _row("once/a/0/0"),
+        _row("once/b/0/0", success=False),
+    ]
+    by_job = pass_hat_k_by_job(rows)
+    assert list(by_job) == ["twice"]
+    # task a: 1 of 2 -> pass^1 1/2, pass^2 0; task b: 2 of 2 -> 1, 1
+    assert by_job["twice"] == [0.75, 0.5]
+    assert pass_hat_k_by_job(rows, max_k=1) == {"twice": [0.75]}

@@ -141,12 +141,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(result.table(), end="")
+    _print_reliability(result.episodes)
     resumed = f" ({result.skipped} episodes were already finished)" if result.skipped else ""
     print(f"run {result.run_id} stored in {result.store_path}{resumed}")
     print(f"inspect: palaestra show {result.run_id} --store {result.store_path}")
     print("same experiment on any OpenAI-compatible server:")
     print("  " + OPENAI_HINT.format(experiment=args.experiment))
     return 0
+
+
+def _print_reliability(rows: list[Any]) -> None:
+    """tau-bench's pass^k of every job whose tasks were each tried more than once."""
+    from palaestra.eval import pass_hat_k_by_job
+
+    for job, values in pass_hat_k_by_job(rows).items():
+        shown = "  ".join(f"pass^{k}={v:.3f}" for k, v in enumerate(values, start=1))
+        print(f"reliability {job}: {shown}")
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
@@ -223,6 +233,8 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
             print(f"run {run.run_id}  episode {episode_id}  ({len(events)} events)")
             print(timeline(events))
         return 0
+    from palaestra.eval import pass_hat_k_by_job
+
     rows = store.episodes(run.run_id)
     summary = store.run_summary(run.run_id)
     if args.json:
@@ -231,6 +243,7 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
                 {
                     "run": run.model_dump(mode="json"),
                     "summary": summary,
+                    "pass_hat_k": pass_hat_k_by_job(rows),
                     "episodes": [
                         {
                             "episode_id": r.episode_id,
@@ -262,6 +275,7 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
         f"{'episode':<44} {'task':<16} {'seed':>4} {'ep':>3} {'outcome':<8} {'score':>6} "
         f"{'steps':>5}  hash"
     )
+    _print_reliability(rows)
     for r in rows:
         score = "-" if r.score is None else f"{r.score:.3f}"
         print(

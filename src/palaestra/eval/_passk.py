@@ -85,3 +85,21 @@ def pass_at_k(successes: Successes, k: int) -> float:
     counts = _counts(successes, k)
     total = sum(1 - Fraction(comb(n - c, k), comb(n, k)) for n, c in counts)
     return float(total / len(counts))
+
+
+def pass_hat_k_by_job(rows: Iterable[EpisodeRow], *, max_k: int = 8) -> dict[str, list[float]]:
+    """pass^k for k = 1 .. min(trials per task, `max_k`), per job of a run.
+
+    Only jobs whose every task has at least two finished trials appear (with one trial,
+    pass^1 is just the success rate). The lists start at k = 1.
+    """
+    by_job: dict[str, dict[str, list[bool]]] = {}
+    for key, trials in successes_by_task(rows).items():
+        job = key.split("/", 1)[0]
+        by_job.setdefault(job, {})[key] = trials
+    out: dict[str, list[float]] = {}
+    for job, tasks in by_job.items():
+        least = min(len(t) for t in tasks.values())
+        if least >= 2:
+            out[job] = [pass_hat_k(tasks, k) for k in range(1, min(least, max_k) + 1)]
+    return out
