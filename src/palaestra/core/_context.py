@@ -51,6 +51,18 @@ class Context(Protocol):
         """Count tokens against the episode's budget (raises when it is exceeded)."""
         ...
 
+    def child(self, name: str, *, parent: int | None = None) -> Context:
+        """A context for an agent inside this one (a worker of a multi-agent system),
+        named ``f"{agent}/{name}"``, in the same step, whose turn hangs under `parent`
+        (default: this turn's event).
+
+        Its events are placed in the log where `child` was called, in call order, however
+        the agents' work interleaves in time, so concurrent internal agents still give
+        the same log run after run. Its seeds derive from its own name: give concurrent
+        children distinct names. A `parent` must be an event recorded before the call.
+        """
+        ...
+
 
 @runtime_checkable
 class Operator(Protocol):

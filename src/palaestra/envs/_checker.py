@@ -384,3 +384,6 @@ class _CheckContext:
 
     def add_usage(self, usage: Usage) -> None:
         return None
+
+    def child(self, name: str, *, parent: int | None = None) -> _CheckContext:
+        return _CheckContext(self._seed, self._episode_id, f"{self._agent}/{name}")

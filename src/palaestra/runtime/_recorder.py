@@ -134,12 +134,27 @@ class EpisodeRecorder:
             )
 
     def flush_turn(self, turn: AgentContext) -> None:
-        """Append a finished turn's buffered events in order, mapping local handles."""
-        mapping: list[int] = []
-        for payload, parent, when, duration_s in turn.buffer:
+        """Append a finished turn's buffered events in order (a child context's events
+        where it was created), mapping the turn's local handles to seqs."""
+        self._flush(turn, {})
+
+    def _flush(self, turn: AgentContext, mapping: dict[int, int]) -> None:
+        step, agent, append = turn.step, turn.agent, self._append
+        for entry in turn.buffer:
+            if type(entry) is AgentContext:
+                self._flush(entry, mapping)
+                continue
+            payload, parent, when, duration_s, handle = entry  # type: ignore[misc]
             if parent is not None and parent < 0:
-                parent = mapping[-parent - 1]
-            mapping.append(self._append(turn.step, turn.agent, payload, parent, when, duration_s))
+                found = mapping.get(parent)
+                if found is None:
+                    raise RuntimeError(
+                        f"agent {agent!r}: a {payload.kind} event names as parent an event "
+                        "recorded after it (create a child context after the event it "
+                        "hangs under)"
+                    )
+                parent = found
+            mapping[handle] = append(step, agent, payload, parent, when, duration_s)
         turn.buffer.clear()
 
     def drain(self) -> list[EventRow]:
@@ -152,16 +167,29 @@ class EpisodeRecorder:
 
 
 class AgentContext:
-    """What one agent sees during one turn; implements `palaestra.core.Context`."""
+    """What one agent sees during one turn; implements `palaestra.core.Context`.
 
-    __slots__ = ("recorder", "agent", "step", "turn_event", "buffer")
+    Events wait in `buffer` until the step's turns are over. Handles are negative serials
+    shared by the turn and its child contexts (`_serial` holds the last one), so an event
+    of a child may hang under one of its parent's and the other way round.
+    """
 
-    def __init__(self, recorder: EpisodeRecorder, agent: str, step: int, turn_event: int):
+    __slots__ = ("recorder", "agent", "step", "turn_event", "buffer", "_serial")
+
+    def __init__(
+        self,
+        recorder: EpisodeRecorder,
+        agent: str,
+        step: int,
+        turn_event: int,
+        _serial: list[int] | None = None,
+    ):
         self.recorder = recorder
         self.agent = agent
         self.step = step
         self.turn_event = turn_event
-        self.buffer: list[tuple[Payload, int | None, float, float]] = []
+        self.buffer: list[tuple[Payload, int | None, float, float, int] | AgentContext] = []
+        self._serial = _serial if _serial is not None else [0]
 
     @property
     def episode_id(self) -> str:
@@ -171,8 +199,21 @@ class AgentContext:
         return self.recorder.rng(self.agent, purpose)
 
     def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
-        self.buffer.append((payload, parent, self.recorder.clock(), duration_s))
-        return -len(self.buffer)
+        serial = self._serial
+        handle = serial[0] = serial[0] - 1
+        self.buffer.append((payload, parent, self.recorder.clock(), duration_s, handle))
+        return handle
 
     def add_usage(self, usage: Usage) -> None:
         self.recorder.add_usage(usage)
+
+    def child(self, name: str, *, parent: int | None = None) -> AgentContext:
+        """A context for the internal agent `{agent}/{name}`; see `Context.child`."""
+        if not name or "/" in name:
+            raise ValueError(f"child context names must be non-empty without '/', got {name!r}")
+        turn_event = self.turn_event if parent is None else parent
+        child = AgentContext(
+            self.recorder, f"{self.agent}/{name}", self.step, turn_event, self._serial
+        )
+        self.buffer.append(child)
+        return child
