@@ -1,0 +1,53 @@
+"""The oracle baseline of `code.python`: it submits the task's reference solution.
+
+It is an *oracle*, like the ground-truth operator of the tool-use environments: it
+regenerates the task list from the environment's parameters (same `task_seed` and
+`num_tasks`, same tasks) and reads each task's reference solution from that blueprint;
+of the environment it reads only its observations, in which ``data["task_id"]`` names
+the task. On the first turn it runs the reference on the first visible example with
+`run_python` (so every episode exercises the sandbox), then it submits the reference.
+It scores 1 on every task: an upper bound, and a check that every task is solvable
+within the limits.
+
+It satisfies the `Operator` protocol structurally and keeps no state between turns (the
+observation's ``turn`` says which one it is), so one instance serves concurrent episodes.
+"""
+
+from __future__ import annotations
+
+from palaestra.core import Action, Context, Observation, ToolCall, UserError
+from palaestra.envs.code._env import CodeParams
+from palaestra.envs.code._tasks import TaskSet
+
+
+class CodeBaseline:
+    """Tries the reference solution on an example, then submits it."""
+
+    def __init__(self, tasks: TaskSet) -> None:
+        self.tasks = tasks
+
+    async def act(self, observation: Observation, ctx: Context) -> Action:
+        task_id = observation.data.get("task_id")
+        task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+        if task is None:
+            raise UserError(
+                f"the code baseline needs observation.data['task_id'] naming one of its "
+                f"{len(self.tasks)} tasks; got {task_id!r} (are the environment and the "
+                "operator built from the same parameters?)"
+            )
+        if observation.data.get("turn") == 0:
+            example = task.examples[0]
+            code = f"{task.reference}\n\nprint(repr({example.call()}))\n"
+            return Action(
+                tool_calls=[ToolCall(id="call_run", name="run_python", arguments={"code": code})]
+            )
+        return Action(
+            tool_calls=[
+                ToolCall(id="call_submit", name="submit", arguments={"code": task.reference})
+            ]
+        )
+
+
+def code_baseline(params: CodeParams, agent: str) -> CodeBaseline:
+    """The registry's `baseline(params, agent)` for `code.python`."""
+    return CodeBaseline(TaskSet(params.task_seed, params.num_tasks))
