@@ -9,13 +9,25 @@ calls one of the *environment's* tools (those listed in the observation).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
-from palaestra.core import Action, Context, Message, Observation, ToolCall
+from palaestra.core import (
+    Action,
+    Context,
+    Message,
+    Observation,
+    ToolCall,
+    ToolCallEvent,
+    ToolResultEvent,
+)
 from palaestra.models import Model, ModelRequest
 from palaestra.operators._recording import call_model, call_tool
-from palaestra.tools import Tool, as_tools
+from palaestra.tools import Tool, ToolOutcome, as_tools, execute_tool_call
+
+_T = TypeVar("_T")
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are an agent acting in an interactive environment. Read each observation "
@@ -60,12 +72,36 @@ class LLMOperator:
         self.keep_history = keep_history
         self._history: list[Message] = []
         self._system_message: Message | None = None
+        self._concurrent_tools = False
 
     def fork(self) -> LLMOperator:
         """A fresh operator with the same configuration and an empty conversation."""
         clone = object.__new__(LLMOperator)
         clone.__dict__.update(self.__dict__)
         clone._history = []
+        return clone
+
+    def with_tools(
+        self, tools: Sequence[Tool | Callable[..., Any]], *, concurrent: bool = False
+    ) -> LLMOperator:
+        """A fresh fork (empty conversation) that also has `tools` as its own tools.
+
+        This is how a multi-agent system hands an orchestrator per-episode tools (e.g.
+        one `delegate_to_<worker>` tool per worker). With `concurrent=True` the own-tool
+        calls of one model message run concurrently: their `tool_call` events are
+        recorded first, in call order, then the calls run together, then their
+        `tool_result` events follow in call order, so the log does not depend on which
+        call finished first. A name already taken by one of its tools raises
+        `ValueError`.
+        """
+        clone = self.fork()
+        added = as_tools(tools)
+        taken = sorted(set(added) & set(self.tools))
+        if taken:
+            raise ValueError(f"tool names already used by this operator: {', '.join(taken)}")
+        clone.tools = {**self.tools, **added}
+        clone._own_specs = [t.spec for t in clone.tools.values()]
+        clone._concurrent_tools = concurrent
         return clone
 
     def describe(self) -> str:
@@ -111,11 +147,63 @@ class LLMOperator:
     async def _run_own(
         self, calls: list[ToolCall], env_tools: set[str], ctx: Context, parent: int
     ) -> None:
+        if self._concurrent_tools:
+            own = [c for c in calls if c.name not in env_tools]
+            if len(own) > 1:
+                await self._run_concurrently(own, ctx, parent)
+                return
         for call in calls:
             if call.name in env_tools:
                 continue
             _, tool_message = await call_tool(ctx, self.tools, call, parent=parent)
             self._history.append(tool_message)
+
+    async def _run_concurrently(self, calls: list[ToolCall], ctx: Context, parent: int) -> None:
+        """Run own-tool calls together; calls and results recorded in call order."""
+        handles = [ctx.emit(ToolCallEvent(call=call), parent=parent) for call in calls]
+
+        async def timed(call: ToolCall) -> tuple[ToolOutcome, float]:
+            start = time.perf_counter()
+            outcome = await execute_tool_call(self.tools, call)
+            return outcome, time.perf_counter() - start
+
+        # Tasks start in call order, so whatever a call records before its first
+        # suspension (e.g. a child context) is placed in call order too.
+        results = await _gather_or_cancel([timed(call) for call in calls])
+        for call, handle, (outcome, duration) in zip(calls, handles, results, strict=True):
+            ctx.emit(
+                ToolResultEvent(
+                    call_id=call.id,
+                    name=call.name,
+                    content=outcome.content,
+                    is_error=outcome.is_error,
+                ),
+                parent=handle,
+                duration_s=duration,
+            )
+            self._history.append(
+                Message(role="tool", content=outcome.content, tool_call_id=call.id)
+            )
+
+
+async def _gather_or_cancel(coros: list[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """Run `coros` as tasks started in order; results in order. If one raises, the
+    others are cancelled and the first failure (in call order) is re-raised as is, so a
+    budget or model error keeps its type."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+    for task in tasks:
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
+    return [task.result() for task in tasks]
 
 
 def _observation_messages(observation: Observation) -> list[Message]:

@@ -84,6 +84,29 @@ async def consult(
     to the observation's data. The `message` event's sender is `sender` (default
     ``ctx.agent``) and it hangs under `parent` (default the turn's event).
     """
+    observation, child = open_consult(
+        ctx, name, text, sender=sender, parent=parent, round=round, base=base, data=data
+    )
+    action = await member.act(observation, child)
+    return action, child
+
+
+def open_consult(
+    ctx: Context,
+    name: str,
+    text: str,
+    *,
+    sender: str | None = None,
+    parent: int | None = None,
+    round: int | None = None,
+    base: Observation | None = None,
+    data: dict[str, Any] | None = None,
+) -> tuple[Observation, Context]:
+    """The first half of `consult`, without awaiting anything: record the `message` to
+    member `name`, open its child context, and return the observation it is to act on
+    with that context. Systems that run members concurrently open every member's
+    consultation in member order first, then gather the `act` calls, so the log's order
+    never depends on scheduling."""
     handle = ctx.emit(
         MessageEvent(
             sender=sender or ctx.agent,
@@ -98,8 +121,7 @@ async def consult(
         observation = base.model_copy(update={"text": text, "data": {**base.data, **(data or {})}})
     else:
         observation = Observation(text=text, data=dict(data or {}))
-    action = await member.act(observation, child)
-    return action, child
+    return observation, child
 
 
 def reply(ctx: Context, member_ctx: Context, action: Action, *, to: str | None = None,
