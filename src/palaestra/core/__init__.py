@@ -40,6 +40,7 @@ from palaestra.core._events import (
     hashable_prefix,
     make_event,
 )
+from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
@@ -48,6 +49,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Action",
     "ActionEvent",
+    "CallScope",
     "ConfigError",
     "Context",
     "ContractVerdict",
@@ -82,6 +84,8 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "UserError",
+    "call_scope",
+    "current_scope",
     "derive_rng",
     "derive_seed",
     "EpisodeHasher",

@@ -22,6 +22,7 @@ from palaestra.core import (
     ToolCall,
     ToolCallEvent,
     ToolResultEvent,
+    call_scope,
 )
 from palaestra.models import Model, ModelRequest
 from palaestra.operators._recording import call_model, call_tool
@@ -162,14 +163,17 @@ class LLMOperator:
         """Run own-tool calls together; calls and results recorded in call order."""
         handles = [ctx.emit(ToolCallEvent(call=call), parent=parent) for call in calls]
 
-        async def timed(call: ToolCall) -> tuple[ToolOutcome, float]:
+        async def timed(call: ToolCall, handle: int) -> tuple[ToolOutcome, float]:
             start = time.perf_counter()
-            outcome = await execute_tool_call(self.tools, call)
+            with call_scope(ctx, handle, call.name):
+                outcome = await execute_tool_call(self.tools, call)
             return outcome, time.perf_counter() - start
 
         # Tasks start in call order, so whatever a call records before its first
         # suspension (e.g. a child context) is placed in call order too.
-        results = await _gather_or_cancel([timed(call) for call in calls])
+        results = await _gather_or_cancel(
+            [timed(call, handle) for call, handle in zip(calls, handles, strict=True)]
+        )
         for call, handle, (outcome, duration) in zip(calls, handles, results, strict=True):
             ctx.emit(
                 ToolResultEvent(

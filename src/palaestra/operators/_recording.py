@@ -20,6 +20,7 @@ from palaestra.core import (
     ToolCall,
     ToolCallEvent,
     ToolResultEvent,
+    call_scope,
 )
 from palaestra.models import Attempt, Model, ModelRequest, ModelResponse
 from palaestra.tools import Tool, ToolOutcome, execute_tool_call
@@ -57,7 +58,8 @@ async def call_model(
         parent=ctx.turn_event if parent is None else parent,
     )
     try:
-        response = await model.generate(request)
+        with call_scope(ctx, request_handle, model.name):
+            response = await model.generate(request)
     except ModelError as exc:
         failed = list(getattr(exc, "failed_attempts", []) or [])
         if not failed:
@@ -87,7 +89,8 @@ async def call_tool(
     `tool` message to append to the conversation."""
     call_handle = ctx.emit(ToolCallEvent(call=call), parent=parent)
     start = time.perf_counter()
-    outcome = await execute_tool_call(tools, call)
+    with call_scope(ctx, call_handle, call.name):
+        outcome = await execute_tool_call(tools, call)
     ctx.emit(
         ToolResultEvent(
             call_id=call.id,
