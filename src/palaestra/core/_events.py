@@ -162,15 +162,38 @@ class EnvStep(Payload):
 
 
 class MemoryRead(Payload):
+    """An agent read a memory (a hit or a miss)."""
+
     kind: ClassVar[str] = "memory_read"
     key: str
+    """What was asked for: a key, or a query matched against the keys."""
     value: Any = None
+    """The value found (JSON data); None on a miss."""
+    hit: bool = False
+    """Whether an entry was found."""
+    matched_key: str | None = None
+    """Key of the entry returned (differs from `key` when a query matched another key);
+    None on a miss."""
+    writer: str | None = None
+    """Agent that wrote the entry returned; None on a miss."""
+    memory: str = ""
+    """Name of the memory read (agents may share several)."""
 
 
 class MemoryWrite(Payload):
+    """An agent wrote to a memory; the memory's admission policy admitted or rejected it."""
+
     kind: ClassVar[str] = "memory_write"
     key: str
+    """The key written."""
     value: Any = None
+    """The value offered (JSON data), whether admitted or not."""
+    admitted: bool = True
+    """Whether the entry was stored."""
+    reason: str = ""
+    """Why the admission policy rejected the write; empty when admitted."""
+    memory: str = ""
+    """Name of the memory written."""
 
 
 class Governance(Payload):
