@@ -47,6 +47,7 @@ bench: dev
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/concurrency.py
 	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/topologies.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

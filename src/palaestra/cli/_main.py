@@ -1,4 +1,4 @@
-"""The `palaestra` command: run, runs, show, export, import, replay, envs.
+"""The `palaestra` command: run, compare, runs, show, export, import, replay, envs.
 
 User errors (a bad experiment file, an unknown run or environment) print one clear
 message and exit with status 2; a replay that differs exits with status 1.
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from palaestra.cli._compare import add_compare_parser, cmd_compare
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
 from palaestra.core import PalaestraError, UserError
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list registered environments and their parameters")
     p.add_argument("--json", action="store_true")
 
+    add_compare_parser(sub, _store_arg)
     add_serve_env_parser(sub)
     return parser
 
@@ -110,6 +112,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "run":
         return _cmd_run(args)
+    if command == "compare":
+        return cmd_compare(args)
     if command == "envs":
         return _cmd_envs(args)
     if command == "serve-env":

@@ -42,7 +42,8 @@ def event_summary(event: Event) -> str:
     if kind == "tool_result":
         return ("ERROR " if p.is_error else "") + _clip(p.content, 90)
     if kind == "message":
-        return f"{p.sender} -> {', '.join(p.recipients)}: {_clip(p.content, 80)}"
+        round_ = f" [round {p.round}]" if p.round is not None else ""
+        return f"{p.sender} → {', '.join(p.recipients)}{round_}: {_clip(p.content, 80)}"
     if kind == "action":
         a = p.action
         parts = []
@@ -72,16 +73,29 @@ def event_summary(event: Event) -> str:
     return _clip(json.dumps(p.model_dump(mode="json")), 100)
 
 
+AGENT_WIDTH = 40
+"""Widest agent column (indent included) before names are clipped."""
+
+
 def timeline(events: list[Event]) -> str:
-    """Events as an indented timeline: children under their parent."""
+    """Events as an indented tree: each event under its parent (a tool call under its
+    model turn, a member's turn under the message that consulted it), and an internal
+    agent (``agent/team/worker``) at least as deep as its nesting in the system."""
     depth: dict[int, int] = {}
-    lines = []
+    heads = []
     for event in events:
         level = depth.get(event.parent, -1) + 1 if event.parent is not None else 0
+        if event.agent != "env":
+            level = max(level, event.agent.count("/"))
         depth[event.seq] = level
-        indent = "  " * level
+        heads.append("  " * level + event.agent)
+    width = min(max((len(h) for h in heads), default=0), AGENT_WIDTH)
+    lines = []
+    for event, head in zip(events, heads, strict=True):
+        if len(head) > width:
+            head = head[: width - 3] + "..."
         lines.append(
-            f"{event.seq:>5} s{event.step:<3} {event.agent[:14]:<14} {indent}"
+            f"{event.seq:>5} s{event.step:<3} {head:<{width}} "
             f"{event.kind:<15} {event_summary(event)}"
         )
     return "\n".join(lines)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from palaestra.boundaries import LimitedModel, Limiter
-from palaestra.core import ConfigError, Operator, UserError
+from palaestra.core import ConfigError, ModelError, Operator, UserError
 from palaestra.envs import EnvSpec
 from palaestra.models import Model
 from palaestra.operators import (
@@ -26,6 +26,8 @@ from palaestra.runtime._experiment import (
     PythonOperatorConfig,
     ScriptedOperatorConfig,
 )
+from palaestra.runtime._systems_build import build_system, is_system, resolve
+from palaestra.tools import MCPServer, MCPToolset, Tool, as_tools
 
 DEFAULT_MODEL_SPEC = "local:smollm2-135m"
 
@@ -72,6 +74,7 @@ class ModelPool:
         self._given = dict(models or {})
         self._built: dict[str, Model] = {}
         self._limiter = Limiter(experiment.concurrency.model_calls)
+        self._mcp: MCPToolset | None = None
 
     def config_for(self, ref: str | ModelConfig) -> tuple[str, ModelConfig]:
         if isinstance(ref, ModelConfig):
@@ -95,6 +98,9 @@ class ModelPool:
         model = self._built.get(key)
         if model is None and key in self._given:
             model = self._built[key] = LimitedModel(self._given[key], self._limiter)
+        if model is None and config.replies is not None and not self.override:
+            scripted = scripted_from_config(config, name=f"{config.spec}[{key}]")
+            model = self._built[key] = LimitedModel(scripted, self._limiter)
         if model is None:
             from palaestra.models import model_from_spec
 
@@ -114,7 +120,18 @@ class ModelPool:
             model = self._built[key] = LimitedModel(inner, self._limiter)
         return model, config
 
+    def mcp_tools(self, servers: Sequence[MCPServer]) -> list[Tool]:
+        """The tools of these MCP servers, each connected once per run (on first use)
+        and closed by `aclose`; `UserError` if one cannot be started or listed."""
+        if not servers:
+            return []
+        if self._mcp is None:
+            self._mcp = MCPToolset()
+        return self._mcp.connect(list(servers))
+
     async def aclose(self) -> None:
+        if self._mcp is not None:
+            await self._mcp.aclose()
         for key, model in self._built.items():
             if key in self._given:
                 continue  # the caller's model: the caller closes it
@@ -124,28 +141,83 @@ class ModelPool:
                 await close()
 
 
+def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Model:
+    """The `ScriptedModel` of a `spec: scripted` model with `replies:`: in order per
+    agent, cycling; a reply with `when` answers every request whose last message
+    contains its text (first such reply wins). `name` is what the log records (the
+    runtime passes `scripted[NAME]`, NAME the key under `models:`)."""
+    name = name or config.spec
+    from palaestra.core import Message, ToolCall
+    from palaestra.models import ModelRequest, ScriptedModel
+
+    ordered: list[str | Message] = []
+    matched: list[tuple[str, Message]] = []
+    for reply in config.replies or []:
+        if isinstance(reply, str):
+            ordered.append(reply)
+            continue
+        calls = [ToolCall(id="", name=c.name, arguments=c.arguments) for c in reply.calls]
+        message = Message(role="assistant", content=reply.text, tool_calls=calls)
+        if reply.when is None:
+            ordered.append(message)
+        else:
+            matched.append((reply.when, message))
+    if not matched:
+        return ScriptedModel(ordered, name=name, cycle=True)
+    cursors: dict[str, int] = {}
+
+    def answer(request: ModelRequest) -> str | Message:
+        last = (request.messages[-1].content or "") if request.messages else ""
+        for text, message in matched:
+            if text in last:
+                return message
+        if not ordered:
+            shown = ", ".join(repr(text) for text, _ in matched)
+            raise ModelError(
+                f"scripted model {name!r}: no reply `when` ({shown}) matches the "
+                f"request's last message {last[:200]!r}, and no reply without `when` is left"
+            )
+        position = cursors.get(request.agent, 0)
+        cursors[request.agent] = position + 1
+        return ordered[position % len(ordered)]
+
+    return ScriptedModel(fn=answer, name=name)
+
+
 def operator_factory(
     job: Job, env_spec: EnvSpec, params: Any, models: ModelPool
 ) -> Callable[[str], Operator]:
     """`agent -> fresh Operator` for one job (per-agent overrides first)."""
 
-    # LLM operators are built once per agent and forked per episode: building one
-    # resolves its model and imports its tools, which is not per-episode work.
-    prototypes: dict[str, LLMOperator] = {}
+    # LLM operators are built once per agent (and system member) and forked per episode:
+    # building one resolves its model and imports its tools, not per-episode work.
+    prototypes: dict[tuple[str, str], LLMOperator] = {}
+    systems = models.experiment.systems
 
-    def build(agent: str) -> Operator:
-        config = job.agents.get(agent, job.operator)
+    def leaf(config: Any, agent: str, member: str = "", as_agent: str = "") -> Operator:
         if isinstance(config, LLMOperatorConfig):
-            prototype = prototypes.get(agent)
+            prototype = prototypes.get((agent, member))
             if prototype is None:
-                made = _build_operator(config, agent, env_spec, params, models)
+                # a member's model is asked for under the agent name it acts as (replay
+                # names the model as recorded for that agent)
+                name = f"{agent}/{as_agent}" if as_agent else agent
+                made = _build_operator(config, name, env_spec, params, models)
                 assert isinstance(made, LLMOperator)
-                prototype = prototypes[agent] = made
+                prototype = prototypes[(agent, member)] = made
             return prototype.fork()
         return _build_operator(config, agent, env_spec, params, models)
 
+    def build(agent: str) -> Operator:
+        config = job.agents.get(agent, job.operator)
+        if is_system(config):
+            return build_system(
+                config, lambda sub, path, who: leaf(sub, agent, path, who), systems=systems
+            )
+        return leaf(config, agent)
+
     # Fail early (before any episode) on configuration problems we can see now.
-    for config in [job.operator, *job.agents.values()]:
+    roots = [job.operator, *job.agents.values()]
+    for config in _leaves(roots, systems):
         if isinstance(config, BaselineOperatorConfig) and env_spec.baseline is None:
             raise ConfigError(
                 f"job {job.label!r}: environment {env_spec.id!r} has no baseline operator; "
@@ -153,9 +225,27 @@ def operator_factory(
             )
         if isinstance(config, LLMOperatorConfig):
             models.get(config.model)
-            for path in config.tools:
-                import_object(path)
+            tools = [import_object(path) for path in config.tools]
+            try:  # connects the MCP servers now: a server that cannot start fails here
+                as_tools([*tools, *models.mcp_tools(config.mcp)])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"job {job.label!r}: {exc} (an MCP server's `prefix` renames its tools)"
+                ) from None
     return build
+
+
+def _leaves(roots: list[Any], systems: Mapping[str, Any]) -> list[Any]:
+    """Every non-system operator config in `roots`, members of systems included."""
+    out: list[Any] = []
+    stack = list(roots)
+    while stack:
+        config = resolve(stack.pop(), systems)
+        if is_system(config):
+            stack.extend(config.members.values())
+        else:
+            out.append(config)
+    return out
 
 
 def _build_operator(
@@ -173,7 +263,7 @@ def _build_operator(
         return LLMOperator(
             model,
             system_prompt=config.system_prompt or DEFAULT_SYSTEM_PROMPT,
-            tools=[import_object(path) for path in config.tools],
+            tools=[*(import_object(path) for path in config.tools), *models.mcp_tools(config.mcp)],
             max_tool_rounds=config.max_tool_rounds,
             temperature=temperature,
             top_p=model_config.top_p,

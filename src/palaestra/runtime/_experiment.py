@@ -15,6 +15,8 @@ jobs:
     epochs: 1
     operator: baseline        # or {kind: llm, model: small, system_prompt: ...}
     agents: {}                # per-agent operator overrides, by agent name
+systems: {}                   # named multi-agent systems (`operator: NAME`), see
+                              # _systems_config: {topology: independent, members: ...}
 ```
 
 The Python API builds the same objects (`Experiment(jobs=[Job(env=...)])`).
@@ -28,10 +30,43 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from palaestra.core import ConfigError
+from palaestra.runtime import _systems_config
+from palaestra.runtime._systems_build import check_system_refs, iter_configs
+from palaestra.runtime._systems_config import (
+    OPERATOR_KINDS,
+    SystemConfig,
+    operator_shorthand,
+    prefix_path,
+)
+from palaestra.tools import MCPServer
 
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ScriptedToolCall(_Config):
+    """A tool call in a scripted reply."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptedReply(_Config):
+    """A scripted model reply: text and/or tool calls, optionally only `when` the
+    request's last message contains a given text."""
+
+    text: str | None = None
+    calls: list[ScriptedToolCall] = Field(default_factory=list)
+    when: str | None = None
+    """Serve this reply (every time) when the last message of the request contains this
+    text; replies without `when` are served in order when none matches."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ScriptedReply:
+        if self.text is None and not self.calls:
+            raise ValueError("a scripted reply needs `text`, `calls`, or both")
+        return self
 
 
 class ModelConfig(_Config):
@@ -52,6 +87,19 @@ class ModelConfig(_Config):
     max_retries: int = 4
     options: dict[str, Any] = Field(default_factory=dict)
     """Further constructor options of the model (e.g. `n_ctx` for the local model)."""
+    replies: list[str | ScriptedReply] | None = None
+    """For `spec: scripted` only: the replies (texts, or text and tool calls). Each agent
+    reads them in order with its own cursor, from the start again when they run out;
+    replies with `when` are served instead whenever their text occurs in the request's
+    last message."""
+
+    @model_validator(mode="after")
+    def _replies_need_scripted(self) -> ModelConfig:
+        if self.replies is not None and self.spec.partition(":")[0] != "scripted":
+            raise ValueError(f"replies: only a `scripted` model takes replies, not {self.spec!r}")
+        if self.replies == []:
+            raise ValueError("replies: give at least one reply")
+        return self
 
 
 class BaselineOperatorConfig(_Config):
@@ -73,6 +121,18 @@ class LLMOperatorConfig(_Config):
     temperature: float | None = None
     max_tokens: int | None = None
     keep_history: bool = True
+    mcp: list[MCPServer] = Field(default_factory=list)
+    """Model Context Protocol servers whose tools the operator may also call (each
+    connected once per run; see `palaestra.tools.MCPServer`)."""
+
+    @field_validator("mcp")
+    @classmethod
+    def _unique_servers(cls, value: list[MCPServer]) -> list[MCPServer]:
+        names = [server.name for server in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two MCP servers are named {twice[0]!r}; give each its own name")
+        return value
 
 
 class ScriptedOperatorConfig(_Config):
@@ -102,23 +162,19 @@ OperatorConfig = Annotated[
     | LLMOperatorConfig
     | ScriptedOperatorConfig
     | HumanOperatorConfig
-    | PythonOperatorConfig,
+    | PythonOperatorConfig
+    | SystemConfig,
     Field(discriminator="kind"),
 ]
+"""Any operator config; `system` (a multi-agent topology, see `_systems_config`) holds
+further operator configs as its members."""
 
-OPERATOR_KINDS = ("baseline", "llm", "scripted", "human", "python")
+_systems_config.rebuild(OperatorConfig)
 
 
 def _operator_shorthand(value: Any) -> Any:
-    if isinstance(value, str):
-        if value not in OPERATOR_KINDS:
-            raise ValueError(
-                f"unknown operator {value!r}; valid kinds: {', '.join(OPERATOR_KINDS)}"
-            )
-        return {"kind": value}
-    if isinstance(value, dict) and "kind" not in value:
-        raise ValueError(f"an operator needs a `kind`; valid kinds: {', '.join(OPERATOR_KINDS)}")
-    return value
+    # A string names a kind or a system under `systems:` (checked by Experiment).
+    return operator_shorthand(value)
 
 
 class Job(_Config):
@@ -193,9 +249,28 @@ class Experiment(_Config):
     jobs: list[Job] = Field(min_length=1)
     concurrency: Concurrency = Field(default_factory=Concurrency)
     limits: Limits = Field(default_factory=Limits)
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+    """Named multi-agent systems: used by name as an operator (`operator: NAME`), as a
+    member of another system, or compared by `palaestra compare --systems`."""
+
+    @field_validator("systems", mode="before")
+    @classmethod
+    def _systems_shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, config in value.items():
+            if isinstance(config, dict) and "kind" not in config:
+                config = {"kind": "system", **config}
+            try:
+                out[name] = operator_shorthand(config)
+            except ValueError as exc:
+                raise ValueError(prefix_path(name, str(exc))) from None
+        return out
 
     @model_validator(mode="after")
     def _check_references(self) -> Experiment:
+        roots: list[tuple[str, Any]] = []
         labels: set[str] = set()
         for index, job in enumerate(self.jobs):
             if job.label is None:
@@ -208,19 +283,22 @@ class Experiment(_Config):
             if "/" in job.label:
                 raise ValueError(f"jobs.{index}.label: must not contain '/'")
             labels.add(job.label)
-            where = [("operator", job.operator)]
-            where += [(f"agents.{name}", op) for name, op in job.agents.items()]
-            for path, op in where:
+            roots.append((f"jobs.{index}.operator", job.operator))
+            roots += [(f"jobs.{index}.agents.{name}", op) for name, op in job.agents.items()]
+        named = [(f"systems.{name}", config) for name, config in self.systems.items()]
+        for root, config in roots + named:
+            for path, op in iter_configs(config, root):
                 if isinstance(op, LLMOperatorConfig) and isinstance(op.model, str):
-                    named = op.model in self.models or ":" in op.model
-                    if not named and op.model not in ("default", "local", "scripted"):
+                    known = op.model in self.models or ":" in op.model
+                    if not known and op.model not in ("default", "local", "scripted"):
                         valid = ", ".join(sorted(self.models)) or "(none defined)"
                         # the path prefix lets the file loader point at the line
                         raise ValueError(
-                            f"jobs.{index}.{path}.model: {op.model!r} is neither a name "
+                            f"{path}.model: {op.model!r} is neither a name "
                             f"under `models:` ({valid}) nor a spec like "
                             f"'local:smollm2-135m' or 'openai:gpt-4o-mini'"
                         )
+        check_system_refs(self.systems, roots, OPERATOR_KINDS)
         return self
 
     @classmethod

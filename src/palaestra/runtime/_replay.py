@@ -17,6 +17,7 @@ from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment
 from palaestra.runtime._recorder import row_event
+from palaestra.runtime._runner import close_env
 from palaestra.store import Store
 
 
@@ -121,14 +122,19 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
         max_wall_s=None,
     )
     replayed: list[Event] = []
-    outcome = await run_episode(
-        spec,
-        env_spec.factory(params),
-        operator_factory(job, env_spec, params, pool),
-        run_seed=experiment.seed,
-        limits=limits,
-        sink=lambda rows: replayed.extend(row_event(row) for row in rows),
-    )
+    env = env_spec.factory(params)
+    try:  # the pool holds connections (MCP servers): released whatever happens
+        outcome = await run_episode(
+            spec,
+            env,
+            operator_factory(job, env_spec, params, pool),
+            run_seed=experiment.seed,
+            limits=limits,
+            sink=lambda rows: replayed.extend(row_event(row) for row in rows),
+        )
+    finally:
+        await close_env(env, episode_id)
+        await pool.aclose()
     seq, expected, got = first_difference(recorded, replayed)
     episodes = {e.episode_id: e for e in store.episodes(run_id)}
     return ReplayReport(

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from palaestra.core import ConfigError
+from palaestra.runtime._systems_config import UNION_TAGS
 
 Loc = tuple[str | int, ...]
 
@@ -78,6 +79,18 @@ def format_validation_error(
             field, message = named.group(1), named.group(2)
             line = line_of(loc, lines) if lines else None
             where = f"{source}:{line}" if line else source
+        # A model check inside the file (e.g. a system's roles) names the field it concerns
+        # relative to the model: "Value error, workers.1: ...".
+        relative = re.match(r"Value error, ([\w-]+(?:\.[\w-]+)*): (.*)", message, re.S)
+        if loc and relative:
+            inner = tuple(int(p) if p.isdigit() else p for p in relative.group(1).split("."))
+            if not lines or (*loc, inner[0]) in lines:
+                loc = (*loc, *inner)
+                field, message = ".".join(str(p) for p in loc), relative.group(2)
+                line = line_of(loc, lines) if lines else None
+                where = f"{source}:{line}" if line else source
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
         ctx = err.get("ctx") or {}
         expected = ctx.get("expected")
         if expected and "expected" not in message.lower():
@@ -94,18 +107,15 @@ def _clean_loc(loc: Loc, lines: dict[Loc, int]) -> Loc:
     out: list[str | int] = []
     for index, part in enumerate(loc):
         candidate = (*out, part)
-        if lines and candidate not in lines and index + 1 < len(loc):
-            if (
-                (*out, loc[index + 1]) in lines
-                or isinstance(part, str)
-                and (part.startswith("function-") or part in _UNION_TAGS)
-            ):
+        if candidate not in lines:
+            tag = isinstance(part, str) and (part.startswith("function-") or part in _UNION_TAGS)
+            if tag or (lines and index + 1 < len(loc) and (*out, loc[index + 1]) in lines):
                 continue
         out.append(part)
     return tuple(out)
 
 
-_UNION_TAGS = {"baseline", "llm", "scripted", "human", "python"}
+_UNION_TAGS = {"baseline", "llm", "scripted", "human", "python", *UNION_TAGS}
 
 
 def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:

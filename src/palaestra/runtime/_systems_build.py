@@ -1,0 +1,263 @@
+"""From `system` configs to `palaestra.systems` objects, and the checks that need more
+than one config: references between named systems (and their cycles), pipeline schemas.
+
+`build_system` is called by the runtime once per episode and agent (see `_build`), with
+a leaf builder for the members that are not systems; it gives each leaf the agent name
+its model is asked under in the log (``agent/worker``, ``agent/coordinator``,
+``agent/root/planner`` ...), which replay uses to name the model as recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from pydantic import BaseModel, create_model
+
+from palaestra.core import ConfigError, Operator
+from palaestra.runtime._systems_config import (
+    AGGREGATES,
+    RECURSIVE_ROLES,
+    SYSTEM_CONFIG_CLASSES,
+    CentralizedSystemConfig,
+    DecentralizedSystemConfig,
+    HybridSystemConfig,
+    IndependentSystemConfig,
+    PipelineStageConfig,
+    PipelineSystemConfig,
+    RecursiveSystemConfig,
+    SingleSystemConfig,
+    SystemRefConfig,
+)
+
+# -- pipeline schemas -------------------------------------------------------------------
+
+SCHEMA_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list[str]": list[str],
+    "list[int]": list[int],
+    "list[float]": list[float],
+    "dict": dict[str, Any],
+}
+"""Field types of an inline stage schema (`{name: type}`)."""
+
+_INLINE: dict[tuple[str, tuple[tuple[str, str], ...]], type[BaseModel]] = {}
+
+
+def inline_schema(stage: str, fields: dict[str, str]) -> type[BaseModel]:
+    """The pydantic model of inline fields `{name: type}` (made once per stage and
+    fields, so a model's JSON schema is built once); `ValueError` names a bad type."""
+    if not fields:
+        raise ValueError("an inline schema needs at least one field {name: type}")
+    for name, kind in fields.items():
+        if kind not in SCHEMA_TYPES:
+            raise ValueError(
+                f"{name}: unknown type {kind!r}; valid: {', '.join(SCHEMA_TYPES)} (or give "
+                "a pydantic model as `package.module:Model`)"
+            )
+        if not name.isidentifier() or name.startswith(("_", "model_")) or hasattr(BaseModel, name):
+            raise ValueError(
+                f"{name}: a field name must be an identifier that is not a pydantic model "
+                "attribute and does not start with '_' or 'model_'"
+            )
+    key = (stage, tuple(fields.items()))
+    model = _INLINE.get(key)
+    if model is None:
+        spec: dict[str, Any] = {name: (SCHEMA_TYPES[kind], ...) for name, kind in fields.items()}
+        title = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", stage) if part)
+        model = _INLINE[key] = create_model(f"{title or 'Stage'}Output", **spec)
+    return model
+
+
+def import_schema(path: str, base_dir: str | None = None) -> type[BaseModel]:
+    """The pydantic model an import path names; the experiment file's folder is also
+    searched, so a schema may live next to the file. Raises `ValueError` (for config
+    validation) saying what does not resolve."""
+    from palaestra.runtime._build import import_object
+
+    try:
+        obj = import_object(path)
+    except ConfigError as first:
+        if not base_dir or base_dir in sys.path:
+            raise ValueError(f"schema {path!r} does not resolve: {first}") from None
+        sys.path.insert(0, base_dir)
+        try:
+            obj = import_object(path)
+        except ConfigError as exc:
+            raise ValueError(f"schema {path!r} does not resolve: {exc}") from None
+        finally:
+            sys.path.remove(base_dir)
+    if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
+        raise ValueError(f"schema {path!r} is {obj!r}, not a pydantic model class")
+    return obj
+
+
+# -- references between systems ------------------------------------------------------
+
+
+def iter_configs(config: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(dotted path, config) of `config` and of every member nested in it (references
+    to named systems are yielded, not followed)."""
+    yield path, config
+    for name, member in getattr(config, "members", {}).items():
+        yield from iter_configs(member, f"{path}.members.{name}")
+
+
+def check_system_refs(
+    systems: Mapping[str, Any], roots: list[tuple[str, Any]], kinds: tuple[str, ...]
+) -> None:
+    """Every `use:` names a system of `systems`, and no named system contains itself.
+    Raises `ValueError` with the absolute field path (the file loader finds its line)."""
+    for name in systems:
+        if name in kinds or "/" in name or "@" in name or not name:
+            raise ValueError(
+                f"systems.{name}: a system name must not be an operator kind "
+                f"({', '.join(kinds)}) nor contain '/' or '@'"
+            )
+    valid = ", ".join(systems) or "(none defined)"
+
+    def uses(config: Any, path: str) -> Iterator[tuple[str, str]]:
+        for where, node in iter_configs(config, path):
+            if isinstance(node, SystemRefConfig):
+                if node.use not in systems:
+                    raise ValueError(
+                        f"{where}: {node.use!r} is neither an operator kind "
+                        f"({', '.join(kinds)}) nor a system defined under `systems:` ({valid})"
+                    )
+                yield where, node.use
+
+    for path, config in roots:
+        list(uses(config, path))
+    graph = {name: list(uses(config, f"systems.{name}")) for name, config in systems.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, chain: list[str]) -> None:
+        state[name] = 1
+        for where, target in graph[name]:
+            if state.get(target) == 1:
+                cycle = [*chain[chain.index(target) :], target]
+                raise ValueError(
+                    f"{where}: systems use each other in a cycle ({' -> '.join(cycle)}); "
+                    "a system cannot contain itself"
+                )
+            if target not in state:
+                visit(target, [*chain, target])
+        state[name] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
+
+
+def resolve(config: Any, systems: Mapping[str, Any]) -> Any:
+    """The config itself, or the named system a reference (chain) leads to."""
+    seen = set()
+    while isinstance(config, SystemRefConfig):
+        if config.use in seen or config.use not in systems:
+            raise ConfigError(f"system {config.use!r} is undefined or refers to itself")
+        seen.add(config.use)
+        config = systems[config.use]
+    return config
+
+
+def is_system(config: Any) -> bool:
+    return isinstance(config, (SystemRefConfig, *SYSTEM_CONFIG_CLASSES))
+
+
+# -- building ---------------------------------------------------------------------------
+
+LeafBuilder = Callable[[Any, str, str], Operator]
+"""Builds a member that is not a system from (its operator config, its path from the top
+system such as `team/coder` — unique, a cache key —, the agent name its model is asked
+under, relative to the environment's agent: `team/coder`, `coordinator`, or "" for the
+environment's agent itself)."""
+
+
+def _below(agent: str, name: str) -> str:
+    return f"{agent}/{name}" if agent else name
+
+
+def build_system(
+    config: Any,
+    leaf: LeafBuilder,
+    *,
+    systems: Mapping[str, Any],
+    path: str = "",
+    agent: str = "",
+) -> Operator:
+    """The `palaestra.systems` topology a config describes, members built recursively:
+    systems by this function, the others by `leaf`. `path` and `agent` are the system's
+    own (see `LeafBuilder`; "" at the top)."""
+    from palaestra import systems as topo
+
+    config = resolve(config, systems)
+
+    def member(name: str, as_agent: str | None = None) -> Operator:
+        sub = config.members[name]
+        where = _below(path, name)
+        who = _below(agent, name) if as_agent is None else as_agent
+        if is_system(sub):
+            return build_system(sub, leaf, systems=systems, path=where, agent=who)
+        return leaf(sub, where, who)
+
+    def many(names: list[str] | None) -> dict[str, Operator]:
+        return {name: member(name) for name in names or []}
+
+    if isinstance(config, SingleSystemConfig):
+        # the member acts as the system's agent itself
+        return topo.Single(member(config.member or "", agent))
+    if isinstance(config, IndependentSystemConfig):
+        judge: Any = config.aggregate
+        if judge not in AGGREGATES:
+            judge = member(judge, _below(agent, "aggregator"))
+        return topo.Independent(many(config.voters), aggregate=judge)
+    if isinstance(config, CentralizedSystemConfig):
+        from palaestra.operators import LLMOperator
+
+        boss = member(config.orchestrator, agent)  # it acts in the system's own context
+        if not isinstance(boss, LLMOperator):
+            raise ConfigError(
+                f"orchestrator {config.orchestrator!r} built a {type(boss).__name__}; "
+                "it must be an LLMOperator (it delegates by calling workers as tools)"
+            )
+        return topo.Centralized(
+            boss, many(config.workers), mode=config.mode, max_delegations=config.max_delegations
+        )
+    if isinstance(config, DecentralizedSystemConfig):
+        return topo.Decentralized(
+            many(config.peers), rounds=config.rounds, edges=config.edges, decide=config.decide
+        )
+    if isinstance(config, HybridSystemConfig):
+        return topo.Hybrid(
+            member(config.coordinator, _below(agent, "coordinator")),
+            many(config.workers),
+            peer_rounds=config.peer_rounds,
+            edges=config.edges,
+        )
+    if isinstance(config, RecursiveSystemConfig):
+        # a role acts at every node of the tree; its first use is `root/<role>`
+        roles = {
+            role: member(getattr(config, role), _below(agent, f"root/{role}"))
+            for role in RECURSIVE_ROLES
+        }
+        return topo.Recursive(**roles, max_depth=config.max_depth)
+    if isinstance(config, PipelineSystemConfig):
+        return topo.Pipeline([_stage(stage, member) for stage in config.stages])
+    raise TypeError(f"not a system config: {config!r}")
+
+
+def _stage(stage: PipelineStageConfig, member: Callable[[str], Operator]) -> Any:
+    from palaestra.systems import Stage
+
+    name = stage.name or stage.member
+    return Stage(
+        name=name,
+        operator=member(stage.member),
+        schema=stage.schema_model(),
+        instructions=stage.instructions,
+    )

@@ -1,0 +1,461 @@
+"""Multi-agent systems as configuration: the `system` operator kind, one config per topology.
+
+A `system` is an operator made of named members (each an operator config: `llm` with
+its own model, prompt, tools and limits; `scripted`; `python`; `baseline`; or another
+`system`, nested), combined by a topology of `palaestra.systems`. Topology fields name
+members; they never define them:
+
+```yaml
+operator:
+  kind: system                  # may be left out when `topology` is given
+  topology: centralized         # single independent centralized decentralized hybrid
+                                # recursive pipeline
+  orchestrator: boss
+  workers: [coder, tester]      # default: every member but the orchestrator
+  members:
+    boss: {kind: llm, model: big, system_prompt: "..."}
+    coder: {kind: llm, model: small, max_tool_rounds: 4}
+    tester: debate               # a system defined under the experiment's `systems:`
+```
+
+A member given as a string names an operator kind (`baseline`) or a system of the
+experiment's `systems:` map (`{kind: system, use: NAME}` in full); named systems may use
+each other, and a cycle is an error. Within one system, each member plays exactly one
+role: a name used twice, a role naming no member, and a member no role uses are errors
+(an unused member is almost always a misspelt reference, and a comparison run without
+it would be silently wrong).
+
+`_systems_build` turns a config into the `palaestra.systems` objects and checks what
+needs several configs at once (references between named systems and their cycles).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+if TYPE_CHECKING:  # defined in _experiment, which imports this module; see `rebuild`
+    from palaestra.runtime._experiment import OperatorConfig
+
+OPERATOR_KINDS = ("baseline", "llm", "scripted", "human", "python", "system")
+"""Valid `kind`s of an operator config."""
+
+TOPOLOGIES = (
+    "single",
+    "independent",
+    "centralized",
+    "decentralized",
+    "hybrid",
+    "recursive",
+    "pipeline",
+)
+"""Valid `topology`s of a `system` operator."""
+
+_TOOL_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,52}$")
+
+AGGREGATES = ("majority", "first_valid")
+"""Built-in aggregators of an `independent` system (or name a member as the judge)."""
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def operator_shorthand(value: Any) -> Any:
+    """Expand the short forms of an operator config: a kind (`baseline`), a system name
+    (`{kind: system, use: NAME}`), a system without `kind`; reject a `system` that names
+    neither a topology nor a system (errors start with the field path they concern)."""
+    if isinstance(value, str):
+        return {"kind": value} if value in OPERATOR_KINDS else {"kind": "system", "use": value}
+    if not isinstance(value, dict):
+        return value
+    if "kind" not in value:
+        if "topology" in value or "use" in value:
+            return {"kind": "system", **value}
+        raise ValueError(f"an operator needs a `kind`; valid kinds: {', '.join(OPERATOR_KINDS)}")
+    if value["kind"] == "system":
+        topology = value.get("topology")
+        if topology is None and "use" not in value:
+            raise ValueError(
+                f"a system needs a `topology` ({', '.join(TOPOLOGIES)}) or `use: NAME` "
+                "of a system defined under `systems:`"
+            )
+        if topology is not None and topology not in TOPOLOGIES:
+            raise ValueError(
+                f"topology: unknown topology {topology!r}; valid: {', '.join(TOPOLOGIES)}"
+            )
+        if topology is not None and "use" in value:
+            raise ValueError("use: a system either defines a `topology` or `use`s a named one")
+    return value
+
+
+class _SystemBase(_Config):
+    kind: Literal["system"] = "system"
+    members: dict[str, OperatorConfig] = Field(
+        min_length=1, description="The members by name: operator configs or systems."
+    )
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _members_shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, member in value.items():
+            if not isinstance(name, str) or not name or "/" in name:
+                raise ValueError(
+                    f"{name}: member names become agent names (`agent/{name}`): they must "
+                    "be non-empty and contain no '/'"
+                )
+            try:
+                out[name] = operator_shorthand(member)
+            except ValueError as exc:
+                raise ValueError(prefix_path(name, str(exc))) from None
+        return out
+
+    def roles(self) -> list[tuple[str, str]]:
+        """(field path, member name) of every role, in the order the system uses them."""
+        raise NotImplementedError
+
+    def _defaults(self) -> None:
+        """Fill role lists left out (e.g. workers = every other member)."""
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> _SystemBase:
+        self._defaults()
+        defined = ", ".join(self.members)
+        seen: dict[str, str] = {}
+        for path, name in self.roles():
+            if name not in self.members:
+                raise ValueError(f"{path}: {name!r} is not a member; defined members: {defined}")
+            if name in seen:
+                raise ValueError(
+                    f"{path}: member {name!r} is already used as {seen[name]}; a member plays "
+                    "one role (it is one agent with one conversation): define another member"
+                )
+            seen[name] = path
+        for name in self.members:
+            if name not in seen:
+                raise ValueError(
+                    f"members.{name}: defined but used by no role of this "
+                    f"{self.topology_name()} system (an unused member is an error: it is "
+                    "usually a misspelt reference)"
+                )
+        return self
+
+    def topology_name(self) -> str:
+        return str(getattr(self, "topology", "system"))
+
+    def _others(self, *taken: str | None) -> list[str]:
+        return [name for name in self.members if name not in taken]
+
+    def _reserve(self, names: list[str] | None, reserved: str) -> None:
+        """The topology names an internal agent `reserved`: no member in `names` may."""
+        if reserved in (names or []):
+            raise ValueError(
+                f"members.{reserved}: {reserved!r} is the name of the {self.topology_name()} "
+                "system's own internal agent; rename this member"
+            )
+
+
+def prefix_path(prefix: str, message: str) -> str:
+    """`prefix.path: msg` when `message` starts with a field path, else `prefix: msg`."""
+    head, sep, rest = message.partition(": ")
+    if sep and head and " " not in head:
+        return f"{prefix}.{head}: {rest}"
+    return f"{prefix}: {message}"
+
+
+def _role_list(field: str, names: list[str] | None) -> list[tuple[str, str]]:
+    return [(f"{field}.{i}", name) for i, name in enumerate(names or [])]
+
+
+class SingleSystemConfig(_SystemBase):
+    """`single`: one member acts alone (the reference point of comparisons)."""
+
+    topology: Literal["single"] = "single"
+    member: str | None = Field(None, description="The member (default: the only one).")
+
+    def _defaults(self) -> None:
+        if self.member is None:
+            if len(self.members) != 1:
+                raise ValueError(
+                    f"member: a single system has one member; name it among "
+                    f"{', '.join(self.members)}"
+                )
+            self.member = next(iter(self.members))
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [("member", self.member or "")]
+
+
+class IndependentSystemConfig(_SystemBase):
+    """`independent`: voters answer the same observation in parallel; an aggregator
+    (majority vote, first valid answer, or a judge member) picks the action."""
+
+    topology: Literal["independent"] = "independent"
+    voters: list[str] | None = Field(
+        None, description="Members that answer (default: every member but the judge)."
+    )
+    aggregate: str = Field(
+        "majority", description="`majority`, `first_valid`, or the name of a judge member."
+    )
+
+    def _defaults(self) -> None:
+        for name in AGGREGATES:
+            if name in self.members:
+                raise ValueError(f"members.{name}: {name!r} is reserved (an aggregate)")
+        if self.aggregate not in AGGREGATES and self.aggregate not in self.members:
+            raise ValueError(
+                f"aggregate: {self.aggregate!r} is neither {' nor '.join(AGGREGATES)} nor a "
+                f"member (defined members: {', '.join(self.members)})"
+            )
+        if self.voters is None:
+            self.voters = self._others(self.aggregate)
+        self._reserve(self.voters, "aggregator")
+
+    def roles(self) -> list[tuple[str, str]]:
+        judge = [] if self.aggregate in AGGREGATES else [("aggregate", self.aggregate)]
+        return _role_list("voters", self.voters) + judge
+
+
+class CentralizedSystemConfig(_SystemBase):
+    """`centralized`: an orchestrator (an LLM) delegates sub-tasks to workers exposed to
+    it as tools; `holistic` emits the whole delegation plan in one turn."""
+
+    topology: Literal["centralized"] = "centralized"
+    orchestrator: str = Field(description="The delegating member (an `llm` member).")
+    workers: list[str] | None = Field(
+        None, description="Members it may delegate to (default: every other member)."
+    )
+    mode: Literal["iterative", "holistic"] = "iterative"
+    max_delegations: int = Field(8, ge=1, description="Delegations per turn, at most.")
+
+    def _defaults(self) -> None:
+        if self.workers is None:
+            self.workers = self._others(self.orchestrator)
+        for name in self.workers:
+            if not _TOOL_SAFE.match(name):
+                raise ValueError(
+                    f"members.{name}: a worker's name becomes the tool name "
+                    f"delegate_to_{name}: use 1-52 letters, digits, '_' or '-'"
+                )
+        boss = self.members.get(self.orchestrator)
+        kind = getattr(boss, "kind", None)
+        if boss is not None and kind not in ("llm", "python"):
+            raise ValueError(
+                f"orchestrator: {self.orchestrator!r} is a {kind!r} member; the "
+                "orchestrator delegates by calling its workers as tools, so it must be an "
+                "`llm` member (or a `python` factory returning an LLMOperator)"
+            )
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [("orchestrator", self.orchestrator), *_role_list("workers", self.workers)]
+
+
+def _check_edges(edges: list[tuple[str, str]] | None, nodes: list[str], who: str) -> None:
+    seen: set[tuple[str, str]] = set()
+    for index, (a, b) in enumerate(edges or []):
+        for end in (a, b):
+            if end not in nodes:
+                raise ValueError(
+                    f"edges.{index}: {end!r} is not one of the {who} ({', '.join(nodes)})"
+                )
+        if a == b:
+            raise ValueError(f"edges.{index}: an edge joins two different {who}, got {a!r} twice")
+        if (a, b) in seen:
+            raise ValueError(f"edges.{index}: edge [{a}, {b}] is listed twice")
+        seen.add((a, b))
+
+
+class DecentralizedSystemConfig(_SystemBase):
+    """`decentralized`: peers on a communication graph exchange messages for `rounds`
+    rounds (debate, consensus), then the action is decided."""
+
+    topology: Literal["decentralized"] = "decentralized"
+    peers: list[str] | None = Field(None, description="The peers (default: every member).")
+    rounds: int = Field(2, ge=1, description="Message rounds before deciding.")
+    edges: list[tuple[str, str]] | None = Field(
+        None, description="Pairs of peers that talk (default: all pairs)."
+    )
+    decide: Literal["majority", "first"] = "majority"
+
+    def _defaults(self) -> None:
+        if self.peers is None:
+            self.peers = list(self.members)
+        self._reserve(self.peers, "aggregator")
+        _check_edges(self.edges, self.peers, "peers")
+
+    def roles(self) -> list[tuple[str, str]]:
+        return _role_list("peers", self.peers)
+
+
+class HybridSystemConfig(_SystemBase):
+    """`hybrid`: a coordinator plus peer rounds among its workers."""
+
+    topology: Literal["hybrid"] = "hybrid"
+    coordinator: str = Field(description="The coordinating member.")
+    workers: list[str] | None = Field(
+        None, description="The workers (default: every member but the coordinator)."
+    )
+    peer_rounds: int = Field(1, ge=0, description="Rounds of messages among the workers.")
+    edges: list[tuple[str, str]] | None = Field(
+        None, description="Pairs of workers that talk (default: all pairs)."
+    )
+
+    def _defaults(self) -> None:
+        if self.workers is None:
+            self.workers = self._others(self.coordinator)
+        self._reserve(self.workers, "coordinator")
+        _check_edges(self.edges, self.workers, "workers")
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [("coordinator", self.coordinator), *_role_list("workers", self.workers)]
+
+
+class RecursiveSystemConfig(_SystemBase):
+    """`recursive` (ROMA): an atomizer decides atomic vs. decompose, a planner returns
+    sub-tasks with dependencies, executors run them, an aggregator merges the results;
+    `max_depth` bounds the recursion."""
+
+    topology: Literal["recursive"] = "recursive"
+    atomizer: str
+    planner: str
+    executor: str
+    aggregator: str
+    max_depth: int = Field(2, ge=0, description="Decomposition levels, at most.")
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [(role, getattr(self, role)) for role in RECURSIVE_ROLES]
+
+
+RECURSIVE_ROLES = ("atomizer", "planner", "executor", "aggregator")
+
+
+class PipelineStageConfig(_Config):
+    """One SOP stage: a member, the schema its output must satisfy (validated before the
+    next stage runs), its instructions. The schema is a pydantic model by import path
+    (`package.module:Model`), or inline fields `{name: type}` with the types of
+    `SCHEMA_TYPES` (all required), e.g. `{subproblem: str, value: int}`."""
+
+    name: str | None = Field(None, description="Stage name (default: the member's name).")
+    member: str
+    schema_: str | dict[str, str] | None = Field(
+        None,
+        alias="schema",
+        description="`package.module:Model`, or inline fields {name: type}.",
+    )
+    instructions: str = ""
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_resolves(
+        cls, value: str | dict[str, str] | None, info: ValidationInfo
+    ) -> str | dict[str, str] | None:
+        from palaestra.runtime._systems_build import import_schema, inline_schema
+
+        if isinstance(value, str):
+            import_schema(value, (info.context or {}).get("base_dir"))
+        elif value is not None:
+            inline_schema("check", value)
+        return value
+
+    def schema_model(self) -> type[BaseModel] | None:
+        """The pydantic model of this stage's output (None without a schema)."""
+        from palaestra.runtime._systems_build import import_schema, inline_schema
+
+        if self.schema_ is None:
+            return None
+        if isinstance(self.schema_, str):
+            return import_schema(self.schema_)
+        return inline_schema(self.name or self.member, self.schema_)
+
+
+class PipelineSystemConfig(_SystemBase):
+    """`pipeline` (MetaGPT SOP): stages run in order, each handing a validated output on."""
+
+    topology: Literal["pipeline"] = "pipeline"
+    stages: list[PipelineStageConfig] = Field(min_length=1)
+
+    def _defaults(self) -> None:
+        names: dict[str, int] = {}
+        for index, stage in enumerate(self.stages):
+            stage.name = stage.name or stage.member
+            if stage.name in names:
+                raise ValueError(
+                    f"stages.{index}.name: stage {stage.name!r} is already stage "
+                    f"{names[stage.name]}; stage names must differ"
+                )
+            names[stage.name] = index
+
+    def roles(self) -> list[tuple[str, str]]:
+        return [(f"stages.{i}.member", stage.member) for i, stage in enumerate(self.stages)]
+
+
+class SystemRefConfig(_Config):
+    """A system defined under the experiment's `systems:` map, by name."""
+
+    kind: Literal["system"] = "system"
+    use: str
+
+
+def _topology_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        found = value.get("topology")
+        return str(found) if found is not None else ("use" if "use" in value else None)
+    return getattr(value, "topology", "use")
+
+
+SystemConfig = Annotated[
+    Annotated[SingleSystemConfig, Tag("single")]
+    | Annotated[IndependentSystemConfig, Tag("independent")]
+    | Annotated[CentralizedSystemConfig, Tag("centralized")]
+    | Annotated[DecentralizedSystemConfig, Tag("decentralized")]
+    | Annotated[HybridSystemConfig, Tag("hybrid")]
+    | Annotated[RecursiveSystemConfig, Tag("recursive")]
+    | Annotated[PipelineSystemConfig, Tag("pipeline")]
+    | Annotated[SystemRefConfig, Tag("use")],
+    Discriminator(_topology_tag),
+]
+"""A `system` operator config: one of the seven topologies, or a reference by name."""
+
+TopologyConfig = (
+    SingleSystemConfig
+    | IndependentSystemConfig
+    | CentralizedSystemConfig
+    | DecentralizedSystemConfig
+    | HybridSystemConfig
+    | RecursiveSystemConfig
+    | PipelineSystemConfig
+)
+"""A system config that defines its topology (not a reference)."""
+
+SYSTEM_CONFIG_CLASSES: tuple[type[BaseModel], ...] = (
+    SingleSystemConfig,
+    IndependentSystemConfig,
+    CentralizedSystemConfig,
+    DecentralizedSystemConfig,
+    HybridSystemConfig,
+    RecursiveSystemConfig,
+    PipelineSystemConfig,
+)
+
+UNION_TAGS = frozenset({*TOPOLOGIES, "system", "use"})
+"""Tags pydantic adds to error locations of system configs (not in the file)."""
+
+
+def rebuild(operator_config: Any) -> None:
+    """Resolve the `members` field type once `OperatorConfig` exists (_experiment)."""
+    for cls in SYSTEM_CONFIG_CLASSES:
+        cls.model_rebuild(_types_namespace={"OperatorConfig": operator_config})
