@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -218,6 +219,18 @@ def test_compare_command_prints_one_table_under_one_budget(experiment, tmp_path,
     # the same run id resumes: nothing is run again, the table is the same
     assert main(argv) == 0
     assert rows_of(capsys.readouterr().out) == rows
+
+
+def test_the_compare_example_runs(tmp_path, capsys):
+    example = Path(__file__).resolve().parents[2] / "examples" / "systems" / "compare.yaml"
+    argv = ["compare", str(example), "--systems", "solo,vote,debate", "--budget-tokens",
+            "4000", "--store", str(tmp_path / "cmp.db"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    rows = rows_of(capsys.readouterr().out)
+    assert list(rows) == ["solo", "vote", "debate"]
+    # the lone wrong agent fails; the vote and the debate overrule it, at a token cost
+    assert [rows[s][1] for s in rows] == ["0.000", "1.000", "1.000"]
+    assert rows["solo"][5] == "1.00x" and float(rows["debate"][5][:-1]) > 3
 
 
 def test_compare_command_errors_and_help(experiment, tmp_path):

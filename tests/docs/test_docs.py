@@ -35,7 +35,11 @@ def test_readme_yaml_experiment_validates(tmp_path):
         Experiment.from_yaml(path)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "examples").rglob("*.yaml")),
+    ids=lambda p: str(p.relative_to(ROOT / "examples")),
+)
 def test_example_experiments_validate(path):
     experiment = Experiment.from_yaml(path)
     assert experiment.jobs
