@@ -55,7 +55,7 @@ class ModelPool:
 
     `override` (the CLI's `--model`) replaces the spec of every LLM operator's model;
     `base_url` (the CLI's `--base-url`) points `openai:` specs at a server; `fixed`
-    answers for every model (replay).
+    answers for every model (replay): `fixed(agent, key, config)`.
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class ModelPool:
         override: str | None = None,
         base_url: str | None = None,
         models: dict[str, Model] | None = None,
-        fixed: Callable[[str | None], Model] | None = None,
+        fixed: Callable[[str | None, str, ModelConfig], Model] | None = None,
     ):
         self.experiment = experiment
         self.fixed = fixed
@@ -94,12 +94,12 @@ class ModelPool:
     def get(self, ref: str | ModelConfig, agent: str | None = None) -> tuple[Model, ModelConfig]:
         key, config = self.config_for(ref)
         if self.fixed is not None:
-            return self.fixed(agent), config
+            return self.fixed(agent, key, config), config
         model = self._built.get(key)
         if model is None and key in self._given:
             model = self._built[key] = LimitedModel(self._given[key], self._limiter)
         if model is None and config.replies is not None and not self.override:
-            scripted = scripted_from_config(config, name=f"{config.spec}[{key}]")
+            scripted = scripted_from_config(config, name=scripted_name(config, key))
             model = self._built[key] = LimitedModel(scripted, self._limiter)
         if model is None:
             from palaestra.models import model_from_spec
@@ -139,6 +139,11 @@ class ModelPool:
             close = getattr(inner, "aclose", None)
             if close is not None:
                 await close()
+
+
+def scripted_name(config: ModelConfig, key: str) -> str:
+    """The name (in the log) of the scripted model built from `replies:` under `key`."""
+    return f"{config.spec}[{key}]"
 
 
 def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Model:

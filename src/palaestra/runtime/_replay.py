@@ -12,10 +12,10 @@ from typing import Any
 
 from palaestra.core import Event, StoreError, UserError, hashable_form
 from palaestra.envs import get_spec
-from palaestra.models import ModelRequest, ModelResponse, ReplayModel
-from palaestra.runtime._build import ModelPool, operator_factory
+from palaestra.models import Model, ModelRequest, ModelResponse, ReplayModel
+from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
-from palaestra.runtime._experiment import Experiment
+from palaestra.runtime._experiment import Experiment, ModelConfig
 from palaestra.runtime._recorder import row_event
 from palaestra.runtime._runner import close_env
 from palaestra.store import Store
@@ -103,9 +103,16 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
     for event in recorded:
         if event.kind == "model_request":
             names.setdefault(event.agent, event.payload.model)  # type: ignore[attr-defined]
-    pool = ModelPool(
-        experiment, fixed=lambda agent: _AsRecorded(replay, names.get(agent or "", replay.name))
-    )
+
+    def as_recorded(agent: str | None, key: str, config: ModelConfig) -> Model:
+        name = names.get(agent or "")
+        if name is None and config.replies is not None:
+            # an agent that never called its model (e.g. a role the plan did not use):
+            # the name a scripted model from `replies:` always has
+            name = scripted_name(config, key)
+        return _AsRecorded(replay, name or replay.name)
+
+    pool = ModelPool(experiment, fixed=as_recorded)
     payload: Any = start.payload
     spec = EpisodeSpec(
         episode_id=episode_id,
