@@ -38,10 +38,12 @@ from palaestra.core._events import (
     hashable_form,
     hashable_json,
     hashable_prefix,
+    is_judge,
     make_event,
 )
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
+from palaestra.core._stats import Z95, wilson_interval
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "ToolSpec",
     "Usage",
     "UserError",
+    "Z95",
     "call_scope",
     "current_scope",
     "derive_rng",
@@ -93,5 +96,7 @@ __all__ = [
     "hashable_form",
     "hashable_json",
     "hashable_prefix",
+    "is_judge",
     "make_event",
+    "wilson_interval",
 ]

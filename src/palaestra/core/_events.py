@@ -43,9 +43,10 @@ EventKind = Literal[
     "episode_end",
 ]
 
-EndReason = Literal["done", "max_steps", "error", "budget", "truncated"]
+EndReason = Literal["done", "max_steps", "error", "budget", "truncated", "contract"]
 """Why an episode ended: the env said done; the step limit; an exception; a token or
-wall-time budget ran out; the environment truncated it."""
+wall-time budget ran out; the environment truncated it; a contract with
+`on_violation: end` was violated."""
 
 
 class Payload(BaseModel):
@@ -113,6 +114,15 @@ class ModelResponseEvent(Payload):
     """Why this attempt failed (status and message), None on success."""
     retry_after_s: float | None = None
     """Delay before the next attempt, where one follows."""
+    prompt_token_ids: list[int] | None = Field(None, exclude_if=lambda v: v is None)
+    """Token ids of the prompt as the policy saw it, where the model reports them (a
+    local policy being trained); left out of the JSON when None."""
+    token_ids: list[int] | None = Field(None, exclude_if=lambda v: v is None)
+    """Token ids the policy generated for this reply (never re-tokenised text), where
+    the model reports them; the training data of `palaestra.train`."""
+    logprobs: list[float] | None = Field(None, exclude_if=lambda v: v is None)
+    """Log-probability of each generated token under the sampling policy, aligned with
+    `token_ids`, where the model reports them."""
 
 
 class ToolCallEvent(Payload):
@@ -224,16 +234,56 @@ class ContractVerdict(Payload):
     first_violation: int | None = None
     """Seq of the first violating event, if any."""
     detail: str = ""
+    """What was wrong and what was expected (empty when passed)."""
+    step: int | None = None
+    """Step of the first violating event, if any."""
+    agent: str | None = None
+    """Agent of the first violating event, if any."""
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == "" or value == {}
 
 
 class ScoreEvent(Payload):
-    """The environment's verified score of the episode (never self-reported)."""
+    """A verdict on the episode: the environment's verified score (never self-reported;
+    `scorer` empty), or the result of a named scorer run after it (`palaestra.eval`).
+
+    The scorer fields (`scorer`, `answer`, `target`, `metadata`, `error`) are additive:
+    left out of the JSON when unset, so an environment's score serialises (and hashes)
+    exactly as before they existed.
+    """
 
     kind: ClassVar[str] = "score"
     value: float
+    """Score in [0, 1] (1 = fully solved)."""
     success: bool
+    """Whether the episode counts as solved by this verdict."""
     metrics: dict[str, float] = Field(default_factory=dict)
+    """Named sub-scores (an env's sub-checks, a rubric's items by dotted path)."""
     explanation: str = ""
+    """What a person can check the verdict against."""
+    scorer: str = Field("", exclude_if=_unset)
+    """Name of the scorer; empty for the environment's own score."""
+    answer: str | None = Field(None, exclude_if=_unset)
+    """The answer the scorer extracted from the log and judged, where it used one."""
+    target: Any = Field(None, exclude_if=_unset)
+    """What is right (JSON data): on the environment's score, its task's target where the
+    environment exposes one (`target()`); on a scorer's, the target it compared with."""
+    metadata: dict[str, Any] = Field(default_factory=dict, exclude_if=_unset)
+    """Scorer-specific detail (JSON data): each judge's grade, a rubric's tree."""
+    error: str | None = Field(None, exclude_if=_unset)
+    """Why the scorer failed (`value` is then 0 and not a verdict); None otherwise."""
+
+
+JUDGE_AGENT = "judge"
+"""Agent name under which scorers' judges record their calls (`judge` or `judge/<name>`)."""
+
+
+def is_judge(agent: str) -> bool:
+    """Whether `agent` is a scorer's judge rather than a part of the system evaluated:
+    its model calls are the evaluation's cost, not the agent's (metrics leave them out)."""
+    return agent == JUDGE_AGENT or agent.startswith(JUDGE_AGENT + "/")
 
 
 class EpisodeEnd(Payload):
@@ -246,7 +296,8 @@ class EpisodeEnd(Payload):
     total_reward: float = 0.0
     usage: Usage = Field(default_factory=Usage)
     error: str | None = None
-    """One-line description of the error for `reason == "error"`."""
+    """One-line description of the error for `reason == "error"` (of the budget for
+    `budget`, of the violated contract for `contract`)."""
     traceback: str | None = None
 
 

@@ -65,6 +65,12 @@ class ModelResponse:
     """Wall time of the successful attempt."""
     failed_attempts: list[Attempt] = field(default_factory=list)
     """Earlier attempts that failed and were retried."""
+    prompt_token_ids: list[int] | None = None
+    """Token ids of the prompt, for a model that reports them (a local policy)."""
+    token_ids: list[int] | None = None
+    """Token ids generated for `message`, for a model that reports them."""
+    logprobs: list[float] | None = None
+    """Log-probability of each generated token (aligned with `token_ids`)."""
 
 
 @runtime_checkable
