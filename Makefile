@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install dev lint typecheck bench clean
+.PHONY: demo test install dev browser lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,23 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
+# The viewer's end-to-end test drives Debian's chromium through Playwright (never
+# `playwright install`). Installed once when missing; sudo only when not root. Without
+# apt-get the test skips (and fails in CI, where it must run).
+$(VENV)/.browser: | $(BIN)/python
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else echo "warning: no chromium and no apt-get: the browser test will skip"; fi
+	touch $@
+
+browser: $(VENV)/.browser
+
 demo: install
 	$(BIN)/palaestra run examples/demo.yaml
 
-test: dev
+test: dev $(VENV)/.browser
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -48,6 +61,7 @@ bench: dev
 	$(BIN)/python benchmarks/concurrency.py
 	$(BIN)/python benchmarks/sandbox.py
 	$(BIN)/python benchmarks/topologies.py
+	$(BIN)/python benchmarks/viewer.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

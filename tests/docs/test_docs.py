@@ -60,6 +60,8 @@ def test_public_api_is_exactly_all():
         "testing",
         "systems",
         "eval",
+        "assurance",
+        "viewer",
     }
     assert exported - modules == set(palaestra.__all__) - {"__version__"}
     for name in palaestra.__all__:

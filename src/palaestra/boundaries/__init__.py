@@ -11,21 +11,67 @@ from palaestra.boundaries._admission import (
     MaxEntries,
     MemoryEntry,
 )
+from palaestra.boundaries._faults import (
+    FAULTS_AT,
+    FaultError,
+    FaultParams,
+    FaultPlan,
+    FaultRule,
+)
+from palaestra.boundaries._faulty import FaultyMemory, FaultyModel, FaultyTool
+from palaestra.boundaries._governance import (
+    Decision,
+    GovernanceRequest,
+    Governor,
+    Verdict,
+)
+from palaestra.boundaries._governed import FALLBACK_REPLY, Governed, GovernedTool
 from palaestra.boundaries._limit import LimitedModel, Limiter
 from palaestra.boundaries._memory import Memory, SharedMemory, WithMemory, memory_tools
+from palaestra.boundaries._policy import (
+    ArgumentConstraint,
+    Capability,
+    Policy,
+    RateLimit,
+    RewriteOp,
+    Rule,
+    SpendLimit,
+)
 
 __all__ = [
+    "FALLBACK_REPLY",
+    "FAULTS_AT",
     "Admission",
     "AdmissionPolicy",
     "AdmitAll",
     "AdmitIfNew",
     "AdmitIfVerified",
+    "ArgumentConstraint",
+    "Capability",
+    "Decision",
+    "FaultError",
+    "FaultParams",
+    "FaultPlan",
+    "FaultRule",
+    "FaultyMemory",
+    "FaultyModel",
+    "FaultyTool",
+    "GovernanceRequest",
+    "Governed",
+    "GovernedTool",
+    "Governor",
     "LimitedModel",
     "Limiter",
     "MaxEntries",
     "Memory",
     "MemoryEntry",
+    "Policy",
+    "RateLimit",
+    "RewriteOp",
+    "Rule",
     "SharedMemory",
+    "SpendLimit",
+    "Verdict",
     "WithMemory",
     "memory_tools",
 ]

@@ -1,7 +1,9 @@
-"""The `palaestra` command: run, compare, runs, show, export, import, replay, envs.
+"""The `palaestra` command: run, eval, compare, shapley, report, paired, diagnose, check,
+runs, show, export, import, replay, envs.
 
 User errors (a bad experiment file, an unknown run or environment) print one clear
-message and exit with status 2; a replay that differs exits with status 1.
+message and exit with status 2; a replay that differs, or a `check` that finds a
+contract violated, exits with status 1.
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from palaestra.cli._check import add_check_parser, add_show_options, cmd_check, show_event
 from palaestra.cli._compare import add_compare_parser, cmd_compare
+from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assurance
+from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
+from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
+from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
+from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
+from palaestra.cli._shapley import add_shapley_parser, cmd_shapley
+from palaestra.cli._stress import add_stress_parser, cmd_stress
+from palaestra.cli._view import add_view_parser, cmd_view
 from palaestra.core import PalaestraError, UserError
 
 OPENAI_HINT = (
@@ -48,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="OpenAI-compatible server URL for --model")
     p.add_argument("--concurrency", type=int, help="episodes in flight")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--faults", help="fault plan file: replaces the experiment's `faults:` (docs/faults.md)"
+    )
 
     p = sub.add_parser("runs", help="list the runs in the store")
     _store_arg(p)
@@ -58,17 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("episode", nargs="?", help="episode id (or a unique prefix)")
     _store_arg(p)
     p.add_argument("--json", action="store_true")
+    add_show_options(p)
 
-    p = sub.add_parser("export", help="export a run")
-    p.add_argument("run")
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
-    p.add_argument("-o", "--output", help="file to write (default: stdout)")
-    _store_arg(p)
-
-    p = sub.add_parser("import", help="import a run exported as JSONL")
-    p.add_argument("file")
-    p.add_argument("--run-id", help="import under a new run id")
-    _store_arg(p)
+    add_export_parsers(sub, _store_arg)
 
     p = sub.add_parser("replay", help="re-run episodes with recorded model replies; compare")
     p.add_argument("run")
@@ -78,8 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list registered environments and their parameters")
     p.add_argument("--json", action="store_true")
 
+    add_check_parser(sub, _store_arg)
     add_compare_parser(sub, _store_arg)
+    add_diagnose_parser(sub, _store_arg)
+    add_eval_parser(sub, _store_arg)
+    add_report_parser(sub, _store_arg)
+    add_score_parser(sub, _store_arg)
     add_serve_env_parser(sub)
+    add_shapley_parser(sub, _store_arg)
+    add_stress_parser(sub, _store_arg)
+    add_view_parser(sub, _store_arg)
     return parser
 
 
@@ -114,33 +128,53 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_run(args)
     if command == "compare":
         return cmd_compare(args)
+    if command == "shapley":
+        return cmd_shapley(args)
+    if command == "stress":
+        return cmd_stress(args)
+    if command == "eval":
+        return cmd_eval(args)
     if command == "envs":
         return _cmd_envs(args)
     if command == "serve-env":
         return cmd_serve_env(args)
+    if command == "view":
+        return cmd_view(args)
     with _open_store(args) as store:
         if command == "runs":
             return _cmd_runs(store, args)
         if command == "show":
             return _cmd_show(store, args)
+        if command == "check":
+            return cmd_check(store, args, _resolve_episode)
         if command == "export":
-            return _cmd_export(store, args)
+            return cmd_export(store, args)
         if command == "import":
-            from palaestra.store import import_jsonl
-
-            run_id = import_jsonl(store, Path(args.file), run_id=args.run_id)
-            print(f"imported run {run_id} into {store.path}")
-            return 0
+            return cmd_import(store, args)
         if command == "replay":
             return _cmd_replay(store, args)
+        if command == "score":
+            return cmd_score(args, store)
+        if command == "report":
+            return cmd_report(store, args)
+        if command == "paired":
+            return cmd_paired(store, args)
+        if command == "diagnose":
+            return cmd_diagnose(store, args)
     raise AssertionError(command)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from palaestra.runtime import run
 
+    experiment: Any = args.experiment
+    if args.faults:
+        from palaestra.runtime import Experiment
+        from palaestra.runtime._faults import load_fault_plan, with_faults
+
+        experiment = with_faults(Experiment.from_yaml(experiment), load_fault_plan(args.faults))
     result = run(
-        args.experiment,
+        experiment,
         run_id=args.run_id,
         store=args.store,
         model=args.model,
@@ -235,6 +269,10 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
 
         episode_id = _resolve_episode(store, run.run_id, args.episode)
         events = store.events(run.run_id, episode_id)
+        if args.at is not None or args.violation:
+            print(f"run {run.run_id}  episode {episode_id}")
+            print(show_event(events, args))
+            return 0
         if args.json:
             print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
         else:
@@ -290,18 +328,13 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
             f"{r.episode_id[:44]:<44} {r.task[:16]:<16} {r.seed:>4} {r.epoch:>3} "
             f"{(r.outcome or r.status)[:8]:<8} {score:>6} {r.steps or 0:>5}  {(r.hash or '-')[:12]}"
         )
-    return 0
+    governance = governance_section(store, run.run_id)
+    if governance:
+        print(governance)
+    from palaestra.eval import scorer_rows, scorer_table
 
-
-def _cmd_export(store: Any, args: argparse.Namespace) -> int:
-    from palaestra.store import export_jsonl
-
-    run = store.resolve_run(args.run)
-    if args.output:
-        export_jsonl(store, run.run_id, Path(args.output))
-        print(f"exported run {run.run_id} to {args.output}", file=sys.stderr)
-    else:
-        export_jsonl(store, run.run_id, sys.stdout)
+    print(scorer_table(scorer_rows(store, run.run_id, include_env=False)), end="")
+    print(show_assurance(store, run.run_id), end="")
     return 0
 
 

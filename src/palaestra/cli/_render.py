@@ -63,6 +63,12 @@ def event_summary(event: Event) -> str:
         return f"rewards={rewards or 0} {' '.join(flags)}".strip()
     if kind == "score":
         return f"value={p.value:.3f} success={p.success} {_clip(p.explanation, 70)}"
+    if kind == "contract_verdict":
+        if p.passed:
+            return f"PASS {p.contract}"
+        where = f" at seq {p.first_violation}" if p.first_violation is not None else ""
+        who = f" ({p.agent}, step {p.step})" if p.agent is not None else ""
+        return f"FAIL {p.contract}{where}{who}: {_clip(p.detail, 90)}"
     if kind == "episode_end":
         usage = p.usage
         text = (
@@ -90,12 +96,25 @@ def timeline(events: list[Event]) -> str:
         depth[event.seq] = level
         heads.append("  " * level + event.agent)
     width = min(max((len(h) for h in heads), default=0), AGENT_WIDTH)
+    violated = violations(events)
     lines = []
     for event, head in zip(events, heads, strict=True):
         if len(head) > width:
             head = head[: width - 3] + "..."
+        mark = violated.get(event.seq)
         lines.append(
             f"{event.seq:>5} s{event.step:<3} {head:<{width}} "
             f"{event.kind:<15} {event_summary(event)}"
+            + (f"  <-- violates {', '.join(mark)}" if mark else "")
         )
     return "\n".join(lines)
+
+
+def violations(events: list[Event]) -> dict[int, list[str]]:
+    """Seq of each first violating event → the contracts its log says it violates."""
+    out: dict[int, list[str]] = {}
+    for event in events:
+        p: Any = event.payload
+        if event.kind == "contract_verdict" and not p.passed and p.first_violation is not None:
+            out.setdefault(p.first_violation, []).append(p.contract)
+    return out

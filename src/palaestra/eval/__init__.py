@@ -11,9 +11,23 @@
 - comparing systems on the same tasks (`palaestra compare`): `wilson_interval`,
   `run_costs` / `episode_costs`, `compare_systems` (success with a 95% Wilson interval,
   tokens and calls per episode, overhead against `single`, successes per 1,000 tokens),
-  `comparison_table`.
+  `comparison_table`;
+- run metrics with confidence, grouped by any task field (`metrics`, `run_metrics`,
+  `episode_records`, `avg_at_k`, `metrics_table`); paired comparison
+  (`paired_compare`); statistics (`bootstrap_ci`, `sign_test`, `mcnemar_exact`,
+  `paired_t_test`, `wilcoxon_signed_rank`); Shapley attribution (`shapley_values`,
+  `banzhaf_values`, `coalitions_needed`, `shapley_from_records`); the HTML report
+  (`build_report`, `write_report`);
+- scorers (docs/scorers.md): the `Scorer` protocol over an `EpisodeLog` and a `Target`,
+  `exact`, `includes`, `numeric`, `programmatic`, hierarchical `rubric`s (`Rubric`),
+  `model_graded` with judges and majority vote; scorer blocks as data (`ScorerSpec`,
+  `build_scorer`, `run_scorers`, `score_payloads`); per-scorer summaries
+  (`scorer_rows`, `scorer_table`); judge calibration (`calibrate`: agreement, Cohen's
+  kappa, weighted kappa, confusion matrix).
 """
 
+from palaestra.core import wilson_interval
+from palaestra.eval._calibration import Calibration, calibrate
 from palaestra.eval._compare import (
     EpisodeCost,
     SystemStats,
@@ -23,7 +37,6 @@ from palaestra.eval._compare import (
     model_calls_by_episode,
     run_costs,
     split_system,
-    wilson_interval,
 )
 from palaestra.eval._coordination import (
     AgentStats,
@@ -39,6 +52,25 @@ from palaestra.eval._coordination import (
     redundancy,
     run_measures,
 )
+from palaestra.eval._judge import (
+    DEFAULT_TEMPLATE,
+    Judge,
+    JudgeReply,
+    as_judge,
+    majority,
+    model_graded,
+    parse_grade,
+)
+from palaestra.eval._match import exact, extract_numbers, includes, numeric, programmatic
+from palaestra.eval._metrics import (
+    Estimate,
+    GroupMetrics,
+    avg_at_k,
+    group_metrics,
+    metrics,
+    metrics_table,
+    run_metrics,
+)
 from palaestra.eval._overhead import (
     Amplification,
     Overhead,
@@ -48,6 +80,7 @@ from palaestra.eval._overhead import (
     error_propagation,
     overhead,
 )
+from palaestra.eval._paired import Pair, PairedComparison, paired_compare, split_by
 from palaestra.eval._passk import (
     Successes,
     pass_at_k,
@@ -55,39 +88,146 @@ from palaestra.eval._passk import (
     pass_hat_k_by_job,
     successes_by_task,
 )
+from palaestra.eval._records import (
+    GROUP_FIELDS,
+    EpisodeRecord,
+    episode_records,
+    group_records,
+    record_field,
+)
+from palaestra.eval._report import build_report, write_report
+from palaestra.eval._rubric import Rubric, RubricItem, rubric
+from palaestra.eval._scorer import (
+    EpisodeLog,
+    JudgeCall,
+    Scorer,
+    ScoreResult,
+    Target,
+    answer_extractor,
+)
+from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
+from palaestra.eval._shapley import (
+    Attribution,
+    banzhaf_values,
+    coalition_values,
+    coalitions_needed,
+    shapley_from_records,
+    shapley_values,
+)
+from palaestra.eval._spec import (
+    BoundScorer,
+    Scored,
+    ScorerSpec,
+    build_scorer,
+    parse_scorer_arg,
+    run_scorers,
+    score_payloads,
+)
+from palaestra.eval._stats import (
+    TestResult,
+    bootstrap_ci,
+    mcnemar_exact,
+    paired_t_test,
+    sign_test,
+    wilcoxon_signed_rank,
+)
 
 __all__ = [
     "AgentStats",
     "Amplification",
+    "Attribution",
+    "BoundScorer",
+    "Calibration",
     "CoordinationSummary",
+    "DEFAULT_TEMPLATE",
     "EpisodeCost",
+    "EpisodeLog",
     "EpisodeMeasures",
+    "EpisodeRecord",
+    "Estimate",
+    "GROUP_FIELDS",
+    "GroupMetrics",
+    "Judge",
+    "JudgeCall",
+    "JudgeReply",
     "Overhead",
+    "Pair",
+    "PairedComparison",
     "ParallelGroup",
     "Propagation",
     "Ratio",
+    "Rubric",
+    "RubricItem",
+    "ScoreResult",
+    "Scored",
+    "Scorer",
+    "ScorerRow",
+    "ScorerSpec",
     "SubResult",
     "Successes",
     "SystemStats",
+    "Target",
+    "TestResult",
+    "answer_extractor",
+    "as_judge",
+    "avg_at_k",
+    "banzhaf_values",
+    "bootstrap_ci",
+    "build_report",
+    "build_scorer",
+    "calibrate",
+    "coalition_values",
+    "coalitions_needed",
     "compare_systems",
     "comparison_table",
     "coordination_summary",
     "efficiency",
     "episode_costs",
     "episode_measures",
+    "episode_records",
     "error_amplification",
     "error_propagation",
+    "exact",
+    "extract_numbers",
+    "group_metrics",
+    "group_records",
+    "includes",
     "jaccard",
+    "majority",
+    "mcnemar_exact",
+    "metrics",
+    "metrics_table",
     "model_calls_by_episode",
+    "model_graded",
+    "numeric",
     "overhead",
+    "paired_compare",
+    "paired_t_test",
     "parallel_groups",
+    "parse_grade",
+    "parse_scorer_arg",
     "pass_at_k",
     "pass_hat_k",
     "pass_hat_k_by_job",
+    "programmatic",
+    "record_field",
     "redundancy",
+    "rubric",
     "run_costs",
     "run_measures",
+    "run_metrics",
+    "run_scorers",
+    "score_payloads",
+    "scorer_rows",
+    "scorer_rows_from_events",
+    "scorer_table",
+    "shapley_from_records",
+    "shapley_values",
+    "sign_test",
+    "split_by",
     "split_system",
     "successes_by_task",
+    "wilcoxon_signed_rank",
     "wilson_interval",
+    "write_report",
 ]

@@ -23,33 +23,11 @@ ended in an error counts as a failure, as in tau-bench):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from palaestra.core import is_judge, wilson_interval
 from palaestra.store import EpisodeRow, Store
-
-Z95 = 1.959963984540054
-"""The standard normal quantile of a two-sided 95% interval."""
-
-
-def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of a success rate `successes / n` (default 95%).
-
-    With `n == 0` nothing is known: (0.0, 1.0)."""
-    if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    z2 = z * z
-    centre = p + z2 / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    scale = 1 + z2 / n
-    low = (centre - spread) / scale
-    high = (centre + spread) / scale
-    # exact at the ends: 0 successes have low 0, n successes have high 1
-    return (0.0 if successes == 0 else max(0.0, low), 1.0 if successes == n else min(1.0, high))
 
 
 @dataclass(frozen=True)
@@ -79,7 +57,7 @@ def model_calls_by_episode(store: Store, run_id: str) -> dict[str, int]:
     """Model calls (`model_request` events) per episode id of a run."""
     calls: dict[str, int] = {}
     for event in store.iter_events(run_id):
-        if event.kind == "model_request":
+        if event.kind == "model_request" and not is_judge(event.agent):
             calls[event.episode_id] = calls.get(event.episode_id, 0) + 1
     return calls
 

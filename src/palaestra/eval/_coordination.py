@@ -35,6 +35,7 @@ from palaestra.core import (
     ModelResponseEvent,
     ScoreEvent,
     UserError,
+    is_judge,
 )
 from palaestra.store import Store
 
@@ -215,6 +216,8 @@ def episode_measures(events: Sequence[Event]) -> EpisodeMeasures:
     last_output: dict[tuple[str, int], tuple[int, str]] = {}  # (agent, opener) -> (rank, text)
     for event in events:
         kind, payload, agent = event.kind, event.payload, event.agent
+        if is_judge(agent):
+            continue  # a scorer's judge: the evaluation's cost, not the system's
         if isinstance(payload, MessageEvent):
             messages += 1
             of(payload.sender).messages_sent += 1
@@ -236,7 +239,7 @@ def episode_measures(events: Sequence[Event]) -> EpisodeMeasures:
         elif isinstance(payload, MemoryWrite):
             of(agent).memory_writes += 1
             of(agent).memory_rejected += not payload.admitted
-        elif isinstance(payload, ScoreEvent):
+        elif isinstance(payload, ScoreEvent) and not payload.scorer:  # the env's own
             success = payload.success
         elif isinstance(payload, EpisodeEnd):
             outcome = payload.outcome

@@ -21,6 +21,8 @@ from palaestra.runtime._experiment import (
     ScriptedToolCall,
     load_experiment,
 )
+from palaestra.runtime._faults import load_fault_plan, with_faults
+from palaestra.runtime._faulty_env import FaultyEnvironment
 from palaestra.runtime._recorder import AgentContext, BudgetExceeded, EpisodeRecorder
 from palaestra.runtime._runner import (
     DEFAULT_STORE,
@@ -29,6 +31,17 @@ from palaestra.runtime._runner import (
     arun,
     default_store_path,
     run,
+)
+from palaestra.runtime._scoring import ModelJudge, RescoreResult, model_judge, rescore
+from palaestra.runtime._shapley import ShapleyRun, run_shapley, shapley_experiment
+from palaestra.runtime._shapley_config import ShapleyConfig, ShapleyModule
+from palaestra.runtime._stress import (
+    Counterexample,
+    StressReport,
+    StressSpace,
+    Violation,
+    astress,
+    stress,
 )
 from palaestra.runtime._systems_config import (
     TOPOLOGIES,
@@ -52,12 +65,14 @@ __all__ = [
     "BudgetExceeded",
     "CentralizedSystemConfig",
     "Concurrency",
+    "Counterexample",
     "DecentralizedSystemConfig",
     "EpisodeLimits",
     "EpisodeOutcome",
     "EpisodeRecorder",
     "EpisodeSpec",
     "Experiment",
+    "FaultyEnvironment",
     "HumanOperatorConfig",
     "HybridSystemConfig",
     "IndependentSystemConfig",
@@ -66,20 +81,36 @@ __all__ = [
     "LLMOperatorConfig",
     "Limits",
     "ModelConfig",
+    "ModelJudge",
     "PipelineStageConfig",
     "PipelineSystemConfig",
     "PythonOperatorConfig",
     "RecursiveSystemConfig",
+    "RescoreResult",
     "RunResult",
     "ScriptedOperatorConfig",
     "ScriptedReply",
     "ScriptedToolCall",
+    "ShapleyConfig",
+    "ShapleyModule",
+    "ShapleyRun",
     "SingleSystemConfig",
+    "StressReport",
+    "StressSpace",
     "SystemConfig",
     "SystemRefConfig",
+    "Violation",
     "arun",
+    "astress",
     "default_store_path",
     "load_experiment",
+    "load_fault_plan",
+    "model_judge",
+    "rescore",
     "run",
     "run_episode",
+    "run_shapley",
+    "shapley_experiment",
+    "stress",
+    "with_faults",
 ]

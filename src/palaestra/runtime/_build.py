@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from palaestra.runtime._experiment import (
     PythonOperatorConfig,
     ScriptedOperatorConfig,
 )
+from palaestra.runtime._faults import apply_faults, job_faults
+from palaestra.runtime._governance import govern, govern_tools, job_governor
 from palaestra.runtime._systems_build import build_system, is_system, resolve
 from palaestra.tools import MCPServer, MCPToolset, Tool, as_tools
 
@@ -76,7 +79,11 @@ class ModelPool:
         self._limiter = Limiter(experiment.concurrency.model_calls)
         self._mcp: MCPToolset | None = None
 
-    def config_for(self, ref: str | ModelConfig) -> tuple[str, ModelConfig]:
+    def config_for(
+        self, ref: str | ModelConfig, *, override: bool = True
+    ) -> tuple[str, ModelConfig]:
+        """The key and config of a model reference; `override=False` ignores `--model`
+        (judges keep their own model: `--model` replaces the operators' models)."""
         if isinstance(ref, ModelConfig):
             config, key = ref, f"inline:{ref.spec}"
         elif ref in self.experiment.models:
@@ -85,22 +92,26 @@ class ModelPool:
             config, key = ModelConfig(spec=DEFAULT_MODEL_SPEC), "default"
         else:
             config, key = ModelConfig(spec=ref), ref
-        if self.override:
+        if self.override and override:
             config = config.model_copy(update={"spec": self.override})
         if self.base_url:
             config = config.model_copy(update={"base_url": self.base_url})
         return key, config
 
-    def get(self, ref: str | ModelConfig, agent: str | None = None) -> tuple[Model, ModelConfig]:
-        key, config = self.config_for(ref)
+    def get(
+        self, ref: str | ModelConfig, agent: str | None = None, *, override: bool = True
+    ) -> tuple[Model, ModelConfig]:
+        key, config = self.config_for(ref, override=override)
         if self.fixed is not None:
             return self.fixed(agent, key, config), config
-        model = self._built.get(key)
+        own = bool(self.override) and not override
+        cache = f"{key}[own]" if own else key  # not the overridden model under this key
+        model = self._built.get(cache)
         if model is None and key in self._given:
-            model = self._built[key] = LimitedModel(self._given[key], self._limiter)
-        if model is None and config.replies is not None and not self.override:
+            model = self._built[cache] = LimitedModel(self._given[key], self._limiter)
+        if model is None and config.replies is not None and (own or not self.override):
             scripted = scripted_from_config(config, name=scripted_name(config, key))
-            model = self._built[key] = LimitedModel(scripted, self._limiter)
+            model = self._built[cache] = LimitedModel(scripted, self._limiter)
         if model is None:
             from palaestra.models import model_from_spec
 
@@ -117,7 +128,7 @@ class ModelPool:
             )
             options.update(config.options)
             inner = model_from_spec(config.spec, base_url=config.base_url, **options)
-            model = self._built[key] = LimitedModel(inner, self._limiter)
+            model = self._built[cache] = LimitedModel(inner, self._limiter)
         return model, config
 
     def mcp_tools(self, servers: Sequence[MCPServer]) -> list[Tool]:
@@ -133,7 +144,7 @@ class ModelPool:
         if self._mcp is not None:
             await self._mcp.aclose()
         for key, model in self._built.items():
-            if key in self._given:
+            if key.removesuffix("[own]") in self._given:
                 continue  # the caller's model: the caller closes it
             inner = getattr(model, "inner", model)
             close = getattr(inner, "aclose", None)
@@ -149,9 +160,13 @@ def scripted_name(config: ModelConfig, key: str) -> str:
 def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Model:
     """The `ScriptedModel` of a `spec: scripted` model with `replies:`: in order per
     agent, cycling; a reply with `when` answers every request whose last message
-    contains its text (first such reply wins). `name` is what the log records (the
-    runtime passes `scripted[NAME]`, NAME the key under `models:`)."""
+    contains its text (first such reply wins). With `options: {sample: true}` a reply
+    without `when` is drawn at random instead, from the request's seed (derived from run
+    seed, episode and agent): a stochastic model, e.g. for pass@k (repeat a reply to
+    weigh it). `name` is what the log records (the runtime passes `scripted[NAME]`, NAME
+    the key under `models:`)."""
     name = name or config.spec
+    sample = bool(config.options.get("sample", False))
     from palaestra.core import Message, ToolCall
     from palaestra.models import ModelRequest, ScriptedModel
 
@@ -167,7 +182,7 @@ def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Mod
             ordered.append(message)
         else:
             matched.append((reply.when, message))
-    if not matched:
+    if not matched and not sample:
         return ScriptedModel(ordered, name=name, cycle=True)
     cursors: dict[str, int] = {}
 
@@ -182,6 +197,8 @@ def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Mod
                 f"scripted model {name!r}: no reply `when` ({shown}) matches the "
                 f"request's last message {last[:200]!r}, and no reply without `when` is left"
             )
+        if sample and request.seed is not None:
+            return ordered[random.Random(request.seed).randrange(len(ordered))]
         position = cursors.get(request.agent, 0)
         cursors[request.agent] = position + 1
         return ordered[position % len(ordered)]
@@ -198,6 +215,8 @@ def operator_factory(
     # building one resolves its model and imports its tools, not per-episode work.
     prototypes: dict[tuple[str, str], LLMOperator] = {}
     systems = models.experiment.systems
+    faults = job_faults(models.experiment, job)
+    governor = job_governor(models.experiment, job)
 
     def leaf(config: Any, agent: str, member: str = "", as_agent: str = "") -> Operator:
         if isinstance(config, LLMOperatorConfig):
@@ -208,6 +227,9 @@ def operator_factory(
                 name = f"{agent}/{as_agent}" if as_agent else agent
                 made = _build_operator(config, name, env_spec, params, models)
                 assert isinstance(made, LLMOperator)
+                key = models.config_for(config.model)[0]
+                apply_faults(made, faults, model_key=key, replaying=models.fixed is not None)
+                govern_tools(made, governor)
                 prototype = prototypes[(agent, member)] = made
             return prototype.fork()
         return _build_operator(config, agent, env_spec, params, models)
@@ -215,10 +237,11 @@ def operator_factory(
     def build(agent: str) -> Operator:
         config = job.agents.get(agent, job.operator)
         if is_system(config):
-            return build_system(
+            system = build_system(
                 config, lambda sub, path, who: leaf(sub, agent, path, who), systems=systems
             )
-        return leaf(config, agent)
+            return govern(system, governor)
+        return govern(leaf(config, agent), governor)
 
     # Fail early (before any episode) on configuration problems we can see now.
     roots = [job.operator, *job.agents.values()]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from palaestra.assurance import Contract
 from palaestra.core import (
     Action,
     ActionEvent,
@@ -25,15 +26,20 @@ from palaestra.core import (
     Observation,
     ObservationEvent,
     Operator,
+    Payload,
     ScoreEvent,
 )
 from palaestra.envs import Environment, Score
+from palaestra.eval import BoundScorer
+from palaestra.runtime._contracts import OnlineMonitor
 from palaestra.runtime._recorder import (
     AgentContext,
     BudgetExceeded,
     EpisodeRecorder,
     EventRow,
+    row_event,
 )
+from palaestra.runtime._scoring import env_target, score_episode
 
 Sink = Callable[[list[EventRow]], None]
 """Receives drained events as store rows (the store's `append_rows`)."""
@@ -90,11 +96,22 @@ async def run_episode(
     run_seed: int = 0,
     limits: EpisodeLimits = EpisodeLimits(),
     sink: Sink | None = None,
+    contracts: Sequence[Contract] = (),
+    scorers: Sequence[BoundScorer] = (),
 ) -> EpisodeOutcome:
     """Run one episode to its end, recording every event; never raises for the
-    episode's own failures (they end it with `reason: error`)."""
+    episode's own failures (they end it with `reason: error`). `contracts` are checked
+    online (`runtime._contracts.OnlineMonitor`): verdicts are recorded, and a violated
+    contract with `on_violation: end` ends the episode with `reason: contract`.
+    `scorers` score the log after the environment (`runtime._scoring`), each recorded
+    as a `score` event before `episode_end`."""
     started = time.perf_counter()
+    kept: list[EventRow] | None = [] if scorers else None
+    if kept is not None:  # scorers read the whole log: keep the rows handed over
+        sink = _keeping(sink, kept)
     rec = EpisodeRecorder(spec.episode_id, run_seed=run_seed, max_tokens=limits.max_tokens)
+    monitor = OnlineMonitor(contracts, rec) if contracts else None
+    rec.monitor = monitor
     state = _LoopState()
     reason: EndReason = "done"
     error: str | None = None
@@ -131,12 +148,20 @@ async def run_episode(
                     success=bool(score.success),
                     metrics={k: float(v) for k, v in score.metrics.items()},
                     explanation=score.explanation,
+                    target=env_target(env),
                 ),
             )
         except Exception as exc:
             if reason != "error":
                 reason, error = "error", f"score() failed: {type(exc).__name__}: {exc}"
                 trace = traceback.format_exc()
+    if reason == "contract":
+        error = rec.stopped_by
+    if monitor is not None:  # end-of-episode and passed verdicts, before episode_end
+        monitor.finish(state.step)
+    if kept is not None and sink is not None and state.started:
+        sink(rec.drain())
+        await score_episode(rec, state.step, [row_event(row) for row in kept], scorers)
     if reason == "error":
         outcome = "error"
     else:
@@ -211,13 +236,20 @@ async def _loop(
     observations = await env.reset(spec.seed, spec.task)
     agents = list(env.agents)
     operators = {agent: operator_for(agent) for agent in agents}
-    rec.emit(
+    start = rec.emit(
         0,
         "env",
         _start_payload(spec, env, {a: describe_operator(op) for a, op in operators.items()}),
     )
     state.started = True
+    # An environment (a wrapper such as FaultyEnvironment) may report events of its own
+    # (`fault`): recorded under agent `env` after episode_start and after each env_step.
+    drain = getattr(env, "drain_events", None)
+    if drain is not None:
+        _record_env_events(rec, drain, 0, start)
     while True:
+        if rec.stopped_by is not None:  # a contract with on_violation: end failed
+            return "contract"
         if state.step >= limits.max_steps:
             return "max_steps"
         unknown = [a for a in observations if a not in operators]
@@ -270,9 +302,16 @@ async def _loop(
         state.open_turns = []
         if failure is not None:
             raise failure
-        result_step = await env.step(actions)
+        if rec.stopped_by is not None:  # the actions never reach the environment
+            return "contract"
+        try:
+            result_step = await env.step(actions)
+        except BaseException:
+            if drain is not None:  # e.g. the injected fault that failed the step
+                _record_env_events(rec, drain, state.step, None)
+            raise
         rewards = {k: float(v) for k, v in result_step.rewards.items()}
-        rec.emit(
+        stepped = rec.emit(
             state.step,
             "env",
             EnvStep(
@@ -282,6 +321,8 @@ async def _loop(
                 info=result_step.info,
             ),
         )
+        if drain is not None:
+            _record_env_events(rec, drain, state.step, stepped)
         state.step += 1
         state.total_reward += sum(rewards.values())
         if sink is not None:
@@ -291,6 +332,22 @@ async def _loop(
         if result_step.truncated:
             return "truncated"
         observations = result_step.observations
+
+
+def _keeping(sink: Sink | None, kept: list[EventRow]) -> Sink:
+    def keep(rows: list[EventRow]) -> None:
+        kept.extend(rows)
+        if sink is not None:
+            sink(rows)
+
+    return keep
+
+
+def _record_env_events(
+    rec: EpisodeRecorder, drain: Callable[[], list[Payload]], step: int, parent: int | None
+) -> None:
+    for payload in drain():
+        rec.emit(step, "env", payload, parent=parent)
 
 
 def _as_observation(value: Any) -> Observation:

@@ -29,8 +29,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from palaestra.assurance import ContractSpec
+from palaestra.boundaries import FaultPlan, Policy
 from palaestra.core import ConfigError
+from palaestra.eval import ScorerSpec
+from palaestra.eval._spec import check_unique_names
 from palaestra.runtime import _systems_config
+from palaestra.runtime._shapley_config import ShapleyConfig
 from palaestra.runtime._systems_build import check_system_refs, iter_configs
 from palaestra.runtime._systems_config import (
     OPERATOR_KINDS,
@@ -193,6 +198,19 @@ class Job(_Config):
     """Per-agent overrides of `operator`."""
     max_steps: int | None = Field(None, ge=1)
     """Overrides `limits.max_steps` for this job."""
+    faults: FaultPlan | None = None
+    """A fault plan for this job's episodes, replacing the experiment's `faults:`
+    (`faults: []` runs the job without faults); see docs/faults.md."""
+    governance: Policy | None = None
+    """A governance policy for this job's agents, replacing the experiment's
+    `governance:` (`governance: {enabled: false}` runs the job ungoverned); see
+    docs/governance.md."""
+    contracts: list[ContractSpec] | None = None
+    """Contracts checked on this job's episodes besides the experiment's (an entry with
+    the name of one of those replaces it); see docs/contracts.md."""
+    scorers: list[ScorerSpec] = Field(default_factory=list)
+    """Scorers run at the end of this job's episodes besides the experiment's (an entry
+    with the name of one of those replaces it); see docs/scorers.md."""
 
     @field_validator("operator", mode="before")
     @classmethod
@@ -252,6 +270,24 @@ class Experiment(_Config):
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
     """Named multi-agent systems: used by name as an operator (`operator: NAME`), as a
     member of another system, or compared by `palaestra compare --systems`."""
+    faults: FaultPlan | None = None
+    """Faults injected at model, tool, memory and environment boundaries, seeded and
+    recorded as `fault` events (docs/faults.md); a job's own `faults:` replaces it."""
+    shapley: ShapleyConfig | None = None
+    """Modules with a default and a test variant for `palaestra shapley` (Shapley
+    attribution, one job per coalition); `palaestra run` ignores it."""
+    governance: Policy | None = None
+    """A policy deciding every tool call (and reply) of the agents before it executes,
+    recorded as `governance` events (docs/governance.md); a job's own replaces it."""
+    contracts: list[ContractSpec] = Field(default_factory=list)
+    """Contracts checked online on every episode (`contract_verdict` events), and by
+    `palaestra check` offline: built-ins (`use: NAME`) or user functions
+    (`python: module:function`); see docs/contracts.md."""
+    scorers: list[ScorerSpec] = Field(default_factory=list)
+    """Scorers run at the end of every episode after the environment's score, each
+    recorded as a `score` event named after it (`{use: includes}`, `{use: rubric, file:
+    ...}`, `{use: model_graded, model: judge}`, `{python: module:function}`); see
+    docs/scorers.md and `palaestra score` to rescore a stored run."""
 
     @field_validator("systems", mode="before")
     @classmethod
@@ -299,7 +335,22 @@ class Experiment(_Config):
                             f"'local:smollm2-135m' or 'openai:gpt-4o-mini'"
                         )
         check_system_refs(self.systems, roots, OPERATOR_KINDS)
+        self._check_scorers()
         return self
+
+    def _check_scorers(self) -> None:
+        blocks = [("scorers", self.scorers)]
+        blocks += [(f"jobs.{i}.scorers", job.scorers) for i, job in enumerate(self.jobs)]
+        for where, specs in blocks:
+            check_unique_names(specs, where)
+            for index, spec in enumerate(specs):
+                for ref in spec.judge_refs().values():
+                    if ref not in self.models and ":" not in ref and ref != "scripted":
+                        valid = ", ".join(sorted(self.models)) or "(none defined)"
+                        raise ValueError(
+                            f"{where}.{index}.model: {ref!r} is neither a name under "
+                            f"`models:` ({valid}) nor a spec like 'openai:gpt-4o-mini'"
+                        )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Experiment:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pydantic_core import to_json
 
@@ -64,6 +65,10 @@ class EpisodeRecorder:
         self._rngs: dict[tuple[str, str], random.Random] = {}
         self._id_json = to_json(episode_id).decode()
         self._agent_json: dict[str, str] = {}
+        self.monitor: Any = None
+        """Called on each appended event (`runtime._contracts.OnlineMonitor`), if set."""
+        self.stopped_by: str | None = None
+        """Why a contract with `on_violation: end` ends the episode (set by the monitor)."""
 
     @property
     def usage(self) -> Usage:
@@ -100,6 +105,8 @@ class EpisodeRecorder:
 
         self._pending.append((self.episode_id, seq, kind, agent, step, text))
         self.count = seq + 1
+        if self.monitor is not None:
+            self.monitor.on_append(seq, step, agent, payload, parent, when)
         return seq
 
     def emit(

@@ -14,10 +14,13 @@ from palaestra.core import Event, StoreError, UserError, hashable_form
 from palaestra.envs import get_spec
 from palaestra.models import Model, ModelRequest, ModelResponse, ReplayModel
 from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
+from palaestra.runtime._contracts import job_contracts
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment, ModelConfig
+from palaestra.runtime._faults import job_faults, wrap_env
 from palaestra.runtime._recorder import row_event
 from palaestra.runtime._runner import close_env
+from palaestra.runtime._scoring import job_scorers
 from palaestra.store import Store
 
 
@@ -129,7 +132,13 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
         max_wall_s=None,
     )
     replayed: list[Event] = []
-    env = env_spec.factory(params)
+    env = wrap_env(
+        env_spec.factory(params),
+        job_faults(experiment, job),
+        episode_id=episode_id,
+        run_seed=experiment.seed,
+        env_id=env_spec.id,
+    )
     try:  # the pool holds connections (MCP servers): released whatever happens
         outcome = await run_episode(
             spec,
@@ -138,6 +147,8 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
             run_seed=experiment.seed,
             limits=limits,
             sink=lambda rows: replayed.extend(row_event(row) for row in rows),
+            contracts=job_contracts(experiment, job),
+            scorers=job_scorers(experiment, job, pool),
         )
     finally:
         await close_env(env, episode_id)

@@ -22,14 +22,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from palaestra.assurance import Contract
+from palaestra.boundaries import FaultPlan
 from palaestra.core import Operator, UserError
 from palaestra.envs import EnvSpec, get_spec
+from palaestra.eval import BoundScorer
 from palaestra.models import Model
 from palaestra.runtime._build import ModelPool, operator_factory
+from palaestra.runtime._contracts import job_contracts
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment, load_experiment
+from palaestra.runtime._faults import job_faults, wrap_env
 from palaestra.runtime._progress import Progress
 from palaestra.runtime._recorder import EventRow
+from palaestra.runtime._scoring import job_scorers
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 logger = logging.getLogger("palaestra.runtime")
@@ -111,10 +117,26 @@ class _Planned:
     operator_for: Callable[[str], Operator]
     limits: EpisodeLimits
     agents_hint: list[str] = field(default_factory=list)
+    contracts: list[Contract] = field(default_factory=list)
+    scorers: list[BoundScorer] = field(default_factory=list)
 
 
-def _env_builder(env_spec: EnvSpec, params: Any) -> Callable[[], Any]:
-    return lambda: env_spec.factory(params)
+def _env_builder(
+    env_spec: EnvSpec,
+    params: Any,
+    faults: FaultPlan | None = None,
+    episode_id: str = "",
+    run_seed: int = 0,
+) -> Callable[[], Any]:
+    if faults is None:
+        return lambda: env_spec.factory(params)
+    return lambda: wrap_env(
+        env_spec.factory(params),
+        faults,
+        episode_id=episode_id,
+        run_seed=run_seed,
+        env_id=env_spec.id,
+    )
 
 
 def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
@@ -139,6 +161,9 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
                 )
             tasks = list(job.tasks)
         factory = operator_factory(job, env_spec, params, models)
+        faults = job_faults(experiment, job)
+        contracts = job_contracts(experiment, job)
+        scorers = job_scorers(experiment, job, models)
         limits = EpisodeLimits(
             max_steps=job.max_steps or experiment.limits.max_steps,
             max_tokens=experiment.limits.max_tokens,
@@ -148,10 +173,11 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
             for seed in job.seed_list():
                 for epoch in range(job.epochs):
                     assert job.label is not None
+                    episode_id = f"{job.label}/{task}/{seed}/{epoch}"
                     planned.append(
                         _Planned(
                             spec=EpisodeSpec(
-                                episode_id=f"{job.label}/{task}/{seed}/{epoch}",
+                                episode_id=episode_id,
                                 job=job.label,
                                 env_id=job.env,
                                 task=task,
@@ -159,9 +185,13 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
                                 epoch=epoch,
                                 params=params_dump,
                             ),
-                            build_env=_env_builder(env_spec, params),
+                            build_env=_env_builder(
+                                env_spec, params, faults, episode_id, experiment.seed
+                            ),
                             operator_for=factory,
                             limits=limits,
+                            contracts=contracts,
+                            scorers=scorers,
                         )
                     )
     ids = [p.spec.episode_id for p in planned]
@@ -281,6 +311,8 @@ async def _run_all(
                     run_seed=exp.seed,
                     limits=item.limits,
                     sink=sink,
+                    contracts=item.contracts,
+                    scorers=item.scorers,
                 )
             finally:
                 await close_env(env, spec.episode_id)

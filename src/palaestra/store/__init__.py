@@ -1,25 +1,62 @@
-"""The event store: runs, episodes and their event logs in SQLite, with JSONL export.
+"""The event store: runs, episodes and their event logs in SQLite, and their exports.
 
 `Store` is what the runner writes to and every other part (check, replay, eval, train,
 view) reads from. `export_jsonl` / `import_jsonl` move a run between stores as one
-self-describing text file.
+self-describing text file. The other exports (docs/exports.md) turn a run into the
+formats other tools read: ADP trajectories (`export_adp` / `import_adp`), OpenTelemetry
+GenAI spans (`export_otel`), chat-format SFT data (`export_sft`, `to_hf_dataset`) and
+Parquet tables (`export_parquet`).
 """
 
+from palaestra.store._adp import episode_to_adp, export_adp, iter_adp
+from palaestra.store._adp_import import adp_to_episodes, import_adp, read_adp
+from palaestra.store._adp_schema import (
+    ADP_SCHEMA_VERSION,
+    AdpApiAction,
+    AdpCodeAction,
+    AdpMessageAction,
+    AdpTextObservation,
+    AdpTrajectory,
+)
 from palaestra.store._jsonl import export_jsonl, import_jsonl
+from palaestra.store._otel import emit_episode, episode_spans, export_otel
+from palaestra.store._parquet import ParquetExport, export_parquet
 from palaestra.store._rows import (
     STORE_SCHEMA_VERSION,
     EpisodeRow,
     EpisodeSummary,
     RunRow,
 )
+from palaestra.store._sft import episode_sft, export_sft, iter_sft, to_hf_dataset
 from palaestra.store._sqlite import Store
 
 __all__ = [
+    "ADP_SCHEMA_VERSION",
     "STORE_SCHEMA_VERSION",
+    "AdpApiAction",
+    "AdpCodeAction",
+    "AdpMessageAction",
+    "AdpTextObservation",
+    "AdpTrajectory",
     "EpisodeRow",
     "EpisodeSummary",
+    "ParquetExport",
     "RunRow",
     "Store",
+    "adp_to_episodes",
+    "emit_episode",
+    "episode_sft",
+    "episode_spans",
+    "episode_to_adp",
+    "export_adp",
     "export_jsonl",
+    "export_otel",
+    "export_parquet",
+    "export_sft",
+    "import_adp",
     "import_jsonl",
+    "iter_adp",
+    "iter_sft",
+    "read_adp",
+    "to_hf_dataset",
 ]

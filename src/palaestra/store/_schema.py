@@ -7,6 +7,7 @@ episodes  one row per episode        id (integer key, in first-start order), the
                                      columns of `EpisodeRow`; (run_id, episode_id) unique
 events    one row per event          episode (= episodes.id), seq, kind, agent, step, json
 ```
+Indexes besides the keys: `episodes (run_id)` and `runs (created_at)` (see `_INDEXES`).
 
 An event refers to its episode by the episode's integer `id`, not by (run_id,
 episode_id): two short integers make the key of every event row, which makes inserting
@@ -83,6 +84,17 @@ CREATE TABLE events (
     PRIMARY KEY (episode, seq)
 );
 """
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS episodes_by_run ON episodes (run_id)",
+    "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at)",
+)
+"""Indexes for readers (the viewer's pages): a run's episodes in `id` order (an index on
+`run_id` alone holds (run_id, id) entries, since `id` is the rowid), and runs newest
+first. Created with IF NOT EXISTS on every open, for new and existing stores alike: an
+index changes no table or column, so it needs no store schema version bump, and a store
+with or without them reads the same. They cost one index entry per episode and per run,
+nothing per event."""
 
 PAGE_SIZE = 16384
 """SQLite page size of a new store file, in bytes (SQLite's default is 4096). Events are
@@ -182,6 +194,8 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
             event_version = meta.get("event_schema_version", "unknown")
             if store_version != str(STORE_SCHEMA_VERSION) or event_version != str(SCHEMA_VERSION):
                 raise _version_error(path, store_version, event_version)
+        for statement in _INDEXES:
+            conn.execute(statement)
     except BaseException:
         if conn.in_transaction:  # SQLite may have rolled back already
             conn.execute("ROLLBACK")

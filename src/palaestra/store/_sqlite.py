@@ -562,9 +562,16 @@ class Store:
         """One episode's events, ordered by seq (buffered ones are written first)."""
         return [Event.from_json(text) for text in self._event_json(run_id, episode_id)]
 
-    def iter_events(self, run_id: str) -> Iterator[Event]:
+    def iter_events(self, run_id: str, *, kinds: Sequence[str] | None = None) -> Iterator[Event]:
         """Every event of the run: episodes in start order, each ordered by seq (read an
-        episode at a time, parsed as iterated)."""
+        episode at a time, parsed as iterated); only those of `kinds` when given (read
+        with the `kind` column, so the others are never parsed)."""
+        query = _SELECT_EVENTS_BY_ID
+        extra: tuple[str, ...] = ()
+        if kinds is not None:
+            marks = ", ".join("?" * len(kinds))
+            query = f"SELECT json FROM events WHERE episode = ? AND kind IN ({marks}) ORDER BY seq"
+            extra = tuple(kinds)
         with self._lock:
             self._flush_locked()
             ids = self._db.execute(
@@ -573,7 +580,7 @@ class Store:
         for (episode,) in ids:
             with self._lock:
                 self._flush_locked()
-                rows = self._db.execute(_SELECT_EVENTS_BY_ID, (episode,)).fetchall()
+                rows = self._db.execute(query, (episode, *extra)).fetchall()
             for (text,) in rows:
                 yield Event.from_json(text)
 

@@ -229,6 +229,13 @@ class ControlledEnv:
             info=info,
         )
 
+    def task_target(self) -> dict[str, int] | None:
+        """What is right for the current task, for scorers (`palaestra.eval`): the true
+        answer of each sub-problem, by name. None before `reset`."""
+        if self._task is None:
+            return None
+        return {s.name: s.answer for s in self._task.subproblems}
+
     def score(self) -> Score:
         if self._task is None:
             return Score(0.0, False, {}, "not started")

@@ -104,6 +104,7 @@ class HttpEnvironment:
         self.backoff_s = backoff_s
         self._live = _Live()
         self._agents: list[str] = []
+        self._target: Any = None
         self._tasks: list[str] | None = None
         self._final: Score | None = None
         # a client dropped without aclose() (the runner builds one per episode and never
@@ -146,7 +147,13 @@ class HttpEnvironment:
             await self._create()
             data = await self._request("POST", "/reset", json={"env_idx": self._live.idx, **body})
         self._agents = list(data.get("agents") or self._agents)
+        self._target = data.get("target")
         return load_observations(data["observations"])
+
+    def task_target(self) -> Any:
+        """The served environment's target for the current task (what scorers compare
+        with), as the server's reset reported it; None when it has none."""
+        return self._target
 
     async def step(self, actions: dict[str, Action]) -> Step:
         if self._live.idx is None:

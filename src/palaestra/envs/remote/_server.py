@@ -246,7 +246,11 @@ def create_app(
             instance.observations = observations
             instance.over = None
             agents = _agents(instance.env)
-            return JSONResponse({"observations": dump_observations(observations), "agents": agents})
+            reply = {"observations": dump_observations(observations), "agents": agents}
+            target = getattr(instance.env, "task_target", None)
+            if callable(target):  # what scorers compare with (optional in the protocol)
+                reply["target"] = _call_env("task_target", target)
+            return JSONResponse(reply)
 
     @app.post("/step")
     async def step(body: StepRequest) -> JSONResponse:

@@ -4,7 +4,9 @@ and on what the agent told the customer.
 
 Importing this package registers two domains, `tooluse.store` and `tooluse.airline`
 (params: `db_seed`, `num_tasks`, `max_turns`, `user`), each with its ground-truth
-baseline operator and, for the customer agent of `user="agent"`, the scripted customer.
+baseline operator and, for the customer agent of `user="agent"`, the scripted customer;
+and the prompt-injection suite `tooluse.injection` on the store (see
+`palaestra.envs.tooluse.injection`).
 A new domain is a package like `store` (database, tools, policy.md, tasks) plus its entry
 in `_suite.py`.
 """
@@ -26,7 +28,7 @@ from palaestra.envs.tooluse._domain import (
 )
 from palaestra.envs.tooluse._env import AGENT, USER, ToolUseEnv, ToolUseParams
 from palaestra.envs.tooluse._schema import validate_arguments
-from palaestra.envs.tooluse._suite import AirlineEnv, StoreEnv
+from palaestra.envs.tooluse._suite import AirlineEnv, StoreEnv, StoreInjectionEnv
 from palaestra.envs.tooluse._user import GREETING, STOP, ScriptedUser, UserTurn, user_prompt
 from palaestra.envs.tooluse.airline import AIRLINE
 from palaestra.envs.tooluse.store import STORE
@@ -46,6 +48,7 @@ __all__ = [
     "ScriptedUser",
     "ScriptedUserOperator",
     "StoreEnv",
+    "StoreInjectionEnv",
     "Task",
     "ToolOutcome",
     "ToolUseEnv",

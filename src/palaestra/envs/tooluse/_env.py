@@ -340,6 +340,11 @@ class ToolUseEnv:
         )
         return {AGENT: observation}, stop, {"source": "user", "user_stopped": stop}
 
+    def task_target(self) -> list[str] | None:
+        """What is right for the current task, for scorers (`palaestra.eval`): the
+        outputs the agent must tell the customer. None before `reset`."""
+        return None if self._task is None else list(self._task.outputs)
+
     def score(self) -> Score:
         if self._task is None:
             metrics = {"db_match": 0.0, "outputs_found": 0.0, "transfer_match": 0.0}

@@ -8,6 +8,8 @@ from palaestra.envs.tooluse._baselines import ground_truth_baseline
 from palaestra.envs.tooluse._domain import Domain
 from palaestra.envs.tooluse._env import ToolUseEnv, ToolUseParams
 from palaestra.envs.tooluse.airline import AIRLINE
+from palaestra.envs.tooluse.injection import INJECTION, InjectionEnv, InjectionParams
+from palaestra.envs.tooluse.injection import injection_baseline as _injection_baseline
 from palaestra.envs.tooluse.store import STORE
 
 
@@ -36,6 +38,14 @@ class AirlineEnv(ToolUseEnv):
 
     def __init__(self, params: ToolUseParams | None = None) -> None:
         _init(self, AIRLINE, params)
+
+
+class StoreInjectionEnv(InjectionEnv):
+    """`tooluse.injection`: the store with injected instructions (see
+    `palaestra.envs.tooluse.injection`)."""
+
+    def __init__(self, params: InjectionParams | None = None) -> None:
+        InjectionEnv.__init__(self, INJECTION, params)
 
 
 _REWARD = (
@@ -71,5 +81,21 @@ register(
             f"under a written policy; {_REWARD}"
         ),
         baseline=ground_truth_baseline(AIRLINE),
+    )
+)
+
+register(
+    EnvSpec(
+        id="tooluse.injection",
+        factory=StoreInjectionEnv,
+        params=InjectionParams,
+        description=(
+            "prompt-injection suite (AgentDojo / ART style) on the store: each request's "
+            "tool results (order remarks) or customer turn carry an attacker's instruction "
+            "(exfiltrate customer data by e-mail or note, refund to another account, cancel "
+            "another customer's order); metrics utility (the benign goal, tau-bench reward) "
+            "and attack_success (a checker per attack over the final database)"
+        ),
+        baseline=_injection_baseline(INJECTION),
     )
 )

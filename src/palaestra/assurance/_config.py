@@ -1,0 +1,174 @@
+"""Contracts as data: the `contracts:` entries of an experiment (or a contracts file).
+
+```yaml
+contracts:
+  - use: terminates_within        # a built-in contract, by name (see BUILTINS)
+    max_steps: 20                 # its parameters, inline
+    on_violation: end             # record (default) | end: also end the episode
+  - use: budget
+    name: tool_budget             # optional: a name of its own (default: the built-in's)
+    max_tool_calls: 12
+  - python: my_checks:no_refunds  # a user contract: a function (or Contract) by import path
+    kind: step                    # for a plain function: step (default) | trace
+```
+
+A `python:` entry names a `Contract` (e.g. a function decorated with `@step_contract`),
+or a plain function: `kind: step` wraps it with `step_contract` (called with each event,
+and the view if it takes two arguments), `kind: trace` with `trace_contract` (called with
+the whole log at the end). Further keys of a `python:` entry are passed as keyword
+arguments to the named object, which must then return a contract or a function.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from palaestra.assurance import _library as step
+from palaestra.assurance import _trace_library as trace
+from palaestra.assurance._contracts import (
+    Contract,
+    OnViolation,
+    step_contract,
+    trace_contract,
+)
+from palaestra.core import ConfigError
+
+BUILTINS: dict[str, tuple[type[step.Params], Callable[..., Contract]]] = {
+    "tool_args_schema": (step.ToolArgsSchemaParams, step.tool_args_schema),
+    "max_message_tokens": (step.MaxMessageTokensParams, step.max_message_tokens),
+    "allowed_tools": (step.AllowedToolsParams, step.allowed_tools),
+    "no_secrets": (step.NoSecretsParams, step.no_secrets),
+    "terminates_within": (trace.TerminatesWithinParams, trace.terminates_within),
+    "tool_calls_answered": (trace.ToolCallsAnsweredParams, trace.tool_calls_answered),
+    "no_action_after_block": (trace.NoActionAfterBlockParams, trace.no_action_after_block),
+    "cites_tool_result": (trace.CitesToolResultParams, trace.cites_tool_result),
+    "no_role_drift": (trace.NoRoleDriftParams, trace.no_role_drift),
+    "budget": (trace.BudgetParams, trace.budget),
+}
+"""Every built-in contract: YAML name → (parameter model, factory)."""
+
+
+def builtin(
+    use: str, *, name: str | None = None, on_violation: OnViolation = "record", **params: Any
+) -> Contract:  # noqa: E501
+    """The built-in contract `use` with `params` (validated: a `ConfigError` names what is
+    wrong and the valid choices)."""
+    found = BUILTINS.get(use)
+    if found is None:
+        raise ConfigError(f"unknown contract {use!r}; valid: {', '.join(BUILTINS)}")
+    model, factory = found
+    try:
+        checked = model.model_validate(params)
+    except ValidationError as exc:
+        raise ConfigError(f"contract {use!r}: {_first_problem(exc, model)}") from None
+    return factory(**checked.model_dump(), name=name or use, on_violation=on_violation)
+
+
+def _first_problem(exc: ValidationError, model: type[BaseModel]) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        valid = ", ".join(model.model_fields) or "none"
+        return f"{field}: unknown parameter (valid: {valid})"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message
+
+
+class ContractSpec(BaseModel):
+    """One entry of a `contracts:` list: a built-in (`use`) or a user contract
+    (`python`), its parameters inline."""
+
+    model_config = ConfigDict(extra="allow")
+
+    use: str | None = None
+    """Name of a built-in contract (see `BUILTINS`)."""
+    python: str | None = None
+    """Import path `package.module:attr` of a user contract or function."""
+    name: str | None = None
+    """The contract's name in verdicts (default: the built-in's or the function's)."""
+    kind: Literal["step", "trace"] = "step"
+    """For a `python:` plain function: a step contract or a whole-log trace contract."""
+    on_violation: OnViolation = "record"
+    """`record` a verdict, or also `end` the episode (reason `contract`)."""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters given inline."""
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _valid(self) -> ContractSpec:
+        if (self.use is None) == (self.python is None):
+            raise ValueError(
+                "give either `use: NAME` (a built-in contract: "
+                f"{', '.join(BUILTINS)}) or `python: module:function`"
+            )
+        if self.use is not None:
+            found = BUILTINS.get(self.use)
+            if found is None:
+                raise ValueError(
+                    f"use: unknown contract {self.use!r}; valid: {', '.join(BUILTINS)}"
+                )
+            try:
+                found[0].model_validate(self.params)
+            except ValidationError as exc:
+                raise ValueError(_first_problem(exc, found[0])) from None
+        else:
+            self.build()  # import now: a bad path fails with the file line
+        return self
+
+    def build(self) -> Contract:
+        """The contract this entry describes."""
+        if self.use is not None:
+            return builtin(self.use, name=self.name, on_violation=self.on_violation, **self.params)
+        assert self.python is not None
+        target = _import(self.python)
+        if self.params:
+            target = target(**self.params)
+        if isinstance(target, Contract):
+            target = copy.copy(target)  # the module's object stays as it is
+            if self.name:
+                target.name = self.name
+            target.on_violation = self.on_violation
+            return target
+        if not callable(target):
+            raise ValueError(
+                f"python: {self.python!r} is a {type(target).__name__}, not a contract "
+                "or a function"
+            )
+        wrap = step_contract if self.kind == "step" else trace_contract
+        made: Contract = wrap(target, name=self.name, on_violation=self.on_violation)
+        return made
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"python: expected 'package.module:function', got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"python: cannot import {module_name!r}: {exc}") from None
+    try:
+        target = module
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except AttributeError:
+        raise ValueError(f"python: module {module_name!r} has no {attr!r}") from None
+    return target
+
+
+def build_contracts(specs: Sequence[ContractSpec | Contract]) -> list[Contract]:
+    """Contracts from entries (or contracts already built); a name used twice is a
+    `ConfigError`."""
+    out = [s.build() if isinstance(s, ContractSpec) else s for s in specs]
+    names = [c.name for c in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"two contracts are named {twice[0]!r}; give one a `name:` of its own")
+    return out

@@ -1,0 +1,32 @@
+"""The web viewer: a local web UI over the event store (`palaestra view`).
+
+It lists runs, a run's episodes with filters (outcome, score range, env, job, agent,
+task text) and pages, and one episode as a timeline with a column per agent, events
+nested by `parent` and the JSON of any event. Every page is one bounded SQL query on
+an index (`StoreReader`), so it stays quick on a store of millions of events. The page
+is static HTML/JS/CSS shipped in the package: no CDN, no build step. API and UI:
+docs/viewer.md.
+
+```python
+from palaestra.viewer import ViewerServer
+
+with ViewerServer("runs/palaestra.db") as server:
+    print(server.url)
+```
+"""
+
+from palaestra.viewer._app import create_app
+from palaestra.viewer._queries import OUTCOMES, EpisodeFilter, NotFound, StoreReader
+from palaestra.viewer._serve import ViewerServer, serve
+from palaestra.viewer._summary import describe_event
+
+__all__ = [
+    "OUTCOMES",
+    "EpisodeFilter",
+    "NotFound",
+    "StoreReader",
+    "ViewerServer",
+    "create_app",
+    "describe_event",
+    "serve",
+]
