@@ -81,6 +81,9 @@ class FaultyEnvironment:
         self._streams: dict[tuple[str, int], RuleStream] = {}
         self._events: list[Payload] = []
         self._tools: dict[str, list[Any]] = {}
+        self._data: dict[str, Any] = {}
+        """Each agent's last observation `data`, kept in an observation the wrapper makes
+        itself (algorithmic operators read their task from it)."""
         self._step = 0
 
     # -- the Environment interface ----------------------------------------------------
@@ -110,6 +113,7 @@ class FaultyEnvironment:
         self._streams.clear()
         self._events.clear()
         self._tools.clear()
+        self._data.clear()
         self._step = 0
         observations = await self.inner.reset(seed, task)
         return self._observe(observations, 0)
@@ -144,6 +148,7 @@ class FaultyEnvironment:
                         text="\n\n".join(m.content or "" for m in errors),
                         tools=self._tools.get(agent, []),
                         messages=errors,
+                        data=self._data.get(agent),
                     )
                     for agent, errors in withheld.items()
                 },
@@ -296,6 +301,7 @@ class FaultyEnvironment:
         out = {}
         for agent, observation in observations.items():
             self._tools[agent] = list(observation.tools)
+            self._data[agent] = observation.data
             observation_faults = frozenset({"malformed", "truncate", "inject_text"})
             for hit in self._env_hits(agent, observation_faults, step):
                 observation = _perturb(observation, hit)
