@@ -62,6 +62,7 @@ bench: dev
 	$(BIN)/python benchmarks/sandbox.py
 	$(BIN)/python benchmarks/topologies.py
 	$(BIN)/python benchmarks/viewer.py
+	$(BIN)/python benchmarks/assurance.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
