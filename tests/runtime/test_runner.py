@@ -53,6 +53,9 @@ def test_baselines_solve_builtin_envs_and_log_is_well_formed(db_path):
             assert row.n_events == len(events)
             assert row.hash == episode_hash(events)
             assert row.status == "finished" and row.outcome == "success"
+            # the agents are known once the env is built: the finished row lists them
+            start = events[0].payload
+            assert row.agents == list(start.operators) and row.agents  # type: ignore[attr-defined]
     assert "graph.coloring" in result.table()
 
 

@@ -303,6 +303,7 @@ async def _run_all(
                 env = item.build_env()
             except Exception as exc:
                 raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
+            agents: list[str] | None = None
             try:
                 result = await run_episode(
                     spec,
@@ -314,6 +315,7 @@ async def _run_all(
                     contracts=item.contracts,
                     scorers=item.scorers,
                 )
+                agents = [str(agent) for agent in getattr(env, "agents", None) or []] or None
             finally:
                 await close_env(env, spec.episode_id)
             db.finish_episode(
@@ -332,6 +334,7 @@ async def _run_all(
                     wall_s=result.wall_s,
                     hash=result.hash,
                     error=result.error,
+                    agents=agents,
                 ),
             )
             bar.running -= 1

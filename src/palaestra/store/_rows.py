@@ -124,3 +124,6 @@ class EpisodeSummary(BaseModel):
     wall_s: float = 0.0
     hash: str | None = None
     error: str | None = None
+    agents: list[str] | None = None
+    """The episode's agents, known once its environment is built; None keeps those the
+    episode was started with."""

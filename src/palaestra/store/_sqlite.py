@@ -74,7 +74,7 @@ _EventRow = tuple[_Key, int, str, str, int, str]
 _FINISH_EPISODE = (
     "UPDATE episodes SET status = 'finished', outcome = ?, reason = ?, score = ?, success = ?, "
     "total_reward = ?, steps = ?, n_events = ?, input_tokens = ?, output_tokens = ?, "
-    "wall_s = ?, hash = ?, error = ?, finished_at = ? "
+    "wall_s = ?, hash = ?, error = ?, agents = COALESCE(?, agents), finished_at = ? "
     "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
 )
 _SELECT_EVENTS_BY_ID = "SELECT json FROM events WHERE episode = ? ORDER BY seq"
@@ -450,6 +450,9 @@ class Store:
                 summary.wall_s,
                 summary.hash,
                 summary.error,
+                None
+                if summary.agents is None
+                else json.dumps(summary.agents, separators=(",", ":")),
                 time.time(),
                 run_id,
                 summary.episode_id,
