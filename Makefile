@@ -63,6 +63,7 @@ bench: dev
 	$(BIN)/python benchmarks/topologies.py
 	$(BIN)/python benchmarks/viewer.py
 	$(BIN)/python benchmarks/assurance.py
+	$(BIN)/python benchmarks/trajectories.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -62,6 +62,7 @@ def test_public_api_is_exactly_all():
         "eval",
         "assurance",
         "viewer",
+        "train",
     }
     assert exported - modules == set(palaestra.__all__) - {"__version__"}
     for name in palaestra.__all__:

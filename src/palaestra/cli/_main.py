@@ -26,6 +26,7 @@ from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
 from palaestra.cli._shapley import add_shapley_parser, cmd_shapley
 from palaestra.cli._stress import add_stress_parser, cmd_stress
+from palaestra.cli._train import add_train_parser, cmd_train
 from palaestra.cli._view import add_view_parser, cmd_view
 from palaestra.core import PalaestraError, UserError
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_env_parser(sub)
     add_shapley_parser(sub, _store_arg)
     add_stress_parser(sub, _store_arg)
+    add_train_parser(sub, _store_arg)
     add_view_parser(sub, _store_arg)
     return parser
 
@@ -128,6 +130,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_run(args)
     if command == "compare":
         return cmd_compare(args)
+    if command == "train":
+        return cmd_train(args)
     if command == "shapley":
         return cmd_shapley(args)
     if command == "stress":

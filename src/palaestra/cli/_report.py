@@ -28,6 +28,14 @@ def add_report_parser(sub: Any, store_arg: Any) -> None:
         "params.NAME, operators.AGENT, ...); repeatable",
     )
     p.add_argument("--title", help="title of the report")
+    p.add_argument(
+        "--curve",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="add the learning curve of `palaestra train` (its curve.jsonl or checkpoint "
+        "folder); repeatable",
+    )
     store_arg(p)
 
     p = sub.add_parser(
@@ -87,12 +95,33 @@ def cmd_paired(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _curves(paths: list[str]) -> dict[str, list[tuple[float, float]]] | None:
+    """Named (step, value) series from `palaestra train` curve files."""
+    if not paths:
+        return None
+    from palaestra.train._loop import learning_curves, read_curve
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    for path in paths:
+        prefix = f"{path}: " if len(paths) > 1 else ""
+        for name, series in learning_curves(read_curve(path)).items():
+            out[prefix + name] = series
+    return out
+
+
 def cmd_report(store: Any, args: argparse.Namespace) -> int:
     from palaestra.eval import GROUP_FIELDS, episode_records, metrics, metrics_table, write_report
 
     run_ids = [store.resolve_run(ref).run_id for ref in args.runs]
     try:
-        path = write_report(store, run_ids, args.output, group_by=args.group_by, title=args.title)
+        path = write_report(
+            store,
+            run_ids,
+            args.output,
+            group_by=args.group_by,
+            title=args.title,
+            learning_curves=_curves(args.curve),
+        )
     except ValueError as exc:
         raise UserError(f"{exc} (group fields: {', '.join(GROUP_FIELDS)})") from None
     for run_id in run_ids:

@@ -109,4 +109,4 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    from palaestra.envs import code, graph, mas, remote, tooluse  # noqa: F401  (registers on import)
+    from palaestra.envs import arith, code, graph, mas, remote, tooluse  # noqa: F401  (registers)

@@ -6,6 +6,9 @@ openai:NAME          model NAME on an OpenAI-compatible server (base_url argumen
                      OPENAI_BASE_URL; OpenAI itself when neither is set)
 scripted             a scripted model that always answers a fixed text
                      (`scripted:TEXT` picks the text)
+torch:smollm2-135m   SmolLM2-135M-Instruct as a PyTorch policy (token ids + logprobs,
+                     for training; needs the `train` extra)
+torch:PATH           a saved torch policy or training checkpoint
 NAME                 with base_url given: same as openai:NAME
 ```
 """
@@ -23,6 +26,7 @@ SPEC_FORMS = (
     "local:smollm2-135m (or local)",
     "openai:NAME (with base_url= or OPENAI_BASE_URL for a compatible server)",
     "scripted (or scripted:TEXT)",
+    "torch:smollm2-135m or torch:PATH (a PyTorch policy for training)",
     "NAME with base_url= given",
 )
 """The valid spec forms, as listed in error messages."""
@@ -92,6 +96,22 @@ def model_from_spec(spec: str, *, base_url: str | None = None, **options: Any) -
         options.setdefault("name", spec)
         model = _build(ScriptedModel, spec, [text], cycle=True, **options)
         return model
+
+    if prefix == "torch":
+        if base_url is not None:
+            raise UserError(f"model {spec!r} runs in-process and takes no base_url")
+        from palaestra.models._torch import TorchPolicy
+        from palaestra.models._torch_load import load_policy
+
+        params = inspect.signature(TorchPolicy).parameters
+        allowed = sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY) + ["dtype"]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise UserError(
+                f"model {spec!r}: unknown option(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(allowed)}"
+            )
+        return load_policy(rest, **options)
 
     if not sep and base_url is not None:
         from palaestra.models._openai import OpenAIModel

@@ -276,6 +276,9 @@ class Experiment(_Config):
     shapley: ShapleyConfig | None = None
     """Modules with a default and a test variant for `palaestra shapley` (Shapley
     attribution, one job per coalition); `palaestra run` ignores it."""
+    train: dict[str, Any] | None = None
+    """The `palaestra train` settings (policy, estimator, group size, steps, ...),
+    validated by `palaestra.train.TrainConfig`; `palaestra run` ignores it."""
     governance: Policy | None = None
     """A policy deciding every tool call (and reply) of the agents before it executes,
     recorded as `governance` events (docs/governance.md); a job's own replaces it."""
