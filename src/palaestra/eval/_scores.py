@@ -11,35 +11,16 @@ show` do.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from palaestra.core import Event, ScoreEvent, wilson_interval
+from palaestra.eval._stats import bootstrap_ci
 from palaestra.store import Store
 
 ENV_SCORER = "env"
 """Row name of the environment's own score."""
-
-
-def bootstrap_mean_interval(
-    values: list[float], *, resamples: int = 2000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (deterministic in `seed`). With fewer
-    than two values, or all equal, the interval is the mean itself (nothing varies)."""
-    if not values:
-        return 0.0, 1.0
-    if len(values) < 2 or min(values) == max(values):
-        mean = sum(values) / len(values)
-        return mean, mean
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    alpha = (1 - level) / 2
-    low = means[int(alpha * (resamples - 1))]
-    high = means[int(round((1 - alpha) * (resamples - 1)))]
-    return low, high
 
 
 @dataclass
@@ -99,7 +80,7 @@ def scorer_rows_from_events(
         if row.n:
             row.mean = sum(row.values) / row.n
             row.success_rate = row.successes / row.n
-        row.mean_ci95 = bootstrap_mean_interval(row.values)
+        row.mean_ci95 = bootstrap_ci(row.values) if row.values else (0.0, 1.0)
         row.success_ci95 = wilson_interval(row.successes, row.n)
         rows.append(row)
     return rows
