@@ -3,8 +3,10 @@ episode, also after the runner process is killed with SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -36,6 +38,26 @@ def test_resume_refuses_a_different_experiment(db_path):
     palaestra.run(_experiment(), run_id="r1", store=db_path)
     with pytest.raises(UserError, match="run-id"):
         palaestra.run(_experiment(tasks=2), run_id="r1", store=db_path)
+
+
+def test_resume_a_run_recorded_before_fields_were_added(db_path):
+    first = palaestra.run(_experiment(), run_id="old", store=db_path)
+    # a run written by an earlier version: its record lacks fields added since (with
+    # defaults), as `contracts`, `faults` and `governance` once were
+    with sqlite3.connect(db_path) as db:
+        (text,) = db.execute("SELECT experiment FROM runs WHERE run_id = 'old'").fetchone()
+        old = json.loads(text)
+        for key in ("contracts", "faults", "governance"):
+            del old[key]
+        db.execute("UPDATE runs SET experiment = ? WHERE run_id = 'old'", (json.dumps(old),))
+    again = palaestra.run(_experiment(), run_id="old", store=db_path)
+    assert again.skipped == len(first.episodes)
+    with Store(db_path) as store:
+        run = store.get_run("old")
+        assert run is not None and "contracts" not in run.experiment  # kept as recorded
+    # a real difference is still refused
+    with pytest.raises(UserError, match="run-id"):
+        palaestra.run(_experiment(tasks=2), run_id="old", store=db_path)
 
 
 SLOW_RUN = textwrap.dedent(

@@ -48,6 +48,25 @@ def default_store_path() -> Path:
     return Path(os.environ.get("PALAESTRA_STORE") or DEFAULT_STORE)
 
 
+def _as_recorded(db: Store, run_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The experiment record to resume `run_id` with: the stored one when it is the same
+    experiment written by an earlier version (fields added since then take their
+    defaults), so that resuming is not refused for a difference nobody made."""
+    existing = db.get_run(run_id)
+    if existing is None or existing.experiment == record:
+        return record
+    stored = dict(existing.experiment)
+    overrides = stored.pop("_overrides", None)
+    try:
+        upgraded = Experiment.model_validate(stored).model_dump(mode="json")
+    except ValueError:
+        return record  # not valid any more: the store reports the difference
+    ours = {key: value for key, value in record.items() if key != "_overrides"}
+    if upgraded == ours and overrides == record["_overrides"]:
+        return existing.experiment
+    return record
+
+
 def new_run_id(name: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{name}-{stamp}-{secrets.token_hex(2)}"
@@ -227,6 +246,7 @@ async def arun(
         record = exp.model_dump(mode="json")
         record["_overrides"] = {"model": model, "base_url": base_url}
         run_id = run_id or new_run_id(exp.name)
+        record = _as_recorded(db, run_id, record)
         db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name)
         finished = db.finished_episode_ids(run_id)
         todo = [p for p in planned if p.spec.episode_id not in finished]
