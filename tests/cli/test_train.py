@@ -68,4 +68,5 @@ def test_train_command_reports_config_errors(tmp_path: Path, capsys) -> None:
     )
     assert main(["train", str(path), "--store", str(tmp_path / "r.db")]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:5: train.estimater: Unexpected keyword argument" in err
+    assert f"{path}:5: train.estimater: unknown field" in err
+    assert "valid fields of train: " in err and "estimator" in err

@@ -95,7 +95,7 @@ def format_validation_error(
         expected = ctx.get("expected")
         if expected and "expected" not in message.lower():
             message += f" (valid: {expected})"
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # models, dataclasses
             message = "unknown field"
         out.append(f"{where}: {field}: {message}")
     return "\n".join(out)

@@ -176,10 +176,11 @@ def train_config(
     try:
         return _Block.model_validate({"train": data or {}}).train
     except ValidationError as exc:
-        raise ConfigError(
-            f"invalid train block in {source}:\n"
-            + format_validation_error(exc, source=source, lines=lines)
-        ) from None
+        text = format_validation_error(exc, source=source, lines=lines)
+        if any(e["type"] == "unexpected_keyword_argument" for e in exc.errors()):
+            valid = ", ".join(f.name for f in dataclasses.fields(TrainConfig))
+            text += f"\nvalid fields of train: {valid}"
+        raise ConfigError(f"invalid train block in {source}:\n{text}") from None
 
 
 def train_config_from_file(path: str | Path) -> TrainConfig:
