@@ -22,7 +22,6 @@ arguments to the named object, which must then return a contract or a function.
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -36,7 +35,7 @@ from palaestra.assurance._contracts import (
     step_contract,
     trace_contract,
 )
-from palaestra.core import ConfigError
+from palaestra.core import ConfigError, import_object
 
 BUILTINS: dict[str, tuple[type[step.Params], Callable[..., Contract]]] = {
     "tool_args_schema": (step.ToolArgsSchemaParams, step.tool_args_schema),
@@ -147,20 +146,11 @@ class ContractSpec(BaseModel):
 
 
 def _import(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"python: expected 'package.module:function', got {path!r}")
+    # a ValueError, so that the entry's validator reports it with the file line
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"python: cannot import {module_name!r}: {exc}") from None
-    try:
-        target = module
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except AttributeError:
-        raise ValueError(f"python: module {module_name!r} has no {attr!r}") from None
-    return target
+        return import_object(path)
+    except ConfigError as exc:
+        raise ValueError(f"python: {exc}") from None
 
 
 def build_contracts(specs: Sequence[ContractSpec | Contract]) -> list[Contract]:

@@ -23,7 +23,6 @@ is kept per (episode, agent), so one `Governor` serves concurrent episodes.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import inspect
 import re
 from collections import OrderedDict
@@ -39,7 +38,7 @@ from palaestra.boundaries._policy import (
     RewriteOp,
     Rule,
 )
-from palaestra.core import ConfigError, Context, Governance
+from palaestra.core import ConfigError, Context, Governance, import_object
 
 REPLY = "reply"
 """The target name of a governed text reply."""
@@ -406,19 +405,10 @@ def _number(value: Any) -> float:
 
 
 def _import_hook(path: str) -> Hook:
-    module_name, _, attr = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"governance hook {path!r}: cannot import {module_name!r}: {exc}"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(
-                f"governance hook {path!r}: {module_name!r} has no attribute {attr!r}"
-            )
-        obj = getattr(obj, part)
+        obj = import_object(path)
+    except ConfigError as exc:
+        raise ConfigError(f"governance hook {path!r}: {exc}") from None
     if not callable(obj):
         raise ConfigError(f"governance hook {path!r} is not callable")
     hook: Hook = obj

@@ -41,6 +41,7 @@ from palaestra.core._events import (
     is_judge,
     make_event,
 )
+from palaestra.core._imports import import_object
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
@@ -96,6 +97,7 @@ __all__ = [
     "hashable_form",
     "hashable_json",
     "hashable_prefix",
+    "import_object",
     "is_judge",
     "make_event",
     "wilson_interval",

@@ -303,7 +303,7 @@ def rubric(
         raise UserError(f"rubric {loaded.name!r} has `judge` items: give it a judge model")
     answer_extractor(loaded.answer, agent=loaded.agent)  # fail early on a bad source
     if resolve is None:
-        from palaestra.eval._spec import import_object
+        from palaestra.core import import_object
 
         resolve = import_object
     grading = _Grading(loaded, judge_agents(judges) if judges is not None else [], resolve)

@@ -24,7 +24,6 @@ after the scorer, all at the episode's last step. A scorer that raises is record
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from palaestra.core import (
     Payload,
     ScoreEvent,
     UserError,
+    import_object,
 )
 from palaestra.eval._judge import (
     DEFAULT_GRADE_PATTERN,
@@ -214,24 +214,6 @@ def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSp
     except ValidationError as exc:
         problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         raise UserError(f"--scorer {text!r}: {problems}") from None
-
-
-def import_object(path: str) -> Any:
-    """`package.module:attr` -> the object, or a `ConfigError` naming what is missing."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"expected an import path 'package.module:name', got {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r} (from {path!r}): {exc}") from None
-    obj: Any = module
-    try:
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
-    return obj
 
 
 JudgeFor = Callable[[str, str], Judge]

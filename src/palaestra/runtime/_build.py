@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from palaestra.boundaries import LimitedModel, Limiter
-from palaestra.core import ConfigError, ModelError, Operator, UserError
+from palaestra.core import ConfigError, ModelError, Operator, UserError, import_object
 from palaestra.envs import EnvSpec
 from palaestra.models import Model
 from palaestra.operators import (
@@ -33,24 +32,6 @@ from palaestra.runtime._systems_build import build_system, is_system, resolve
 from palaestra.tools import MCPServer, MCPToolset, Tool, as_tools
 
 DEFAULT_MODEL_SPEC = "local:smollm2-135m"
-
-
-def import_object(path: str) -> Any:
-    """`package.module:attr` → the object, or a `ConfigError` saying what is missing."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"expected an import path 'package.module:name', got {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module {module_name!r} (from {path!r}): {exc}") from None
-    try:
-        obj = module
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
-    return obj
 
 
 class ModelPool:

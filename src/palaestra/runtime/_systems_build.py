@@ -78,7 +78,7 @@ def import_schema(path: str, base_dir: str | None = None) -> type[BaseModel]:
     """The pydantic model an import path names; the experiment file's folder is also
     searched, so a schema may live next to the file. Raises `ValueError` (for config
     validation) saying what does not resolve."""
-    from palaestra.runtime._build import import_object
+    from palaestra.core import import_object
 
     try:
         obj = import_object(path)
