@@ -215,7 +215,8 @@ def test_yaml_errors_name_the_line_and_the_valid_choices(tmp_path):
         Experiment.from_yaml(path)
 
     path.write_text("jobs: [{env: test.counter}]\ncontracts:\n  - python: nowhere_mod:fn\n")
-    with pytest.raises(ConfigError, match=r":3: contracts.0.python: cannot import module 'nowhere_mod'"):
+    expected = r":3: contracts.0.python: cannot import module 'nowhere_mod'"
+    with pytest.raises(ConfigError, match=expected):
         Experiment.from_yaml(path)
 
     path.write_text("contracts:\n  - use: budget\n    max_tokens: 5\n  - {}\n")
