@@ -20,8 +20,8 @@ client) and the server used, the server's peak of requests in flight and connect
 opened, and the same number of calls made without palaestra's runtime or provider, N
 concurrent workers each: plain asyncio streams (one kept-alive connection per worker:
 what the machine allows), and `PooledTransport`, the transport under `OpenAIModel`, given
-one `httpx2.Request` per call from prebuilt headers (what the provider's HTTP layer
-allows). The gap between the second and palaestra is the provider's and the runtime's
+each call's request bytes from a prebuilt head (`send_bytes`, what the provider's HTTP
+layer allows). The gap between the second and palaestra is the provider's and the runtime's
 own work.
 `--httpx2-pool` adds the httpx2 client with its default pool (what the `openai` SDK uses
 by default), which scans its connections for every request: milliseconds of CPU per call
@@ -246,28 +246,27 @@ def run_streams(server: Server, n: int, total: int) -> Measured:
 
 
 async def _pooled(url: str, n: int, total: int) -> None:
-    """N workers sharing one `PooledTransport` (N connections), a new request per call."""
+    """N workers sharing one `PooledTransport` (N connections), each call the request's
+    bytes from a prebuilt head (`send_bytes`, as `OpenAIModel` sends)."""
     from palaestra.models._transport import PooledTransport
 
     transport = PooledTransport(max_connections=n)
     target = httpx2.URL(f"{url}/chat/completions")
+    key = (target.raw_scheme, target.raw_host, target.port or 80)
     body = json.dumps(BODY).encode()
-    headers = httpx2.Headers({"Content-Type": "application/json", "Host": target.netloc.decode()})
-    headers["Content-Length"] = str(len(body))
-    extensions = {"timeout": httpx2.Timeout(120.0, pool=None).as_dict()}
+    data = (
+        b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (target.raw_path, target.netloc, len(body), body)
+    )
+    timeout = httpx2.Timeout(120.0, pool=None).as_dict()
     remaining = [total]
 
     async def worker() -> None:
         while remaining[0] > 0:
             remaining[0] -= 1
-            request = httpx2.Request(
-                "POST", target, headers=headers, stream=httpx2.ByteStream(body),
-                extensions=extensions,
-            )  # fmt: skip
-            reply = await transport.handle_async_request(request)
-            await reply.aread()
-            if reply.status_code != 200:
-                raise RuntimeError(f"server answered {reply.status_code}")
+            reply = await transport.send_bytes(key, data, timeout)
+            if reply.status != 200:
+                raise RuntimeError(f"server answered {reply.status}")
             json.loads(reply.content)
 
     try:

@@ -20,7 +20,7 @@ import httpx2
 import openai
 import pytest
 
-from palaestra.core import Message
+from palaestra.core import Message, ModelError
 from palaestra.models import ModelRequest, OpenAIModel
 from palaestra.models._transport import PooledTransport
 from palaestra.testing import ChatServer
@@ -226,6 +226,75 @@ async def test_garbled_response_is_a_protocol_error() -> None:
     async with raw_server(lambda i: b"SMTP ready\r\n\r\n") as raw, client() as (http, _):
         with pytest.raises(httpx2.RemoteProtocolError, match="status line"):
             await http.get(raw.url)
+
+
+async def test_send_bytes_reads_whole_bodies_and_reuses_the_connection() -> None:
+    big = bytes(range(256)) * 12_000  # more than is read with the head
+    replies = [
+        response(b"5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding: chunked"),
+        response(big, "X-Kind: big"),
+        response(b"", status="204 No Content"),
+    ]
+    async with raw_server(lambda i: replies[i]) as raw:
+        transport = PooledTransport()
+        port = int(raw.url.rsplit(":", 1)[1])
+        key = (b"http", b"127.0.0.1", port)
+        data = b"POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\nhi"
+        sent = [await transport.send_bytes(key, data, {"read": 5.0}) for _ in range(3)]
+        await transport.aclose()
+    assert [(s.status, s.content) for s in sent] == [(200, b"hello"), (200, big), (204, b"")]
+    assert (b"X-Kind", b"big") in sent[1].headers
+    assert sent[2].reason == b"No Content"
+    assert raw.connections == 1
+    assert [r[0] for r in raw.requests] == ["POST /v1/x"] * 3
+    assert raw.requests[0][2] == b"hi"
+
+
+async def test_send_bytes_errors_are_httpx2_transport_errors() -> None:
+    transport = PooledTransport()
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(httpx2.ConnectError, match="cannot connect"):
+        await transport.send_bytes((b"http", b"127.0.0.1", port), b"GET / HTTP/1.1\r\n\r\n", {})
+    with pytest.raises(httpx2.UnsupportedProtocol):
+        await transport.send_bytes((b"ftp", b"127.0.0.1", port), b"GET / HTTP/1.1\r\n\r\n", {})
+    async with raw_server(lambda i: b"SMTP ready\r\n\r\n") as raw:
+        key = (b"http", b"127.0.0.1", int(raw.url.rsplit(":", 1)[1]))
+        with pytest.raises(httpx2.RemoteProtocolError, match="status line"):
+            await transport.send_bytes(key, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", {})
+    await transport.aclose()
+
+
+async def test_openai_model_reads_gzip_and_chunked_replies() -> None:
+    reply = json.dumps(
+        {
+            "model": "m",
+            "choices": [{"message": {"role": "assistant", "content": "hello"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+        }
+    ).encode()
+    chunked = b"%X\r\n%s\r\n0\r\n\r\n" % (len(reply), reply)
+    replies = [
+        response(gzip.compress(reply), "Content-Encoding: gzip"),
+        response(chunked, "Transfer-Encoding: chunked"),
+        response(b'{"error": {"message": "no such model"}}', status="404 Not Found"),
+    ]
+    async with raw_server(lambda i: replies[i]) as raw:
+        model = OpenAIModel("m", base_url=f"{raw.url}/v1", max_retries=0)
+        request = ModelRequest(messages=[Message(role="user", content="hi")])
+        try:
+            texts = [(await model.generate(request)).message.content for _ in range(2)]
+            with pytest.raises(ModelError, match="HTTP 404: no such model"):
+                await model.generate(request)
+        finally:
+            await model.aclose()
+    assert texts == ["hello", "hello"]
+    method, headers, body = raw.requests[0]
+    assert method == "POST /v1/chat/completions"
+    assert json.loads(body)["messages"] == [{"role": "user", "content": "hi"}]
+    assert headers["content-length"] == str(len(body))
+    assert headers["x-stainless-retry-count"] == "0"
 
 
 # -- a server that closes connections -------------------------------------------------------

@@ -7,6 +7,7 @@ baseline operator, so every environment runs without a model.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,20 @@ def registered() -> dict[str, EnvSpec]:
 
 
 def get_spec(env_id: str) -> EnvSpec:
-    """The spec of `env_id`, or a `UserError` listing the registered ids."""
+    """The spec of `env_id`, or a `UserError` listing the registered ids.
+
+    Only the built-in family that `env_id` names is imported (`graph.coloring` imports
+    `palaestra.envs.graph`): a run pays for the environments it uses, not for all of
+    them (importing every family costs about a second)."""
+    found = _REGISTRY.get(env_id)
+    if found is not None:
+        return found
+    module = _BUILTIN_FAMILIES.get(env_id.split(".", 1)[0])
+    if module is not None:
+        importlib.import_module(module)
+        found = _REGISTRY.get(env_id)
+        if found is not None:
+            return found
     _load_builtins()
     try:
         return _REGISTRY[env_id]
@@ -101,6 +115,16 @@ def make(env_id: str, **params: Any) -> Environment:
     return get_spec(env_id).make(**params)
 
 
+_BUILTIN_FAMILIES = {
+    "arith": "palaestra.envs.arith",
+    "code": "palaestra.envs.code",
+    "graph": "palaestra.envs.graph",
+    "mas": "palaestra.envs.mas",
+    "remote": "palaestra.envs.remote",
+    "tooluse": "palaestra.envs.tooluse",
+}
+"""The module that registers each built-in family (the id's part before the first dot)."""
+
 _builtins_loaded = False
 
 
@@ -109,4 +133,5 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    from palaestra.envs import arith, code, graph, mas, remote, tooluse  # noqa: F401  (registers)
+    for module in _BUILTIN_FAMILIES.values():
+        importlib.import_module(module)  # registers its environments

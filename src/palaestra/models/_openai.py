@@ -27,12 +27,13 @@ and its subclasses, made by the SDK's own `_make_status_error_from_response`;
   directly ~120-130 us. The target workload (1,000 episodes in flight against a 200 ms
   server, 5,000 calls/s ideal) leaves provider and runtime together about 200 us of CPU
   per call, so the SDK's pipeline alone would more than spend it. So the first call
-  takes the SDK client's URL, headers and timeout once (`_DirectPost`); each attempt
-  then encodes the body once, builds one `httpx2.Request`, awaits
-  `transport.handle_async_request`, and turns a failure into the exception the SDK would
-  raise, made the SDK's way. `_classify`, retries and Retry-After see the same errors
-  either way; tests compare the headers and errors with those of the SDK's own
-  `chat.completions.create`.
+  takes the SDK client's URL, headers and timeout once and encodes the request head
+  (`_DirectPost`); each attempt then adds its retry count, length and body to those
+  bytes, hands them to `PooledTransport.send_bytes` (no httpx2 request or response
+  objects: ~50 us less per call than `handle_async_request`), and turns a failure into
+  the exception the SDK would raise, made the SDK's way. `_classify`, retries and
+  Retry-After see the same errors either way; tests compare the headers and errors with
+  those of the SDK's own `chat.completions.create`.
 
 Two cases still go through the SDK (`post("/chat/completions", cast_to=httpx2.Response)`
 on an httpx2 client): where the environment routes the server through a proxy
@@ -107,25 +108,36 @@ def _env_proxy_for(url: str) -> bool:
     return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
+class _Sent(NamedTuple):
+    """What one direct attempt got back: the status and the (decoded) body."""
+
+    status_code: int
+    content: bytes
+
+
 class _DirectPost:
     """`POST /chat/completions` straight to the transport, with what the SDK would send.
 
     Made once, inside the event loop (the SDK's `X-Stainless-Async` header names the
     running async library), from the SDK client: its URL, its auth and default headers
     merged over the httpx2 client's own (Accept-Encoding, Connection) as httpx2 merges
-    them, the SDK's `X-Stainless-Read-Timeout`, and its timeout as the request extension.
+    them, the SDK's `X-Stainless-Read-Timeout`, and its timeout. The request head is
+    encoded here once; an attempt adds its retry count, Content-Length and body and
+    hands the bytes to `PooledTransport.send_bytes`. httpx2 request and response objects
+    are built only where the SDK needs them: for an error it raises, and to decode a
+    compressed body.
     """
 
-    __slots__ = ("_sdk", "_transport", "_url", "_headers", "_extensions")
+    __slots__ = ("_sdk", "_transport", "_url", "_headers", "_timeout", "_key", "_head", "_close")
 
     def __init__(
         self, sdk: openai.AsyncOpenAI, http: httpx2.AsyncClient, transport: PooledTransport
     ) -> None:
         self._sdk, self._transport = sdk, transport
         base = sdk.base_url  # always ends in "/"
-        self._url = base.copy_with(raw_path=base.raw_path + _CHAT_PATH.encode())
+        url = self._url = base.copy_with(raw_path=base.raw_path + _CHAT_PATH.encode())
         sdk_headers = {**sdk.auth_headers, **sdk.default_headers}
-        headers = httpx2.Headers({"Host": self._url.netloc.decode("ascii")})
+        headers = httpx2.Headers({"Host": url.netloc.decode("ascii")})
         headers.update(http.headers)
         # Omit() marks a header the SDK leaves out (OpenAI-Organization when unset...).
         headers.update({k: v for k, v in sdk_headers.items() if isinstance(v, str)})
@@ -134,34 +146,69 @@ class _DirectPost:
         if timeout.read is not None:
             headers["X-Stainless-Read-Timeout"] = str(timeout.read)
         self._headers = headers
-        self._extensions = {"timeout": timeout.as_dict()}
+        self._timeout = timeout.as_dict()
+        scheme = url.raw_scheme
+        self._key = (scheme, url.raw_host, url.port or (443 if scheme == b"https" else 80))
+        lines = [b"POST " + url.raw_path + b" HTTP/1.1"]
+        self._close = False
+        for name, value in headers.raw:
+            if name.lower() == _RETRY_COUNT.lower().encode():
+                continue  # per attempt
+            if name.lower() == b"connection" and b"close" in value.lower():
+                self._close = True
+            lines.append(name + b": " + value)
+        self._head = b"\r\n".join(lines) + b"\r\n"
 
-    async def post(self, content: bytes, retries_taken: int) -> httpx2.Response:
-        """Send one attempt and read its response; raise what the SDK would raise: its
-        `APIStatusError` subclass for a 4xx/5xx, `APITimeoutError` for a timeout,
-        `APIConnectionError` for any other transport failure."""
+    def _request(self, content: bytes, retries_taken: int) -> httpx2.Request:
+        """The attempt as an httpx2 request: what the SDK's exceptions carry."""
         headers = httpx2.Headers(self._headers)
-        if retries_taken:
-            headers[_RETRY_COUNT] = str(retries_taken)
+        headers[_RETRY_COUNT] = str(retries_taken)
         headers["Content-Length"] = str(len(content))
-        request = httpx2.Request(
+        return httpx2.Request(
             "POST",
             self._url,
             headers=headers,
             stream=httpx2.ByteStream(content),
-            extensions=self._extensions,
+            extensions={"timeout": self._timeout},
+        )
+
+    async def post(self, content: bytes, retries_taken: int) -> _Sent:
+        """Send one attempt and read its response; raise what the SDK would raise: its
+        `APIStatusError` subclass for a 4xx/5xx, `APITimeoutError` for a timeout,
+        `APIConnectionError` for any other transport failure."""
+        data = b"%s%s: %d\r\nContent-Length: %d\r\n\r\n%s" % (
+            self._head,
+            _RETRY_COUNT.encode(),
+            retries_taken,
+            len(content),
+            content,
         )
         try:
-            response = await self._transport.handle_async_request(request)
-            response.request = request
-            await response.aread()
+            sent = await self._transport.send_bytes(
+                self._key, data, self._timeout, close=self._close
+            )
         except httpx2.TimeoutException as exc:
-            raise openai.APITimeoutError(request=request) from exc
+            raise openai.APITimeoutError(request=self._request(content, retries_taken)) from exc
         except (httpx2.RequestError, ssl.SSLError) as exc:
+            request = self._request(content, retries_taken)
             raise openai.APIConnectionError(request=request) from exc
-        if response.status_code >= 400:
+        status, reason, headers, body = sent
+        if status < 400 and not any(name.lower() == b"content-encoding" for name, _ in headers):
+            return _Sent(status, body)
+        response = httpx2.Response(
+            status,
+            headers=headers,
+            stream=httpx2.ByteStream(body),
+            request=self._request(content, retries_taken),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+        try:
+            await response.aread()  # decodes the Content-Encoding
+        except httpx2.DecodingError as exc:
+            raise openai.APIConnectionError(request=response.request) from exc
+        if status >= 400:
             raise self._sdk._make_status_error_from_response(response)
-        return response
+        return _Sent(status, response.content)
 
 
 class OpenAIModel:
@@ -279,6 +326,7 @@ class OpenAIModel:
         for number in range(1, self.retry.max_attempts + 1):
             start = time.monotonic()
             try:
+                raw: _Sent | httpx2.Response
                 if direct is not None:
                     raw = await direct.post(content, number - 1)
                     if raw.status_code >= 300:  # a redirect: the SDK's client follows it

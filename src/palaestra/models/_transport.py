@@ -32,7 +32,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx2
 
@@ -99,6 +99,43 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         key = (scheme, url.raw_host, url.port or (443 if scheme == b"https" else 80))
         timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
         data, close = _encode(request, await request.aread())
+        sent = await self._send(key, data, close, timeout, request.method, request, whole=False)
+        assert isinstance(sent, httpx2.Response)
+        return sent
+
+    async def send_bytes(
+        self,
+        key: _Key,
+        data: bytes,
+        timeout: dict[str, float | None],
+        *,
+        method: str = "POST",
+        close: bool = False,
+    ) -> RawResponse:
+        """Send a request already encoded as HTTP/1.1 bytes (`data`: head and body) to
+        `key` = (scheme, host, port) and read the whole response, without building httpx2
+        request or response objects: the provider's hot path. `close` says the head asks
+        `Connection: close`. Errors are the same httpx2 exceptions as
+        `handle_async_request`'s (with no `request` attached); the body is as received
+        (any Content-Encoding is left to the caller)."""
+        if key[0] not in (b"http", b"https"):
+            raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {key[0]!r}")
+        sent = await self._send(key, data, close, timeout, method, None, whole=True)
+        assert isinstance(sent, RawResponse)
+        return sent
+
+    async def _send(
+        self,
+        key: _Key,
+        data: bytes,
+        close: bool,
+        timeout: dict[str, float | None],
+        method: str,
+        request: httpx2.Request | None,
+        *,
+        whole: bool,
+    ) -> httpx2.Response | RawResponse:
+        """One request on a pooled (or new) connection, under the in-flight limit."""
         if asyncio.get_running_loop() is not self._loop:
             self._new_pool()
         await self._slots.acquire()
@@ -108,7 +145,9 @@ class PooledTransport(httpx2.AsyncBaseTransport):
                 reused = conn is not None
                 try:
                     conn = conn or await self._connect(key, timeout)
-                    return await self._exchange(conn, request, data, close, timeout)
+                    return await self._exchange(
+                        conn, method, request, data, close, timeout, whole=whole
+                    )
                 except _NothingReceived:
                     if not reused:
                         raise httpx2.RemoteProtocolError(_NO_RESPONSE, request=request) from None
@@ -182,13 +221,17 @@ class PooledTransport(httpx2.AsyncBaseTransport):
     async def _exchange(
         self,
         conn: _Connection,
-        request: httpx2.Request,
+        method: str,
+        request: httpx2.Request | None,
         data: bytes,
         close: bool,
         timeout: dict[str, float | None],
-    ) -> httpx2.Response:
+        *,
+        whole: bool,
+    ) -> httpx2.Response | RawResponse:
         """Send the request on `conn` and read the response head (with a small body of
-        known length, so that `conn` is free at once); `conn` is closed on any error."""
+        known length, so that `conn` is free at once; with `whole`, the whole body, as a
+        `RawResponse`); `conn` is closed on any error."""
         reader, writer = conn.reader, conn.writer
         content: bytes | None = None
         try:
@@ -203,7 +246,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
                     raise _NothingReceived() from exc
             async with asyncio.timeout(timeout.get("read")):
                 status, reason, headers, keep_alive = await _read_head(reader)
-                length, chunked, keep_alive = _framing(request, status, headers, keep_alive)
+                length, chunked, keep_alive = _framing(method, status, headers, keep_alive)
                 if length is not None and length <= _EAGER_LIMIT:
                     content = await reader.readexactly(length)
         except BaseException as exc:
@@ -214,14 +257,29 @@ class PooledTransport(httpx2.AsyncBaseTransport):
                 raise _read_error(exc, request) from exc
             raise
         keep_alive = keep_alive and not close
-        stream: httpx2.AsyncByteStream
         if content is not None:
             self._release(conn, keep_alive)
-            stream = httpx2.ByteStream(content)
+            if whole:
+                return RawResponse(status, reason, headers, content)
+            stream: httpx2.AsyncByteStream = httpx2.ByteStream(content)
         else:
-            stream = _Body(self, conn, request, timeout.get("read"), length, chunked, keep_alive)
+            body = _Body(self, conn, request, timeout.get("read"), length, chunked, keep_alive)
+            if whole:
+                return RawResponse(status, reason, headers, b"".join([c async for c in body]))
+            stream = body
         extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
         return httpx2.Response(status, headers=headers, stream=stream, extensions=extensions)
+
+
+class RawResponse(NamedTuple):
+    """A whole response as `PooledTransport.send_bytes` reads it."""
+
+    status: int
+    reason: bytes
+    headers: list[tuple[bytes, bytes]]
+    """Names and values as received, in order."""
+    content: bytes
+    """The body as received: chunked framing removed, any Content-Encoding kept."""
 
 
 class _Body(httpx2.AsyncByteStream):
@@ -232,7 +290,7 @@ class _Body(httpx2.AsyncByteStream):
         self,
         transport: PooledTransport,
         conn: _Connection,
-        request: httpx2.Request,
+        request: httpx2.Request | None,
         timeout: float | None,
         length: int | None,
         chunked: bool,
@@ -333,10 +391,10 @@ async def _read_head(
 
 
 def _framing(
-    request: httpx2.Request, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool
+    method: str, status: int, headers: list[tuple[bytes, bytes]], keep_alive: bool
 ) -> tuple[int | None, bool, bool]:
     """How the body is delimited: (Content-Length or None, chunked, keep_alive)."""
-    if request.method == "HEAD" or status in (204, 304):
+    if method == "HEAD" or status in (204, 304):
         return 0, False, keep_alive
     length: int | None = None
     for name, value in headers:
@@ -351,7 +409,7 @@ def _framing(
     return length, False, keep_alive and length is not None
 
 
-def _read_error(exc: Exception, request: httpx2.Request) -> httpx2.TransportError:
+def _read_error(exc: Exception, request: httpx2.Request | None) -> httpx2.TransportError:
     """An error while reading a response, as the httpx2 exception the SDK expects."""
     if isinstance(exc, TimeoutError):
         return httpx2.ReadTimeout("no response bytes in time", request=request)
