@@ -473,3 +473,21 @@ async def test_connection_limit_is_honoured() -> None:
         assert server.peak_connections == 2
         assert server.peak_in_flight == 2
         assert elapsed >= 0.45  # 10 requests, 2 at a time, 0.1 s each
+
+
+def test_encode_body_is_compact_utf8_json_and_refuses_nan() -> None:
+    from palaestra.models._openai_wire import encode_body
+
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": 'héllo "quoted" \n ✓'}],
+        "tools": [{"type": "function", "function": {"parameters": {"a": [1, 2.5, None]}}}],
+        "temperature": 0.1,
+    }
+    expected = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert encode_body(body) == expected
+    assert json.loads(encode_body(body)) == body
+    with pytest.raises(ValueError, match="Out of range float"):
+        encode_body({"temperature": float("nan")})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode_body({"x": object()})

@@ -233,28 +233,3 @@ def test_concurrency_limit_is_honoured(db_path):
     result = palaestra.run(experiment, store=db_path, models={"default": ScriptedModel(fn=reply)})
     assert len(result.episodes) == 9
     assert peak == 3
-
-
-async def test_limiter_hands_slots_in_order_and_survives_cancellation():
-    import asyncio
-
-    from palaestra.boundaries import Limiter
-
-    limiter = Limiter(1)
-    await limiter.acquire()
-    order: list[str] = []
-
-    async def take(name: str) -> None:
-        await limiter.acquire()
-        order.append(name)
-        limiter.release()
-
-    first = asyncio.create_task(take("first"))
-    doomed = asyncio.create_task(take("doomed"))
-    last = asyncio.create_task(take("last"))
-    await asyncio.sleep(0)
-    doomed.cancel()
-    limiter.release()
-    await asyncio.gather(first, last)
-    assert order == ["first", "last"]
-    assert limiter.free == 1 and limiter.in_use == 0

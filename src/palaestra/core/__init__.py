@@ -42,12 +42,14 @@ from palaestra.core._events import (
     make_event,
 )
 from palaestra.core._imports import import_object
+from palaestra.core._limiter import Limiter
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
+    "Limiter",
     "PAYLOADS",
     "SCHEMA_VERSION",
     "Action",

@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 
 import httpx2
 
+from palaestra.core import Limiter
+
 _Key = tuple[bytes, bytes, int]
 """Where a connection goes: (scheme, host, port)."""
 
@@ -86,7 +88,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         self.max_connections = max_connections
         self.keepalive_expiry_s = keepalive_expiry_s
         self._ssl_context = ssl_context
-        self._slots = asyncio.Semaphore(max_connections)
+        self._slots = Limiter(max_connections)
         self._idle: dict[_Key, deque[_Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -166,7 +168,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
     def _new_pool(self) -> None:
         """Start over in the running event loop: idle connections of another are useless."""
         self._loop = asyncio.get_running_loop()
-        self._slots = asyncio.Semaphore(self.max_connections)
+        self._slots = Limiter(self.max_connections)
         self._drop_idle()
 
     def _drop_idle(self) -> None:
