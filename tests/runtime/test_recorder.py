@@ -22,7 +22,11 @@ names = st.text(min_size=1, max_size=12)
         min_size=1,
         max_size=6,
     ),
-    clock=st.floats(0, 2e9, allow_nan=False),
+    clock=st.one_of(  # readings print via repr in [1e-4, 1e15), else via to_json
+        st.floats(0, 2e9, allow_nan=False),
+        st.floats(1e14, 1e17, allow_nan=False),
+        st.integers(0, 2**40),
+    ),
 )
 def test_recorder_json_is_event_to_json(episode_id, items, clock):
     rec = EpisodeRecorder(episode_id, run_seed=0, clock=lambda: clock)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
@@ -442,8 +442,13 @@ class EpisodeHasher:
 
     def update_hashable(self, hashable: str) -> None:
         """Feed an event by its `hashable_prefix` form (what the recorder already has)."""
-        self._digest.update(hashable.encode())
-        self._digest.update(b"\n")
+        self._digest.update(f"{hashable}\n".encode())
+
+    @property
+    def update_bytes(self) -> Callable[[bytes], None]:
+        """The digest's own `update`, for a caller that feeds `hashable + "\\n"` bytes
+        (the recorder, once per event)."""
+        return self._digest.update
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

@@ -66,7 +66,8 @@ async def call_model(
             failed = [Attempt(error=str(exc), latency_s=0.0, retry_after_s=None)]
         _record_failed(ctx, failed, request_handle)
         raise
-    _record_failed(ctx, response.failed_attempts, request_handle)
+    if response.failed_attempts:
+        _record_failed(ctx, response.failed_attempts, request_handle)
     response_handle = ctx.emit(
         ModelResponseEvent(
             message=response.message,

@@ -61,6 +61,7 @@ class EpisodeRecorder:
         self.cached_tokens = 0
         self.cost_usd = 0.0
         self._hasher = EpisodeHasher()
+        self._hash_update = self._hasher.update_bytes
         self._pending: list[EventRow] = []
         self._rngs: dict[tuple[str, str], random.Random] = {}
         self._id_json = to_json(episode_id).decode()
@@ -99,7 +100,7 @@ class EpisodeRecorder:
             f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":'
             f"{payload.__pydantic_serializer__.to_json(payload).decode()}"
         )
-        self._hasher.update_hashable(hashable + "}")
+        self._hash_update(f"{hashable}}}\n".encode())  # = EpisodeHasher.update_hashable
         duration = "0.0" if duration_s == 0 else to_json(float(duration_s)).decode()
         text = f'{hashable},"time":{to_json(float(when)).decode()},"duration_s":{duration}}}'
 
