@@ -1,6 +1,8 @@
 """kill -9 at any moment: every episode that reads as finished has all its events.
 
-Two ways of killing a writer with SIGKILL, then reopening its store and checking it:
+Two ways of killing a writer with SIGKILL, then reopening its store and checking it (the
+writer checkpoints in the background every few events, so kills land during checkpoints
+too):
 - at a moment chosen by a timer, while it writes episodes as fast as it can (small
   batches, so a running episode's events reach disk in several transactions);
 - systematically, right before *each* SQL statement the store executes while writing a few
@@ -29,6 +31,9 @@ import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from tests.store.store_builders import episode_events, episode_row, summary_for
 from palaestra.store import Store
+import palaestra.store._sqlite as _sqlite
+
+_sqlite._CHECKPOINT_ROWS = 8  # background checkpoints run all along: a kill may hit one
 
 
 def write(path, episodes, kill_at=0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -311,3 +312,36 @@ def test_finishes_are_batched_but_flushed_within_the_interval(make_store) -> Non
     store.flush()
     with Store(store.path) as other:
         assert other.finished_episode_ids("r") == {"a", "b"}
+
+
+def test_checkpoints_run_in_the_background_and_close_leaves_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import palaestra.store._sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "_CHECKPOINT_ROWS", 30)
+    path = tmp_path / "store.db"
+    store = Store(path, batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    before = path.stat().st_size
+    written = {}
+    for i in range(40):
+        events = episode_events(f"ep{i}", steps=5)
+        store.start_episode("r", episode_row(f"ep{i}"))
+        store.append("r", events)
+        store.finish_episode("r", summary_for(events))
+        written[f"ep{i}"] = events
+    store.flush()
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    deadline = time.monotonic() + 10
+    while checkpointer.done == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.done >= 1
+    # the WAL was copied into the database file while the store was open
+    assert path.stat().st_size > before
+    store.close()
+    assert not Path(f"{path}-wal").exists()  # the rest was checkpointed at close
+    with Store(path) as again:
+        for episode_id, events in written.items():
+            assert again.events("r", episode_id) == events

@@ -29,16 +29,22 @@ corrupt the file.
 Every method is synchronous and short (the runner calls them from the event loop); a
 batch of 2000 events is written in a few milliseconds: measured here in a full run,
 about 1.2 µs a row for the multi-row INSERTs (`executemany` costs twice that) and 0.8 µs a
-row for the COMMIT (WAL write and checkpoints), where the (run_id, episode_id) text key
-and 4 KiB pages of store schema 1 cost 1.9 and 2.2 µs. A background writer thread was
-tried and measured slower: SQLite releases the GIL per statement step, and taking it back
-from a busy event loop costs up to a switch interval each time. Reads and `flush` write
-what is buffered first. A lock makes a store safe to share between threads.
+row for the COMMIT (WAL write), where the (run_id, episode_id) text key and 4 KiB pages
+of store schema 1 cost 1.9 and 2.2 µs. A background writer thread was tried and measured
+slower: SQLite releases the GIL per statement step, and taking it back from a busy event
+loop costs up to a switch interval each time. Checkpoints (copying the WAL into the
+database file, ~1 µs an event) are one statement each, so they do run in a background
+thread (`_Checkpointer`, its own connection, `PASSIVE`: writers never wait for it),
+started once `_CHECKPOINT_ROWS` events are written; SQLite's own automatic checkpoint,
+which would run inside our COMMITs, is off. `close` stops it and checkpoints the rest,
+so a closed store is one self-contained file. Reads and `flush` write what is buffered
+first. A lock makes a store safe to share between threads.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -83,6 +89,58 @@ _SELECT_EVENTS = (
     "(SELECT id FROM episodes WHERE run_id = ? AND episode_id = ?) ORDER BY seq"
 )
 
+logger = logging.getLogger(__name__)
+
+_CHECKPOINT_ROWS = 10_000
+"""Events written between two background checkpoints (~4 MB of WAL)."""
+_WAL_RESTART_FRAMES = 4096
+"""A WAL longer than this (64 MB of 16 KiB pages) after a checkpoint that could not
+catch up with the writer is restarted (`wal_checkpoint(RESTART)`: writers wait for it)."""
+
+
+class _Checkpointer:
+    """Copies the WAL into the database file in a daemon thread, on request.
+
+    A checkpoint is one SQLite call that releases the GIL for its whole length, so it
+    runs beside the event loop instead of inside one of its COMMITs.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._wake = threading.Event()
+        self._stopping = False
+        self.done = 0
+        """Checkpoints run (for tests and benchmarks)."""
+        self._thread = threading.Thread(
+            target=self._run, name=f"palaestra-checkpoint:{path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                busy, log, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if log > _WAL_RESTART_FRAMES and copied < log:
+                    self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.done += 1
+            except sqlite3.Error as exc:  # nothing is lost: the WAL keeps it all
+                logger.debug("background checkpoint failed: %s", exc)
+
+    def stop(self) -> None:
+        """Stop the thread (after the checkpoint in progress) and close its connection."""
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+        self._conn.close()
+
 
 class Store:
     """The event store of runs, episodes and their events, in one SQLite file.
@@ -111,6 +169,7 @@ class Store:
                 raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r})")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the `_Checkpointer` does it
             init_schema(conn, self.path)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -136,6 +195,8 @@ class Store:
         self._seen: dict[str, set[str]] = {}
         """Finished episode ids per run, loaded on first use and kept current."""
         self._last_write = time.monotonic()
+        self._checkpointer: _Checkpointer | None = None
+        self._rows_since_checkpoint = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -147,7 +208,10 @@ class Store:
             try:
                 self._flush_locked()
             finally:
-                self._conn.close()
+                if self._checkpointer is not None:
+                    self._checkpointer.stop()
+                    self._checkpointer = None
+                self._conn.close()  # the last connection checkpoints the rest, drops the WAL
                 self._conn = None
 
     def __enter__(self) -> Store:
@@ -536,12 +600,26 @@ class Store:
                 ) from exc
             raise
         db.execute("COMMIT")
+        self._rows_since_checkpoint += len(self._buffer)
+        if self._rows_since_checkpoint >= _CHECKPOINT_ROWS:
+            self._rows_since_checkpoint = 0
+            self._checkpoint_in_background()
         for values in self._finishes:  # finished: no more events will need the id
             ids.pop((values[-2], values[-1]), None)
         self._buffer = []
         self._starts = {}
         self._finishes = []
         self._last_write = time.monotonic()
+
+    def _checkpoint_in_background(self) -> None:
+        if self._checkpointer is None:
+            try:
+                self._checkpointer = _Checkpointer(self.path)
+            except sqlite3.Error as exc:  # e.g. no more file handles: do it here, as SQLite would
+                logger.debug("no background checkpoints for %s: %s", self.path, exc)
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                return
+        self._checkpointer.request()
 
     # -- reading -----------------------------------------------------------------------
 
