@@ -68,3 +68,34 @@ def test_non_database_file_is_refused(tmp_path: Path) -> None:
 def test_bad_batch_size() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         Store("unused.db", batch_size=0)
+
+
+def test_start_values_are_the_columns_of_a_fresh_running_row() -> None:
+    from palaestra.store._rows import EpisodeRow
+    from palaestra.store._schema import episode_values, start_values
+
+    row = EpisodeRow(
+        run_id="other",
+        episode_id="ep-1",
+        env="arith.drill",
+        task="t3",
+        seed=7,
+        epoch=2,
+        agents=["a", "b"],
+        status="finished",
+        outcome="success",
+        score=1.0,
+        n_events=12,
+        hash="abc",
+    )
+    fresh = EpisodeRow(
+        run_id="r",
+        episode_id="ep-1",
+        env="arith.drill",
+        task="t3",
+        seed=7,
+        epoch=2,
+        agents=["a", "b"],
+        started_at=12.5,
+    )
+    assert start_values("r", row, 12.5) == episode_values(fresh)

@@ -147,6 +147,36 @@ def episode_values(row: EpisodeRow) -> tuple[Any, ...]:
     return tuple(data[c] for c in EPISODE_COLUMNS)
 
 
+def start_values(run_id: str, row: EpisodeRow, started_at: float) -> tuple[Any, ...]:
+    """The `episodes` columns of `row` (re)started as running under `run_id`: its identity
+    fields, the finishing ones reset (`episode_values` of such a row, without building it:
+    this runs once per episode)."""
+    return (
+        run_id,
+        row.episode_id,
+        row.env,
+        row.task,
+        row.seed,
+        row.epoch,
+        json.dumps(row.agents, separators=(",", ":")),
+        "running",
+        None,
+        None,
+        None,
+        None,
+        0.0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+        None,
+        None,
+        started_at,
+        None,
+    )
+
+
 def episode_from_values(values: tuple[Any, ...]) -> EpisodeRow:
     data = dict(zip(EPISODE_COLUMNS, values, strict=True))
     data["agents"] = json.loads(data["agents"])

@@ -64,11 +64,11 @@ from palaestra.store._schema import (
     SELECT_RUN,
     UPSERT_EPISODE,
     episode_from_values,
-    episode_values,
     init_schema,
     insert_events,
     run_from_values,
     run_values,
+    start_values,
 )
 from palaestra.store._summary import summarise
 
@@ -407,16 +407,8 @@ class Store:
                 f"start_episode: row.run_id {row.run_id!r} differs from run_id {run_id!r}"
             )
         key = (run_id, row.episode_id)
-        fresh = EpisodeRow(
-            run_id=run_id,
-            episode_id=row.episode_id,
-            env=row.env,
-            task=row.task,
-            seed=row.seed,
-            epoch=row.epoch,
-            agents=list(row.agents),
-            status="running",
-            started_at=time.time() if row.started_at is None else row.started_at,
+        values = start_values(
+            run_id, row, time.time() if row.started_at is None else row.started_at
         )
         with self._lock:
             if run_id not in self._known_runs:
@@ -439,7 +431,7 @@ class Store:
             had_rows = row.episode_id in seen or key in self._next_seq
             seen.add(row.episode_id)
             self._starts.pop(key, None)
-            self._starts[key] = (episode_values(fresh), had_rows)
+            self._starts[key] = (values, had_rows)
             self._next_seq[key] = 0
 
     def append(self, run_id: str, events: Sequence[Event]) -> None:
