@@ -350,6 +350,52 @@ async def test_read_timeout_closes_the_connection(server: ChatServer) -> None:
     assert server.connections_total == 2
 
 
+async def test_a_long_read_timeout_fires_from_the_shared_check(server: ChatServer) -> None:
+    server.push(delay_s=3.0)
+    async with client(timeout=1.0) as (http, transport):
+        started = time.monotonic()
+        with pytest.raises(httpx2.ReadTimeout):
+            await chat(http, server)
+        waited = time.monotonic() - started
+        assert 1.0 <= waited < 1.6, waited  # late by at most a check interval (0.1 s)
+        assert await chat(http, server) == "echo: hi"  # on a new connection
+        assert not transport._read_timeouts._open  # every entry was taken out
+        await asyncio.sleep(0.25)
+        assert transport._read_timeouts._check_handle is None  # no check while none open
+    assert server.connections_total == 2
+
+
+async def test_cancelling_a_request_under_a_long_timeout_stays_a_cancellation(
+    server: ChatServer,
+) -> None:
+    server.push(delay_s=3.0)
+    async with client(timeout=30.0) as (http, transport):
+        call = asyncio.ensure_future(chat(http, server))
+        await asyncio.sleep(0.3)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert not transport._read_timeouts._open
+        assert await chat(http, server) == "echo: hi"
+
+
+async def test_timeouts_raise_timeout_error_in_a_with_block() -> None:
+    from palaestra.models._transport import _Timeouts
+
+    timeouts = _Timeouts()
+    for seconds in (0.05, 1.0):  # a timer of its own; the shared check
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            with timeouts.after(seconds):
+                await asyncio.sleep(5)
+        assert seconds <= time.monotonic() - started < seconds + 0.5
+    with timeouts.after(1.0):
+        await asyncio.sleep(0.01)  # done in time: nothing happens
+    with timeouts.after(None):
+        await asyncio.sleep(0.01)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
 async def test_sdk_errors_through_the_transport(server: ChatServer) -> None:
     transport = PooledTransport()
     http = httpx2.AsyncClient(transport=transport, timeout=0.3)

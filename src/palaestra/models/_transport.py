@@ -64,6 +64,95 @@ class _Connection:
                 self.writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
+_TICK_S = 0.1
+"""How often `_Timeouts` looks for expired deadlines."""
+_COARSE_MIN_S = 1.0
+"""Timeouts from this long are checked every `_TICK_S` (late by at most that, under 10%);
+shorter ones get a timer of their own."""
+
+
+class _Timeouts:
+    """Timeouts for the requests in flight, checked together.
+
+    `asyncio.timeout` schedules and cancels a timer per use: with 1,000 requests in flight
+    that was ~15 us of CPU per request (measured). Here a long timeout (the usual case: a
+    read timeout of a minute) is an entry in a set that one periodic check walks, and
+    `after()` behaves as `asyncio.timeout` does: when the time is up, the task is
+    cancelled and the block raises `TimeoutError`; a cancellation from elsewhere stays a
+    cancellation.
+    """
+
+    __slots__ = ("_open", "_check_handle")
+
+    def __init__(self) -> None:
+        self._open: set[_Timeout] = set()
+        self._check_handle: asyncio.TimerHandle | None = None
+
+    def after(self, seconds: float | None) -> _Timeout:
+        """A `with` block that raises `TimeoutError` if not done in `seconds` (None: no
+        limit). Use it in one task, inside the event loop that runs this transport."""
+        return _Timeout(self, seconds)
+
+    def _watch(self, entry: _Timeout, loop: asyncio.AbstractEventLoop) -> None:
+        self._open.add(entry)
+        if self._check_handle is None:
+            self._check_handle = loop.call_later(_TICK_S, self._check, loop)
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        expired = [entry for entry in self._open if entry.deadline <= now]
+        for entry in expired:
+            self._open.discard(entry)
+            entry.expire()
+        self._check_handle = loop.call_later(_TICK_S, self._check, loop) if self._open else None
+
+
+class _Timeout:
+    __slots__ = ("_owner", "_seconds", "_task", "_cancelling", "_handle", "deadline", "expired")
+
+    def __init__(self, owner: _Timeouts, seconds: float | None) -> None:
+        self._owner, self._seconds = owner, seconds
+        self._handle: asyncio.TimerHandle | None = None
+        self.expired = False
+
+    def __enter__(self) -> _Timeout:
+        if self._seconds is None:
+            return self
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a transport timeout must be used inside a task")
+        self._task, self._cancelling = task, task.cancelling()
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + self._seconds
+        if self._seconds >= _COARSE_MIN_S:
+            self._owner._watch(self, loop)
+        else:
+            self._handle = loop.call_at(self.deadline, self.expire)
+        return self
+
+    def expire(self) -> None:
+        self.expired = True
+        self._task.cancel()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if self._seconds is None:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        else:
+            self._owner._open.discard(self)
+        # as asyncio.timeout: the cancellation we asked for becomes a TimeoutError, one
+        # requested by someone else stays what it is
+        if (
+            self.expired
+            and self._task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+
 class _NothingReceived(Exception):
     """The server closed the connection before sending one byte of the response."""
 
@@ -89,6 +178,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         self.keepalive_expiry_s = keepalive_expiry_s
         self._ssl_context = ssl_context
         self._slots = Limiter(max_connections)
+        self._read_timeouts = _Timeouts()
         self._idle: dict[_Key, deque[_Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -169,6 +259,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         """Start over in the running event loop: idle connections of another are useless."""
         self._loop = asyncio.get_running_loop()
         self._slots = Limiter(self.max_connections)
+        self._read_timeouts = _Timeouts()
         self._drop_idle()
 
     def _drop_idle(self) -> None:
@@ -246,7 +337,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
                     raise httpx2.WriteTimeout("request not sent in time") from exc
                 except OSError as exc:  # the server had closed the connection
                     raise _NothingReceived() from exc
-            async with asyncio.timeout(timeout.get("read")):
+            with self._read_timeouts.after(timeout.get("read")):
                 status, reason, headers, keep_alive = await _read_head(reader)
                 length, chunked, keep_alive = _framing(method, status, headers, keep_alive)
                 if length is not None and length <= _EAGER_LIMIT:
