@@ -174,14 +174,43 @@ def _lookup(value: ValueFn) -> Callable[[Coalition], float]:
     return get
 
 
-def _stderr(contributions: Mapping[str, list[float]]) -> dict[str, float]:
-    out = {}
+def _means(contributions: Mapping[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each player's mean sampled contribution and its standard error."""
+    means, stderr = {}, {}
     for player, values in contributions.items():
         m = len(values)
-        mean = sum(values) / m
+        mean = means[player] = sum(values) / m
         var = sum((x - mean) ** 2 for x in values) / (m - 1) if m > 1 else 0.0
-        out[player] = math.sqrt(var / m)
-    return out
+        stderr[player] = math.sqrt(var / m)
+    return means, stderr
+
+
+class _Game:
+    """The players and their value function; each coalition's value is asked for once
+    (a value may be a whole run) and kept for the report."""
+
+    def __init__(self, players: Sequence[str], value: ValueFn) -> None:
+        self.names = _check_players(players)
+        self._value = _lookup(value)
+        self.cache: dict[Coalition, float] = {}
+
+    def __call__(self, coalition: Coalition) -> float:
+        if coalition not in self.cache:
+            self.cache[coalition] = self._value(coalition)
+        return self.cache[coalition]
+
+    def attribution(
+        self, values: dict[str, float], method: str, stderr: dict[str, float] | None
+    ) -> Attribution:
+        return Attribution(
+            players=self.names,
+            values=values,
+            method=method,
+            v_empty=self(frozenset()),
+            v_full=self(frozenset(self.names)),
+            stderr=stderr,
+            coalitions=dict(self.cache),
+        )
 
 
 def shapley_values(
@@ -189,15 +218,8 @@ def shapley_values(
 ) -> Attribution:
     """Shapley values of `players` under `value` (a mapping or function of coalitions):
     exact (`samples=None`) or from `samples` random permutations drawn with `seed`."""
-    names = _check_players(players)
-    v = _lookup(value)
-    cache: dict[Coalition, float] = {}
-
-    def val(c: Coalition) -> float:
-        if c not in cache:
-            cache[c] = v(c)
-        return cache[c]
-
+    game = _Game(players, value)
+    names, val = game.names, game
     n = len(names)
     values: dict[str, float] = {}
     stderr = None
@@ -220,18 +242,9 @@ def shapley_values(
                 after = before | {player}
                 contributions[player].append(val(after) - val(before))
                 before = after
-        values = {p: sum(c) / len(c) for p, c in contributions.items()}
-        stderr = _stderr(contributions)
+        values, stderr = _means(contributions)
         method = f"shapley (sampled, {samples} permutations)"
-    return Attribution(
-        players=names,
-        values=values,
-        method=method,
-        v_empty=val(frozenset()),
-        v_full=val(frozenset(names)),
-        stderr=stderr,
-        coalitions=dict(cache),
-    )
+    return game.attribution(values, method, stderr)
 
 
 def banzhaf_values(
@@ -239,15 +252,8 @@ def banzhaf_values(
 ) -> Attribution:
     """Banzhaf indices of `players`: exact, or from `samples` uniformly random
     coalitions (each module's marginal contribution to each, seeded)."""
-    names = _check_players(players)
-    v = _lookup(value)
-    cache: dict[Coalition, float] = {}
-
-    def val(c: Coalition) -> float:
-        if c not in cache:
-            cache[c] = v(c)
-        return cache[c]
-
+    game = _Game(players, value)
+    names, val = game.names, game
     stderr = None
     if samples is None:
         values = {}
@@ -266,18 +272,9 @@ def banzhaf_values(
             for player in names:
                 base = subset - {player}
                 contributions[player].append(val(base | {player}) - val(base))
-        values = {p: sum(c) / len(c) for p, c in contributions.items()}
-        stderr = _stderr(contributions)
+        values, stderr = _means(contributions)
         method = f"banzhaf (sampled, {samples} coalitions)"
-    return Attribution(
-        players=names,
-        values=values,
-        method=method,
-        v_empty=val(frozenset()),
-        v_full=val(frozenset(names)),
-        stderr=stderr,
-        coalitions=dict(cache),
-    )
+    return game.attribution(values, method, stderr)
 
 
 def coalition_label(coalition: Iterable[str], players: Sequence[str]) -> str:
