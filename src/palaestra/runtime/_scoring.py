@@ -308,19 +308,8 @@ async def rescore(
 
 
 def _store_copy(store: Store, run_id: str, row: EpisodeRow, log: list[Event]) -> None:
-    store.start_episode(
-        run_id,
-        EpisodeRow(
-            run_id=run_id,
-            episode_id=row.episode_id,
-            env=row.env,
-            task=row.task,
-            seed=row.seed,
-            epoch=row.epoch,
-            agents=list(row.agents),
-            started_at=row.started_at,
-        ),
-    )
+    # start_episode takes the identity fields (and started_at) and resets the rest
+    store.start_episode(run_id, row.model_copy(update={"run_id": run_id}))
     store.append(run_id, log)
     assert row.outcome is not None and row.reason is not None
     store.finish_episode(
