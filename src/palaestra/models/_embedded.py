@@ -192,6 +192,18 @@ def parse_tool_call(
     return None
 
 
+def reply_message(text: str, request: ModelRequest) -> Message:
+    """The assistant message of a reply from a model without native tool calling: the
+    tool call the text holds (`parse_tool_call`, id `call_{n}` for the request's n
+    messages) when `request` offers tools, else the text."""
+    call = None
+    if request.tools:
+        call = parse_tool_call(text, request.tools, call_id=f"call_{len(request.messages)}")
+    if call is not None:
+        return Message(role="assistant", tool_calls=[call])
+    return Message(role="assistant", content=text)
+
+
 class LocalModel:
     """SmolLM2-135M-Instruct in-process (spec `local:smollm2-135m`).
 
@@ -271,15 +283,8 @@ class LocalModel:
     ) -> ModelResponse:
         choice = result["choices"][0]
         text = choice["message"].get("content") or ""
-        finish = choice.get("finish_reason")
-        call = None
-        if request.tools:
-            call = parse_tool_call(text, request.tools, call_id=f"call_{len(request.messages)}")
-        if call is not None:
-            message = Message(role="assistant", tool_calls=[call])
-            finish = "tool_calls"
-        else:
-            message = Message(role="assistant", content=text)
+        message = reply_message(text, request)
+        finish = "tool_calls" if message.tool_calls else choice.get("finish_reason")
         raw_usage = result.get("usage") or {}
         usage = Usage(
             input_tokens=raw_usage.get("prompt_tokens", 0),

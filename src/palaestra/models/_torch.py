@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.core import Message, ModelError, Usage
-from palaestra.models._embedded import parse_tool_call
+from palaestra.core import ModelError, Usage
+from palaestra.models._embedded import reply_message
 from palaestra.models._protocol import ModelRequest, ModelResponse
 from palaestra.models._torch_tokens import PromptTokens
 
@@ -263,15 +263,8 @@ class TorchPolicy:
             if stop and stop in text:
                 text = text[: text.index(stop)]
         text = text.strip()
-        finish = row.finish or "length"
-        call = None
-        if request.tools:
-            call = parse_tool_call(text, request.tools, call_id=f"call_{len(request.messages)}")
-        if call is not None:
-            message = Message(role="assistant", tool_calls=[call])
-            finish = "tool_calls"
-        else:
-            message = Message(role="assistant", content=text)
+        message = reply_message(text, request)
+        finish = "tool_calls" if message.tool_calls else (row.finish or "length")
         self.prompts.record(request, message, row.prompt, row.tokens)
         return ModelResponse(
             message=message,

@@ -33,9 +33,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from palaestra.core import Message, Usage, UserError
+from palaestra.core import Usage, UserError
 from palaestra.models import ModelRequest, ModelResponse
-from palaestra.models._embedded import parse_tool_call
+from palaestra.models._embedded import reply_message
 from palaestra.models._torch_tokens import PromptTokens
 from palaestra.train._trajectory import Trajectory
 from palaestra.train._trl import task_prompts, trajectory_row
@@ -94,12 +94,7 @@ class VerlServerModel:
         )
         ids, logprobs = _token_output(output)
         text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        call = parse_tool_call(text, request.tools) if request.tools else None
-        message = (
-            Message(role="assistant", content=None, tool_calls=[call])
-            if call is not None
-            else Message(role="assistant", content=text)
-        )
+        message = reply_message(text, request)
         self.prompts.record(request, message, prompt, ids)
         stopped = bool(ids) and ids[-1] == self.tokenizer.eos_token_id
         return ModelResponse(
