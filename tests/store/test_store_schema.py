@@ -74,20 +74,6 @@ def test_start_values_are_the_columns_of_a_fresh_running_row() -> None:
     from palaestra.store._rows import EpisodeRow
     from palaestra.store._schema import episode_values, start_values
 
-    row = EpisodeRow(
-        run_id="other",
-        episode_id="ep-1",
-        env="arith.drill",
-        task="t3",
-        seed=7,
-        epoch=2,
-        agents=["a", "b"],
-        status="finished",
-        outcome="success",
-        score=1.0,
-        n_events=12,
-        hash="abc",
-    )
     fresh = EpisodeRow(
         run_id="r",
         episode_id="ep-1",
@@ -98,4 +84,8 @@ def test_start_values_are_the_columns_of_a_fresh_running_row() -> None:
         agents=["a", "b"],
         started_at=12.5,
     )
-    assert start_values("r", row, 12.5) == episode_values(fresh)
+    finished = fresh.model_copy(
+        update={"run_id": "other", "status": "finished", "outcome": "success", "score": 1.0,
+                "n_events": 12, "hash": "abc", "started_at": 3.0}
+    )  # fmt: skip
+    assert start_values("r", finished, 12.5) == episode_values(fresh)

@@ -147,11 +147,20 @@ def episode_values(row: EpisodeRow) -> tuple[Any, ...]:
     return tuple(data[c] for c in EPISODE_COLUMNS)
 
 
+_FRESH_VALUES = episode_values(EpisodeRow(episode_id="", env="", task="", seed=0))
+"""The columns of a running episode with every field at its default."""
+_IDENTITY = tuple(
+    EPISODE_COLUMNS.index(c)
+    for c in ("run_id", "episode_id", "env", "task", "seed", "epoch", "agents", "started_at")
+)
+
+
 def start_values(run_id: str, row: EpisodeRow, started_at: float) -> tuple[Any, ...]:
     """The `episodes` columns of `row` (re)started as running under `run_id`: its identity
-    fields, the finishing ones reset (`episode_values` of such a row, without building it:
-    this runs once per episode)."""
-    return (
+    fields, every other at its default (`episode_values` of such a row, without building
+    it: this runs once per episode)."""
+    values = list(_FRESH_VALUES)
+    identity = (
         run_id,
         row.episode_id,
         row.env,
@@ -159,22 +168,11 @@ def start_values(run_id: str, row: EpisodeRow, started_at: float) -> tuple[Any, 
         row.seed,
         row.epoch,
         json.dumps(row.agents, separators=(",", ":")),
-        "running",
-        None,
-        None,
-        None,
-        None,
-        0.0,
-        0,
-        0,
-        0,
-        0,
-        0.0,
-        None,
-        None,
         started_at,
-        None,
     )
+    for position, value in zip(_IDENTITY, identity, strict=True):
+        values[position] = value
+    return tuple(values)
 
 
 def episode_from_values(values: tuple[Any, ...]) -> EpisodeRow:
