@@ -220,6 +220,32 @@ def test_refusals(store: Store) -> None:
         store.episodes("r", status="done")
 
 
+def test_a_gap_inside_one_append_keeps_the_rows_before_it(store: Store) -> None:
+    store.create_run("r", experiment={}, seed=0)
+    store.start_episode("r", episode_row("e"))
+    events = episode_events("e")
+    with pytest.raises(StoreError, match="expected seq 3, got 4"):
+        store.append("r", events[:3] + events[4:6])
+    store.append("r", events[3:])  # the three before the gap were kept
+    store.finish_episode("r", summary_for(events))
+    assert store.events("r", "e") == events
+
+
+def test_one_append_may_mix_episodes(make_store: Callable[..., Store]) -> None:
+    store = make_store(batch_size=5)
+    store.create_run("r", experiment={}, seed=0)
+    a, b = episode_events("a"), episode_events("b")
+    store.start_episode("r", episode_row("a"))
+    store.start_episode("r", episode_row("b"))
+    interleaved = [e for pair in zip(a, b, strict=False) for e in pair]
+    store.append("r", interleaved + a[len(b) :] + b[len(a) :])
+    for events in (a, b):
+        store.finish_episode("r", summary_for(events))
+    assert store.events("r", "a") == a
+    assert store.events("r", "b") == b
+    assert _rows_on_disk(store.path) == len(a) + len(b)
+
+
 def test_closed_store_refuses(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.close()

@@ -250,17 +250,39 @@ def insert_events(
     episode_ids: Mapping[_K, int],
 ) -> None:
     """Insert event rows `(key, seq, kind, agent, step, json)`, with each row's episode
-    key replaced by its integer id from `episode_ids`.
+    key replaced by its integer id from `episode_ids`."""
+    params: list[Any] = []
+    add = params.extend
+    for key, seq, kind, agent, step, text in rows:
+        add((episode_ids[key], seq, kind, agent, step, text))
+    _insert_flat(db, params)
+
+
+def insert_event_runs(
+    db: sqlite3.Connection,
+    runs: Sequence[tuple[_K, Sequence[tuple[Any, int, str, str, int, str]]]],
+    episode_ids: Mapping[_K, int],
+) -> None:
+    """Insert runs of event rows of one episode each: `(key, rows)` where each row is
+    `(anything, seq, kind, agent, step, json)` (the store's buffer holds the rows as
+    they were appended, episode id first) and `key` maps to the episode's integer id."""
+    params: list[Any] = []
+    add = params.extend
+    for key, rows in runs:
+        episode = episode_ids[key]
+        for _, seq, kind, agent, step, text in rows:
+            add((episode, seq, kind, agent, step, text))
+    _insert_flat(db, params)
+
+
+def _insert_flat(db: sqlite3.Connection, params: list[Any]) -> None:
+    """Run the multi-row INSERTs for `params`, six values per event row.
 
     Multi-row INSERTs of up to 500 rows: about twice as fast as `executemany`, which
-    steps the statement once per row. The key is swapped for the id while the
-    parameters are flattened, which costs nothing over flattening alone.
-    """
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        sql = _FULL_INSERT if len(chunk) == _ROWS_PER_INSERT else _insert_sql(len(chunk))
-        params: list[Any] = []
-        add = params.extend
-        for key, seq, kind, agent, step, text in chunk:
-            add((episode_ids[key], seq, kind, agent, step, text))
-        db.execute(sql, params)
+    steps the statement once per row."""
+    width = 6 * _ROWS_PER_INSERT
+    for start in range(0, len(params), width):
+        chunk = params[start : start + width]
+        count = len(chunk) // 6
+        sql = _FULL_INSERT if count == _ROWS_PER_INSERT else _insert_sql(count)
+        db.execute(sql, chunk)

@@ -50,6 +50,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -65,7 +67,7 @@ from palaestra.store._schema import (
     UPSERT_EPISODE,
     episode_from_values,
     init_schema,
-    insert_events,
+    insert_event_runs,
     run_from_values,
     run_values,
     start_values,
@@ -74,8 +76,12 @@ from palaestra.store._summary import summarise
 
 _Key = tuple[str, str]
 """(run_id, episode_id)."""
-_EventRow = tuple[_Key, int, str, str, int, str]
-"""A buffered event: (key, seq, kind, agent, step, json)."""
+_Row = tuple[str, int, str, str, int, str]
+"""An appended event row: (episode_id, seq, kind, agent, step, json)."""
+_Run = tuple[_Key, Sequence[_Row]]
+"""Buffered rows of one episode, in seq order, with the episode's key."""
+_EPISODE = itemgetter(0)
+_SEQ = itemgetter(1)
 
 _FINISH_EPISODE = (
     "UPDATE episodes SET status = 'finished', outcome = ?, reason = ?, score = ?, success = ?, "
@@ -181,7 +187,9 @@ class Store:
             raise
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()
-        self._buffer: list[_EventRow] = []
+        self._buffer: list[_Run] = []
+        self._buffered = 0
+        """Event rows in `_buffer`."""
         self._starts: dict[_Key, tuple[tuple[Any, ...], bool]] = {}
         """Episode (re)starts not yet written: key -> episode row values."""
         self._finishes: list[tuple[Any, ...]] = []
@@ -422,7 +430,8 @@ class Store:
                     f"resumed run must skip finished episodes (Store.finished_episode_ids)"
                 )
             if key in self._next_seq:  # restarted in this process: drop its buffered events
-                self._buffer = [e for e in self._buffer if e[0] != key]
+                self._buffer = [run for run in self._buffer if run[0] != key]
+                self._buffered = sum(len(rows) for _, rows in self._buffer)
             # Written with the next batch, before its events: the old try's events are
             # deleted and the row reset in the same transaction as the new events.
             # An episode never written before has no events to delete (the common case:
@@ -445,24 +454,45 @@ class Store:
             [(e.episode_id, e.seq, e.kind, e.agent, e.step, e.to_json()) for e in events],
         )
 
-    def append_rows(self, run_id: str, rows: Sequence[tuple[str, int, str, str, int, str]]) -> None:
+    def append_rows(self, run_id: str, rows: Sequence[_Row]) -> None:
         """`append` for events already serialised: rows of (episode_id, seq, kind, agent,
         step, json) where json is exactly the event's `to_json()` (the runner's recorder
         makes them without building `Event` objects)."""
         with self._lock:
-            buffer = self._buffer
-            next_seq = self._next_seq
-            batch_size = self.batch_size
-            for episode_id, seq, kind, agent, step, text in rows:  # the hot path: lean
-                key = (run_id, episode_id)
-                if next_seq.get(key) != seq:
-                    raise self._refuse(run_id, episode_id, seq)
-                next_seq[key] = seq + 1
-                buffer.append((key, seq, kind, agent, step, text))
-                if len(buffer) >= batch_size:
-                    self._write_buffer()  # hands the list over: take the new one
-                    buffer = self._buffer
+            if rows and len(set(map(_EPISODE, rows))) == 1:  # the runner's case: one episode
+                self._append_run(run_id, rows)
+            else:
+                for _, run in groupby(rows, _EPISODE):
+                    self._append_run(run_id, list(run))
             if time.monotonic() - self._last_write > self.flush_interval_s:
+                self._write_buffer()
+
+    def _append_run(self, run_id: str, rows: Sequence[_Row]) -> None:
+        """Buffer rows of one episode, checked as a whole (the hot path: no per-row
+        Python work here), written whenever `batch_size` rows are buffered."""
+        episode_id = rows[0][0]
+        key = (run_id, episode_id)
+        first = self._next_seq.get(key)
+        count = len(rows)
+        if first is None:
+            raise self._refuse(run_id, episode_id, rows[0][1])
+        if list(map(_SEQ, rows)) != list(range(first, first + count)):
+            # the rows before the first wrong one are kept, as if appended one by one
+            expected = first
+            for index, row in enumerate(rows):
+                if row[1] != expected:
+                    if index:
+                        self._append_run(run_id, rows[:index])
+                    raise self._refuse(run_id, episode_id, row[1])
+                expected += 1
+        self._next_seq[key] = first + count
+        start = 0
+        while start < count:
+            chunk = rows[start : start + self.batch_size - self._buffered]  # a copy
+            self._buffer.append((key, chunk))
+            self._buffered += len(chunk)
+            start += len(chunk)
+            if self._buffered >= self.batch_size:
                 self._write_buffer()
 
     def _refuse(self, run_id: str, episode_id: str, seq: int) -> StoreError:
@@ -561,7 +591,7 @@ class Store:
                 db.executemany(INSERT_EPISODE, new)
                 self._read_ids(db, [(values[0], values[1]) for values in new])
             if self._buffer:
-                insert_events(db, self._buffer, ids)
+                insert_event_runs(db, self._buffer, ids)
             if self._finishes:
                 changed = db.executemany(_FINISH_EPISODE, self._finishes).rowcount
                 if changed != len(self._finishes):
@@ -588,17 +618,18 @@ class Store:
             # rolled back here are replaced before any event row uses them
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(
-                    f"store {self.path}: writing {len(self._buffer)} events failed: {exc}"
+                    f"store {self.path}: writing {self._buffered} events failed: {exc}"
                 ) from exc
             raise
         db.execute("COMMIT")
-        self._rows_since_checkpoint += len(self._buffer)
+        self._rows_since_checkpoint += self._buffered
         if self._rows_since_checkpoint >= _CHECKPOINT_ROWS:
             self._rows_since_checkpoint = 0
             self._checkpoint_in_background()
         for values in self._finishes:  # finished: no more events will need the id
             ids.pop((values[-2], values[-1]), None)
         self._buffer = []
+        self._buffered = 0
         self._starts = {}
         self._finishes = []
         self._last_write = time.monotonic()
