@@ -7,13 +7,21 @@ nothing (a function returning a fixed short reply), `--concurrency` episodes at 
 - **bare asyncio**: for each episode, for each step, `asyncio.gather` over the M agents of
   an async function that builds the two chat messages and calls the reply function;
   episodes run concurrently under a semaphore of the same size. No recording.
+- **hand-written recorder**: the least a recording runtime can do for the same log: the
+  bare loop's structure over the real `bench.fanout` environment, its observations and
+  the chat messages as palaestra's types, every event palaestra records (episode start,
+  per call observation / model request / model response / action, an env step per
+  step, score, episode end) as one JSON line of the same shape, feeding a SHA-256
+  digest, appended to a real `Store` per step. No operators, contexts, parent mapping,
+  limits or checks: what is left of palaestra's cost over this line is its runtime's
+  generality, the rest is the recording itself.
 - **palaestra**: `palaestra.run` of the same workload with the LLM operator and a
   `ScriptedModel(fn=reply)`, recording every event into a real SQLite store in a
   temporary directory; once with `keep_history=False` (each request holds the system
   prompt and the current observation, as in the bare loop) and once with the default
   history (the conversation grows over the K steps, and every request is recorded whole).
 
-Prints microseconds per model call of each, the ratio palaestra/bare, the events recorded
+Prints microseconds per model call of each, the ratios to bare, the events recorded
 per model call and the store size per episode. Runs are interleaved and repeated
 (`--repeat`); medians are reported. `--profile EPISODES` instead runs palaestra once under
 cProfile and prints the top functions.
@@ -29,6 +37,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import hashlib
 import io
 import pstats
 import statistics
@@ -38,11 +47,14 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from _common import ENV_ID, register_fanout
+from _common import ENV_ID, FanOutEnv, FanOutParams, register_fanout
+from pydantic_core import to_json
 
 import palaestra
+from palaestra.core import Action, Message, Observation, Usage
 from palaestra.models import ScriptedModel
 from palaestra.runtime import Concurrency, Experiment, Job, Limits, LLMOperatorConfig
+from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 REPLY = "ok"
 SYSTEM = "You are an agent acting in an interactive environment."
@@ -111,7 +123,148 @@ def run_bare(episodes: int, agents: int, steps: int, concurrency: int) -> tuple[
     return seconds, model.calls, gc_clock.seconds
 
 
-# -- (b) palaestra -----------------------------------------------------------------------
+# -- (b) hand-written recorder ------------------------------------------------------------
+
+_to_json = Observation.__pydantic_serializer__.to_json
+_message_json = Message.__pydantic_serializer__.to_json
+_action_json = Action.__pydantic_serializer__.to_json
+_usage_json = Usage.__pydantic_serializer__.to_json
+
+
+def _wrap(name: str, value: bytes) -> str:
+    return f'{{"{name}":{value.decode()}}}'
+
+
+def _env_step(result: Any) -> str:
+    return to_json(
+        {
+            "rewards": result.rewards,
+            "terminated": result.terminated,
+            "truncated": result.truncated,
+            "info": result.info,
+        }
+    ).decode()
+
+
+class _Log:
+    """One episode's events as JSON lines of the recorder's shape, with their digest."""
+
+    def __init__(self, episode_id: str) -> None:
+        self.episode_id = episode_id
+        self._id_json = to_json(episode_id).decode()
+        self.digest = hashlib.sha256()
+        self.count = 0
+        self.rows: list[tuple[str, int, str, str, int, str]] = []
+
+    def add(self, step: int, agent: str, kind: str, parent: int | None, payload: str) -> int:
+        seq = self.count
+        head = (
+            f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":"{agent}",'
+            f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":{payload}'
+        )
+        self.digest.update(f"{head}}}\n".encode())
+        line = f'{head},"time":{to_json(time.time()).decode()},"duration_s":0.0}}'
+        self.rows.append((self.episode_id, seq, kind, agent, step, line))
+        self.count = seq + 1
+        return seq
+
+
+async def _hand_written(
+    episodes: int, agents: int, steps: int, concurrency: int, store: Store, model: Counter
+) -> None:
+    semaphore = asyncio.Semaphore(concurrency)
+    system = Message(role="system", content=SYSTEM)
+    system_json = _message_json(system).decode()
+
+    async def turn(observation: Observation, seed: int) -> tuple[Action, str, str]:
+        user = Message(role="user", content=observation.text)
+        messages = [system, user]
+        text = model(messages)
+        reply = Message(role="assistant", content=text)
+        usage = Usage(input_tokens=len(observation.text.split()), output_tokens=1)
+        request = (
+            f'{{"model":"scripted","messages":[{system_json},{_message_json(user).decode()}],'
+            f'"tools":[],"params":{{"seed":{seed}}}}}'
+        )
+        response = (
+            f'{{"message":{_message_json(reply).decode()},"usage":{_usage_json(usage).decode()},'
+            f'"finish_reason":"stop","model":"scripted","attempt":1,"error":null,'
+            f'"retry_after_s":null}}'
+        )
+        return Action(text=text), request, response
+
+    async def episode(index: int) -> None:
+        async with semaphore:
+            episode_id = f"{ENV_ID}/fanout/{index}/0"
+            store.start_episode(
+                "hand", EpisodeRow(episode_id=episode_id, env=ENV_ID, task="fanout", seed=index)
+            )
+            log = _Log(episode_id)
+            env = FanOutEnv(FanOutParams(agents=agents, steps=steps))
+            observations = await env.reset(index)
+            names = env.agents
+            log.add(0, "env", "episode_start", None, f'{{"env":"{ENV_ID}","seed":{index}}}')
+            for step in range(steps):
+                handles = [
+                    log.add(step, a, "observation", None, _wrap("observation", _to_json(o)))
+                    for a, o in observations.items()
+                ]
+                results = await asyncio.gather(
+                    *(turn(observations[a], index * 7919 + step) for a in names)
+                )
+                actions = {}
+                for agent, handle, (action, request, response) in zip(
+                    names, handles, results, strict=True
+                ):
+                    sent = log.add(step, agent, "model_request", handle, request)
+                    log.add(step, agent, "model_response", sent, response)
+                    log.add(step, agent, "action", handle, _wrap("action", _action_json(action)))
+                    actions[agent] = action
+                result = await env.step(actions)
+                log.add(step, "env", "env_step", None, _env_step(result))
+                rows, log.rows = log.rows, []
+                store.append_rows("hand", rows)
+                observations = result.observations
+            score = env.score()
+            log.add(steps, "env", "score", None, f'{{"value":{score.value}}}')
+            log.add(steps, "env", "episode_end", None, '{"outcome":"success"}')
+            store.append_rows("hand", log.rows)
+            store.finish_episode(
+                "hand",
+                EpisodeSummary(
+                    episode_id=episode_id,
+                    outcome="success" if score.success else "failure",
+                    reason="done",
+                    steps=steps,
+                    n_events=log.count,
+                    hash=log.digest.hexdigest(),
+                ),
+            )
+
+    await asyncio.gather(*(episode(i) for i in range(episodes)))
+
+
+def run_hand_written(
+    episodes: int, agents: int, steps: int, concurrency: int, path: Path
+) -> tuple[float, int, int]:
+    """(seconds, model calls, events) of the hand-written recorder into a new store."""
+    model = Counter()
+    thresholds = gc.get_threshold()
+    gc.freeze()  # the collector settings `palaestra.run` uses
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
+    try:
+        started = time.perf_counter()
+        with Store(path) as store:
+            store.create_run("hand", experiment={}, seed=0)
+            asyncio.run(_hand_written(episodes, agents, steps, concurrency, store, model))
+            events = sum(e.n_events for e in store.episodes("hand"))
+        return time.perf_counter() - started, model.calls, events
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+# -- (c) palaestra -----------------------------------------------------------------------
 
 
 def experiment(
@@ -227,6 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     variants = {"no history": False, "history": True}
     bare: list[float] = []
     bare_gc: list[float] = []
+    hand: list[float] = []
+    hand_events = 0
     ours: dict[str, list[Measured]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):  # interleaved, so machine load hits all alike
@@ -234,6 +389,11 @@ def main(argv: list[str] | None = None) -> None:
             assert made == calls, (made, calls)
             bare.append(seconds)
             bare_gc.append(gc_seconds)
+            path = Path(tmp) / f"hand-{r}.db"
+            seconds, made, hand_events = run_hand_written(n, m, k, c, path)
+            assert made == calls, (made, calls)
+            hand.append(seconds)
+            path.unlink()
             for label, keep in variants.items():
                 store = Path(tmp) / f"{label.replace(' ', '-')}-{r}.db"
                 measured = run_palaestra(experiment(n, m, k, c, keep), store)
@@ -246,6 +406,11 @@ def main(argv: list[str] | None = None) -> None:
 
     base = us(statistics.median(bare))
     print(f"bare asyncio: {base:.1f} us per model call (GC {us(statistics.median(bare_gc)):.1f})")
+    floor = us(statistics.median(hand))
+    print(
+        f"hand-written recorder (same log, keep_history=False): {floor:.1f} us per model "
+        f"call, ratio {floor / base:.1f} x bare ({hand_events / calls:.2f} events per call)"
+    )
     for label, keep in variants.items():
         runs = ours[label]
         ours_us = us(statistics.median([r.seconds for r in runs]))
@@ -253,6 +418,7 @@ def main(argv: list[str] | None = None) -> None:
             f"palaestra (keep_history={keep}): {ours_us:.1f} us per model call "
             f"(GC {us(statistics.median([r.gc_seconds for r in runs])):.1f}), "
             f"ratio {ours_us / base:.1f} x bare"
+            + ("" if keep else f", {ours_us / floor:.1f} x the hand-written recorder")
         )
     for label, keep in variants.items():
         last = ours[label][-1]
