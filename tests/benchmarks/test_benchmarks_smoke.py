@@ -59,6 +59,11 @@ def test_overhead_prints_per_call_costs_and_ratios() -> None:
         events = number(rf"recorded \(keep_history={keep}\): {NUMBER} events per model", out)
         assert events == pytest.approx(4 + 1 / 3 + 3 / 6, abs=0.01)
         assert number(rf"keep_history={keep}\): .*store {NUMBER} KiB per episode", out) > 0
+    # The hand-written recorder writes as many events as palaestra does (the same log).
+    assert number(rf"hand-written recorder .*: {NUMBER} us per model call", out) > 0
+    hand = number(rf"hand-written recorder .*\({NUMBER} events per call\)", out)
+    assert hand == pytest.approx(4 + 1 / 3 + 3 / 6, abs=0.01)
+    assert number(rf"keep_history=False\).*, {NUMBER} x the hand-written recorder", out) > 0
 
 
 def test_overhead_profile_lists_top_functions() -> None:
