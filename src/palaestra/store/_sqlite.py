@@ -15,8 +15,9 @@ holds runs of one episode's rows, as they were appended, under their (run_id,
 episode_id) key, and the key is swapped for the integer when the batch is written:
 starts first (their ids come back), then the events. An appended run is checked as a
 whole (one episode, dense seqs) with C-level passes over it: the runner appends a step's
-events at a time, and a Python loop per row cost ~3% of a model call. The store keeps key -> id for the episodes it has running, and forgets
-an episode's id once its finish marker is written.
+events at a time, and a Python loop per row cost ~3% of a model call. The store keeps
+key -> id for the episodes it has running, and forgets an episode's id once its finish
+marker is written.
 
 Durability rule: an episode is marked finished in the *same* transaction that writes its
 last buffered events (or a later one), so after a crash (kill -9 included) every episode
@@ -67,6 +68,7 @@ from palaestra.store._schema import (
     SELECT_EPISODE,
     SELECT_RUN,
     UPSERT_EPISODE,
+    compact_json,
     episode_from_values,
     init_schema,
     insert_event_runs,
@@ -538,9 +540,7 @@ class Store:
                 summary.wall_s,
                 summary.hash,
                 summary.error,
-                None
-                if summary.agents is None
-                else json.dumps(summary.agents, separators=(",", ":")),
+                None if summary.agents is None else compact_json(summary.agents),
                 time.time(),
                 run_id,
                 summary.episode_id,
