@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -255,11 +257,9 @@ def insert_events(
 ) -> None:
     """Insert event rows `(key, seq, kind, agent, step, json)`, with each row's episode
     key replaced by its integer id from `episode_ids`."""
-    params: list[Any] = []
-    add = params.extend
-    for key, seq, kind, agent, step, text in rows:
-        add((episode_ids[key], seq, kind, agent, step, text))
-    _insert_flat(db, params)
+    insert_event_runs(
+        db, [(key, list(run)) for key, run in groupby(rows, itemgetter(0))], episode_ids
+    )
 
 
 def insert_event_runs(
@@ -276,14 +276,8 @@ def insert_event_runs(
         episode = episode_ids[key]
         for _, seq, kind, agent, step, text in rows:
             add((episode, seq, kind, agent, step, text))
-    _insert_flat(db, params)
-
-
-def _insert_flat(db: sqlite3.Connection, params: list[Any]) -> None:
-    """Run the multi-row INSERTs for `params`, six values per event row.
-
-    Multi-row INSERTs of up to 500 rows: about twice as fast as `executemany`, which
-    steps the statement once per row."""
+    # Multi-row INSERTs of up to 500 rows: about twice as fast as `executemany`, which
+    # steps the statement once per row.
     width = 6 * _ROWS_PER_INSERT
     for start in range(0, len(params), width):
         chunk = params[start : start + width]

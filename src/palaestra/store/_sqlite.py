@@ -137,7 +137,7 @@ class _Checkpointer:
             if self._stopping:
                 return
             try:
-                busy, log, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                _, log, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if log > _WAL_RESTART_FRAMES and copied < log:
                     self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 self.done += 1
