@@ -143,28 +143,29 @@ class ScriptedModel:
         value: Any = item
         if callable(item):
             value = item(request)
-            if type(value) is str:  # the common case, answered without the checks below
-                return ModelResponse(
-                    message=Message(role="assistant", content=value),
-                    usage=Usage(
-                        input_tokens=count_words(request.messages),
-                        output_tokens=len(value.split()),
-                    ),
-                    finish_reason="stop",
-                    model=self._name,
-                )
-            if inspect.isawaitable(value):
-                value = await value
-            _check_value(value, f"reply function {getattr(item, '__name__', item)!r}")
+            if type(value) is not str:  # text, the common case, needs no checks
+                if inspect.isawaitable(value):
+                    value = await value
+                _check_value(value, f"reply function {getattr(item, '__name__', item)!r}")
         return self._respond(value, request)
 
     def _respond(self, value: ReplyValue, request: ModelRequest) -> ModelResponse:
+        if isinstance(value, str):  # first: it needs no ids, and is what most calls get
+            return ModelResponse(
+                message=_assistant(value),
+                usage=Usage(
+                    input_tokens=count_words(request.messages),
+                    output_tokens=len(value.split()),
+                ),
+                finish_reason="stop",
+                model=self._name,
+            )
         if isinstance(value, ModelResponse):
             message = self._with_ids(value.message, request.agent)
             if message is value.message:
                 return value
             return replace(value, message=message)
-        message = _assistant(value) if isinstance(value, str) else value
+        message = value
         message = self._with_ids(message, request.agent)
         usage = Usage(
             input_tokens=count_words(request.messages),
