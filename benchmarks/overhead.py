@@ -4,9 +4,14 @@ The workload: N episodes of the `bench.fanout` environment, M agents that all ac
 of K steps, so N*M*K model calls (80,000 at the defaults), with a model that costs
 nothing (a function returning a fixed short reply), `--concurrency` episodes at once.
 
-- **bare asyncio**: for each episode, for each step, `asyncio.gather` over the M agents of
-  an async function that builds the two chat messages and calls the reply function;
-  episodes run concurrently under a semaphore of the same size. No recording.
+- **bare asyncio**: the same workload without palaestra: for each episode, the real
+  `bench.fanout` environment (reset, then per step `asyncio.gather` over the M agents of
+  an async function that builds the two chat messages from the agent's observation,
+  calls the reply function and returns an `Action`, then `env.step`) until it
+  terminates; episodes run concurrently under a semaphore of the same size. No
+  recording; Python's default garbage-collector settings, as a hand-written loop has.
+  Two variants are printed beside it for scale: the same loop under the collector
+  settings `palaestra.run` uses, and the loop and model alone with no environment.
 - **hand-written recorder**: the least a recording runtime can do for the same log: the
   bare loop's structure over the real `bench.fanout` environment, its observations and
   the chat messages as palaestra's types, every event palaestra records (episode start,
@@ -44,6 +49,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -98,6 +105,35 @@ class Counter:
 async def _bare(episodes: int, agents: int, steps: int, concurrency: int, model: Counter) -> None:
     semaphore = asyncio.Semaphore(concurrency)
 
+    async def turn(observation: Observation) -> Action:
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": observation.text},
+        ]
+        return Action(text=model(messages))
+
+    async def episode(index: int) -> None:
+        async with semaphore:
+            env = FanOutEnv(FanOutParams(agents=agents, steps=steps))
+            observations = await env.reset(index)
+            names = env.agents
+            while True:
+                actions = await asyncio.gather(*(turn(observations[a]) for a in names))
+                result = await env.step(dict(zip(names, actions, strict=True)))
+                if result.terminated or result.truncated:
+                    break
+                observations = result.observations
+            if not env.score().success:
+                raise SystemExit(f"bare asyncio: episode {index} did not succeed")
+
+    await asyncio.gather(*(episode(i) for i in range(episodes)))
+
+
+async def _bare_no_env(
+    episodes: int, agents: int, steps: int, concurrency: int, model: Counter
+) -> None:
+    semaphore = asyncio.Semaphore(concurrency)
+
     async def turn(step: int) -> str:
         messages = [
             {"role": "system", "content": SYSTEM},
@@ -113,12 +149,35 @@ async def _bare(episodes: int, agents: int, steps: int, concurrency: int, model:
     await asyncio.gather(*(episode() for _ in range(episodes)))
 
 
-def run_bare(episodes: int, agents: int, steps: int, concurrency: int) -> tuple[float, int, float]:
-    """(seconds, model calls, seconds in GC) of the bare asyncio loop."""
+@contextmanager
+def runner_gc() -> Iterator[None]:
+    """The garbage-collector settings `palaestra.run` uses, for the length of a run."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def run_bare(
+    episodes: int,
+    agents: int,
+    steps: int,
+    concurrency: int,
+    *,
+    env: bool = True,
+    tuned_gc: bool = False,
+) -> tuple[float, int, float]:
+    """(seconds, model calls, seconds in GC) of the bare asyncio loop: with the
+    environment or without (`env`), under default or the runner's GC settings."""
     model = Counter()
-    with GCClock() as gc_clock:
+    loop = _bare if env else _bare_no_env
+    with GCClock() as gc_clock, runner_gc() if tuned_gc else nullcontext():
         started = time.perf_counter()
-        asyncio.run(_bare(episodes, agents, steps, concurrency, model))
+        asyncio.run(loop(episodes, agents, steps, concurrency, model))
         seconds = time.perf_counter() - started
     return seconds, model.calls, gc_clock.seconds
 
@@ -249,19 +308,13 @@ def run_hand_written(
 ) -> tuple[float, int, int]:
     """(seconds, model calls, events) of the hand-written recorder into a new store."""
     model = Counter()
-    thresholds = gc.get_threshold()
-    gc.freeze()  # the collector settings `palaestra.run` uses
-    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
-    try:
+    with runner_gc():
         started = time.perf_counter()
         with Store(path) as store:
             store.create_run("hand", experiment={}, seed=0)
             asyncio.run(_hand_written(episodes, agents, steps, concurrency, store, model))
             events = sum(e.n_events for e in store.episodes("hand"))
         return time.perf_counter() - started, model.calls, events
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 # -- (c) palaestra -----------------------------------------------------------------------
@@ -378,17 +431,24 @@ def main(argv: list[str] | None = None) -> None:
     )
     warm_up(m, k)
     variants = {"no history": False, "history": True}
-    bare: list[float] = []
+    baselines = {  # label: run_bare keywords
+        "bare": {},
+        "bare, runner's GC settings": {"tuned_gc": True},
+        "bare, no environment": {"env": False},
+    }
+    bare: dict[str, list[float]] = {label: [] for label in baselines}
     bare_gc: list[float] = []
     hand: list[float] = []
     hand_events = 0
     ours: dict[str, list[Measured]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):  # interleaved, so machine load hits all alike
-            seconds, made, gc_seconds = run_bare(n, m, k, c)
-            assert made == calls, (made, calls)
-            bare.append(seconds)
-            bare_gc.append(gc_seconds)
+            for label, options in baselines.items():
+                seconds, made, gc_seconds = run_bare(n, m, k, c, **options)
+                assert made == calls, (label, made, calls)
+                bare[label].append(seconds)
+                if not options:
+                    bare_gc.append(gc_seconds)
             path = Path(tmp) / f"hand-{r}.db"
             seconds, made, hand_events = run_hand_written(n, m, k, c, path)
             assert made == calls, (made, calls)
@@ -404,8 +464,15 @@ def main(argv: list[str] | None = None) -> None:
     def us(seconds: float) -> float:
         return seconds * 1e6 / calls
 
-    base = us(statistics.median(bare))
-    print(f"bare asyncio: {base:.1f} us per model call (GC {us(statistics.median(bare_gc)):.1f})")
+    base = us(statistics.median(bare["bare"]))
+    tuned = us(statistics.median(bare["bare, runner's GC settings"]))
+    no_env = us(statistics.median(bare["bare, no environment"]))
+    print(
+        f"bare asyncio (same environment and model, nothing recorded): {base:.1f} us per "
+        f"model call (GC {us(statistics.median(bare_gc)):.1f})"
+    )
+    print(f"  the same under the runner's GC settings: {tuned:.1f} us per model call")
+    print(f"  loop and model only, no environment: {no_env:.1f} us per model call")
     floor = us(statistics.median(hand))
     print(
         f"hand-written recorder (same log, keep_history=False): {floor:.1f} us per model "
@@ -417,7 +484,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"palaestra (keep_history={keep}): {ours_us:.1f} us per model call "
             f"(GC {us(statistics.median([r.gc_seconds for r in runs])):.1f}), "
-            f"ratio {ours_us / base:.1f} x bare"
+            f"ratio {ours_us / base:.1f} x bare ({ours_us / tuned:.1f} x bare under the "
+            f"runner's GC settings, {ours_us / no_env:.1f} x the loop without environment)"
             + ("" if keep else f", {ours_us / floor:.1f} x the hand-written recorder")
         )
     for label, keep in variants.items():

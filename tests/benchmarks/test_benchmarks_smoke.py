@@ -49,7 +49,9 @@ def test_overhead_prints_per_call_costs_and_ratios() -> None:
         "--repeat", "1",
     )  # fmt: skip
     assert "= 24 model calls" in out
-    assert number(rf"bare asyncio: {NUMBER} us per model call", out) > 0
+    assert number(rf"bare asyncio \(same environment and model.*\): {NUMBER} us per", out) > 0
+    assert number(rf"under the runner's GC settings: {NUMBER} us per model call", out) > 0
+    assert number(rf"no environment: {NUMBER} us per model call", out) > 0
     for keep in ("False", "True"):
         line = rf"palaestra \(keep_history={keep}\): {NUMBER} us per model call"
         assert number(line, out) > 0
