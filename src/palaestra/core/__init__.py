@@ -1,6 +1,13 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
 from palaestra.core._context import Context, Operator
+from palaestra.core._encoded import (
+    Encoded,
+    action_payload,
+    model_request_payload,
+    model_response_payload,
+    observation_payload,
+)
 from palaestra.core._errors import (
     ConfigError,
     ModelError,
@@ -58,6 +65,7 @@ __all__ = [
     "ConfigError",
     "Context",
     "ContractVerdict",
+    "Encoded",
     "EndReason",
     "EnvStep",
     "EpisodeEnd",
@@ -90,6 +98,7 @@ __all__ = [
     "Usage",
     "UserError",
     "Z95",
+    "action_payload",
     "call_scope",
     "current_scope",
     "derive_rng",
@@ -102,5 +111,8 @@ __all__ = [
     "import_object",
     "is_judge",
     "make_event",
+    "model_request_payload",
+    "model_response_payload",
+    "observation_payload",
     "wilson_interval",
 ]

@@ -18,16 +18,16 @@ from typing import Any
 from palaestra.assurance import Contract
 from palaestra.core import (
     Action,
-    ActionEvent,
     EndReason,
     EnvStep,
     EpisodeEnd,
     EpisodeStart,
     Observation,
-    ObservationEvent,
     Operator,
     Payload,
     ScoreEvent,
+    action_payload,
+    observation_payload,
 )
 from palaestra.envs import Environment, Score
 from palaestra.eval import BoundScorer
@@ -269,7 +269,7 @@ async def _loop(
             handle = rec.emit(
                 state.step,
                 agent,
-                ObservationEvent(observation=_as_observation(observations[agent])),
+                observation_payload(_as_observation(observations[agent])),
             )
             turns.append(AgentContext(rec, agent, state.step, handle))
         state.open_turns = turns
@@ -298,7 +298,7 @@ async def _loop(
                 )
             else:
                 actions[turn.agent] = result
-                rec.emit(state.step, turn.agent, ActionEvent(action=result), parent=turn.turn_event)
+                rec.emit(state.step, turn.agent, action_payload(result), parent=turn.turn_event)
         state.open_turns = []
         if failure is not None:
             raise failure

@@ -6,8 +6,9 @@ into its own buffer (`AgentContext`); when the step's turns are over the recorde
 appends the buffers in agent order and gives the events their dense `seq`. Handles
 returned by `emit` inside a turn are negative until then and are mapped to seqs at flush.
 
-This is the hot path of every run, so each event is serialised once, here, and no
-`Event` object is built: the payload's JSON is wrapped in the event's header fields,
+This is the hot path of every run, so each event is serialised once and no `Event`
+object is built: the payload's JSON (made here, or already made by an `Encoded` payload)
+is wrapped in the event's header fields,
 giving exactly `Event.to_json()` (a test holds the two equal). Its prefix without the
 wall-clock fields feeds the running hash; the whole text goes to the store. Nothing is
 kept once handed over, so a long episode costs no memory and the garbage collector has
@@ -23,7 +24,15 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from palaestra.core import EpisodeHasher, Event, PalaestraError, Payload, Usage, derive_rng
+from palaestra.core import (
+    Encoded,
+    EpisodeHasher,
+    Event,
+    PalaestraError,
+    Payload,
+    Usage,
+    derive_rng,
+)
 
 EventRow = tuple[str, int, str, str, int, str]
 """(episode_id, seq, kind, agent, step, json): one recorded event as the store takes it."""
@@ -85,7 +94,7 @@ class EpisodeRecorder:
         self,
         step: int,
         agent: str,
-        payload: Payload,
+        payload: Payload | Encoded,
         parent: int | None,
         when: float,
         duration_s: float,
@@ -95,10 +104,13 @@ class EpisodeRecorder:
         if agent_json is None:
             agent_json = self._agent_json[agent] = to_json(agent).decode()
         kind = payload.kind
+        if type(payload) is Encoded:
+            body = payload.json
+        else:
+            body = payload.__pydantic_serializer__.to_json(payload).decode()  # type: ignore[union-attr]
         hashable = (
             f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":{agent_json},'
-            f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":'
-            f"{payload.__pydantic_serializer__.to_json(payload).decode()}"
+            f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":{body}'
         )
         self._hash_update(f"{hashable}}}\n".encode())  # = EpisodeHasher.update_hashable
         duration = "0.0" if duration_s == 0 else to_json(float(duration_s)).decode()
@@ -107,14 +119,15 @@ class EpisodeRecorder:
         self._pending.append((self.episode_id, seq, kind, agent, step, text))
         self.count = seq + 1
         if self.monitor is not None:
-            self.monitor.on_append(seq, step, agent, payload, parent, when)
+            typed = payload.decode() if type(payload) is Encoded else payload
+            self.monitor.on_append(seq, step, agent, typed, parent, when)
         return seq
 
     def emit(
         self,
         step: int,
         agent: str,
-        payload: Payload,
+        payload: Payload | Encoded,
         *,
         parent: int | None = None,
         duration_s: float = 0.0,
@@ -196,7 +209,9 @@ class AgentContext:
         self.agent = agent
         self.step = step
         self.turn_event = turn_event
-        self.buffer: list[tuple[Payload, int | None, float, float, int] | AgentContext] = []
+        self.buffer: list[
+            tuple[Payload | Encoded, int | None, float, float, int] | AgentContext
+        ] = []
         self._serial = _serial if _serial is not None else [0]
 
     @property
@@ -206,7 +221,9 @@ class AgentContext:
     def rng(self, purpose: str) -> random.Random:
         return self.recorder.rng(self.agent, purpose)
 
-    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
+    def emit(
+        self, payload: Payload | Encoded, *, parent: int | None = None, duration_s: float = 0.0
+    ) -> int:
         serial = self._serial
         handle = serial[0] = serial[0] - 1
         self.buffer.append((payload, parent, self.recorder.clock(), duration_s, handle))
