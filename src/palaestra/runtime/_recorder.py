@@ -105,7 +105,7 @@ class EpisodeRecorder:
             agent_json = self._agent_json[agent] = to_json(agent).decode()
         kind = payload.kind
         if type(payload) is Encoded:
-            body = payload.json
+            body = payload.to_json()
         else:
             body = payload.__pydantic_serializer__.to_json(payload).decode()  # type: ignore[union-attr]
         hashable = (
@@ -119,8 +119,7 @@ class EpisodeRecorder:
         self._pending.append((self.episode_id, seq, kind, agent, step, text))
         self.count = seq + 1
         if self.monitor is not None:
-            typed = payload.decode() if type(payload) is Encoded else payload
-            self.monitor.on_append(seq, step, agent, typed, parent, when)
+            self.monitor.on_append(seq, step, agent, payload, parent, when)
         return seq
 
     def emit(
