@@ -116,7 +116,6 @@ class LLMOperator:
                 system = self._system_message = Message(role="system", content=self.system_prompt)
             self._history = [system]
         self._history.extend(_observation_messages(observation))
-        env_tools = {spec.name for spec in observation.tools}
         specs = self._own_specs + observation.tools if observation.tools else self._own_specs
         seeds = ctx.rng("model")
         text: str | None = None
@@ -136,6 +135,7 @@ class LLMOperator:
             text = message.content if message.content is not None else text
             if not message.tool_calls:
                 return Action(text=message.content or "")
+            env_tools = {spec.name for spec in observation.tools}
             to_env = [c for c in message.tool_calls if c.name in env_tools]
             if to_env:
                 # Calls to our own tools made in the same message still run, so the
