@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agents", type=int, default=8, help="M agents per episode")
     parser.add_argument("--steps", type=int, default=10, help="K steps per episode")
     parser.add_argument("--concurrency", type=int, default=32, help="episodes in flight")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians shown")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each; medians shown")
     parser.add_argument(
         "--profile", type=int, metavar="EPISODES", help="profile palaestra at this N instead"
     )
