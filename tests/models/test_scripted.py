@@ -8,11 +8,34 @@ import pytest
 
 from palaestra.core import Message, ModelError, ToolCall, Usage, UserError
 from palaestra.models._protocol import ModelRequest, ModelResponse
-from palaestra.models._scripted import ScriptedModel
+from palaestra.models._scripted import _MEMO_LIMIT, ScriptedModel, count_words
 
 
 def ask(text: str, agent: str = "a") -> ModelRequest:
     return ModelRequest(messages=[Message(role="user", content=text)], agent=agent)
+
+
+def test_word_counts_are_the_same_with_the_memo_and_it_stays_bounded() -> None:
+    texts = [f"w{i} " * (i % 5 + 1) for i in range(_MEMO_LIMIT + 10)] + ["long " * 1000]
+    conversations = [[Message(role="user", content=t), Message(role="system", content=None)]
+                     for t in texts]  # fmt: skip
+    memo: dict[str, int] = {}
+    for messages in conversations + conversations[:20]:  # again: served from the memo
+        assert (
+            count_words(messages, memo)
+            == count_words(messages)
+            == len(
+                messages[0].content.split()  # type: ignore[union-attr]
+            )
+        )
+        assert len(memo) <= _MEMO_LIMIT
+    assert "long " * 1000 not in memo  # long texts are counted each time
+    call = Message(
+        role="assistant",
+        content="x y",
+        tool_calls=[ToolCall(id="c", name="f", arguments={"a": "b c"})],
+    )
+    assert count_words([call], memo) == 2 + 1 + len('{"a": "b c"}'.split())
 
 
 async def test_replies_in_order_with_word_count_usage() -> None:

@@ -32,13 +32,29 @@ Reply: TypeAlias = ReplyValue | ReplyFn
 """One item of a script."""
 
 
-def count_words(messages: Sequence[Message]) -> int:
+_MEMO_LIMIT = 4096
+"""Texts a word-count memo holds before it starts over."""
+_MEMO_TEXT = 2048
+"""Longer texts are counted each time (a memo of them would hold on to much memory)."""
+
+
+def count_words(messages: Sequence[Message], memo: dict[str, int] | None = None) -> int:
     """Whitespace-separated words in the messages' text and tool calls (name + JSON
-    arguments): the scripted model's deterministic stand-in for a token count."""
+    arguments): the scripted model's deterministic stand-in for a token count. `memo`
+    remembers the counts of texts seen before (a conversation sends its system prompt and
+    earlier messages again with every call)."""
     total = 0
     for message in messages:
-        if message.content:
-            total += len(message.content.split())
+        content = message.content
+        if content:
+            found = None if memo is None else memo.get(content)
+            if found is None:
+                found = len(content.split())
+                if memo is not None and len(content) <= _MEMO_TEXT:
+                    if len(memo) >= _MEMO_LIMIT:
+                        memo.clear()
+                    memo[content] = found
+            total += found
         for call in message.tool_calls:
             total += 1 + len(json.dumps(call.arguments).split())
     return total
@@ -96,6 +112,7 @@ class ScriptedModel:
         self._cycle = cycle
         self._cursors: dict[str, int] = {}
         self._call_ids: dict[str, int] = {}
+        self._words: dict[str, int] = {}
 
     @property
     def name(self) -> str:
@@ -154,7 +171,7 @@ class ScriptedModel:
             return ModelResponse(
                 message=_assistant(value),
                 usage=Usage(
-                    input_tokens=count_words(request.messages),
+                    input_tokens=count_words(request.messages, self._words),
                     output_tokens=len(value.split()),
                 ),
                 finish_reason="stop",
@@ -168,7 +185,7 @@ class ScriptedModel:
         message = value
         message = self._with_ids(message, request.agent)
         usage = Usage(
-            input_tokens=count_words(request.messages),
+            input_tokens=count_words(request.messages, self._words),
             output_tokens=count_words((message,)),
         )
         finish = "tool_calls" if message.tool_calls else "stop"
