@@ -49,8 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -61,6 +60,7 @@ import palaestra
 from palaestra.core import Action, Message, Observation, Usage
 from palaestra.models import ScriptedModel
 from palaestra.runtime import Concurrency, Experiment, Job, Limits, LLMOperatorConfig
+from palaestra.runtime._runner import run_collector
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 REPLY = "ok"
@@ -149,19 +149,6 @@ async def _bare_no_env(
     await asyncio.gather(*(episode() for _ in range(episodes)))
 
 
-@contextmanager
-def runner_gc() -> Iterator[None]:
-    """The garbage-collector settings `palaestra.run` uses, for the length of a run."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
 def run_bare(
     episodes: int,
     agents: int,
@@ -175,7 +162,7 @@ def run_bare(
     environment or without (`env`), under default or the runner's GC settings."""
     model = Counter()
     loop = _bare if env else _bare_no_env
-    with GCClock() as gc_clock, runner_gc() if tuned_gc else nullcontext():
+    with GCClock() as gc_clock, run_collector() if tuned_gc else nullcontext():
         started = time.perf_counter()
         asyncio.run(loop(episodes, agents, steps, concurrency, model))
         seconds = time.perf_counter() - started
@@ -308,7 +295,7 @@ def run_hand_written(
 ) -> tuple[float, int, int]:
     """(seconds, model calls, events) of the hand-written recorder into a new store."""
     model = Counter()
-    with runner_gc():
+    with run_collector():
         started = time.perf_counter()
         with Store(path) as store:
             store.create_run("hand", experiment={}, seed=0)

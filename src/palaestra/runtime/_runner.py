@@ -16,7 +16,8 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,6 +220,24 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
     return planned
 
 
+@contextmanager
+def run_collector() -> Iterator[None]:
+    """The garbage-collector settings of a run, undone on leaving. Everything alive at
+    its start (modules, the experiment) lives for the whole run: it is moved out of the
+    collector's generations, so that collections (a full one costs ~0.1 s with the SDKs
+    imported) walk only what the run allocates. Episodes allocate many short-lived
+    objects: the young generation is collected less often (its cost is what is alive,
+    not what was allocated)."""
+    gc.freeze()  # (no collect first: that would be a full collection)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 async def arun(
     experiment: Experiment | str | Path | dict[str, Any],
     *,
@@ -240,51 +259,40 @@ async def arun(
     db = store if isinstance(store, Store) else Store(store or default_store_path())
     pool = ModelPool(exp, override=model, base_url=base_url, models=models)
     started = time.perf_counter()
-    thresholds: tuple[int, int, int] | None = None
     try:
-        # Everything alive now (modules, the experiment) lives for the whole run: move it
-        # out of the collector's generations, so that collections (a full one costs ~0.1 s
-        # with the SDKs imported) walk only what the run allocates, planning included.
-        gc.freeze()  # (no collect first: that would be a full collection)
-        thresholds = gc.get_threshold()
-        # Episodes allocate many short-lived objects; collect the young generation less
-        # often (its cost is what is alive, not what was allocated).
-        gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
-        planned = plan(exp, pool)
-        record = exp.model_dump(mode="json")
-        record["_overrides"] = {"model": model, "base_url": base_url}
-        run_id = run_id or new_run_id(exp.name)
-        record = _as_recorded(db, run_id, record)
-        db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name)
-        finished = db.finished_episode_ids(run_id)
-        todo = [p for p in planned if p.spec.episode_id not in finished]
-        db.set_run_status(run_id, "running")
-        bar = Progress(total=len(planned), already=len(planned) - len(todo), enabled=progress)
-        gc.freeze()  # the plan too lives for the whole run
-        try:
-            with bar:
-                await _run_all(todo, exp, db, run_id, bar)
-        except BaseException:
+        with run_collector():
+            planned = plan(exp, pool)
+            record = exp.model_dump(mode="json")
+            record["_overrides"] = {"model": model, "base_url": base_url}
+            run_id = run_id or new_run_id(exp.name)
+            record = _as_recorded(db, run_id, record)
+            db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name)
+            finished = db.finished_episode_ids(run_id)
+            todo = [p for p in planned if p.spec.episode_id not in finished]
+            db.set_run_status(run_id, "running")
+            bar = Progress(total=len(planned), already=len(planned) - len(todo), enabled=progress)
+            gc.freeze()  # the plan too lives for the whole run
+            try:
+                with bar:
+                    await _run_all(todo, exp, db, run_id, bar)
+            except BaseException:
+                db.flush()
+                db.set_run_status(run_id, "interrupted")
+                raise
             db.flush()
-            db.set_run_status(run_id, "interrupted")
-            raise
-        db.flush()
-        db.set_run_status(run_id, "finished")
-        from palaestra.runtime._summary import job_stats
+            db.set_run_status(run_id, "finished")
+            from palaestra.runtime._summary import job_stats
 
-        rows = db.episodes(run_id)
-        return RunResult(
-            run_id=run_id,
-            store_path=Path(db.path),
-            episodes=rows,
-            jobs=job_stats(exp, rows),
-            wall_s=time.perf_counter() - started,
-            skipped=len(planned) - len(todo),
-        )
+            rows = db.episodes(run_id)
+            return RunResult(
+                run_id=run_id,
+                store_path=Path(db.path),
+                episodes=rows,
+                jobs=job_stats(exp, rows),
+                wall_s=time.perf_counter() - started,
+                skipped=len(planned) - len(todo),
+            )
     finally:
-        if thresholds is not None:
-            gc.set_threshold(*thresholds)
-        gc.unfreeze()
         await pool.aclose()
         if own_store:
             db.close()
