@@ -19,6 +19,7 @@ from palaestra.core._errors import (
 )
 from palaestra.core._events import (
     PAYLOADS,
+    SAMPLING_PARAMS,
     SCHEMA_VERSION,
     ActionEvent,
     ContractVerdict,
@@ -58,6 +59,7 @@ from palaestra.core._types import Action, Message, Observation, Role, ToolCall, 
 __all__ = [
     "Limiter",
     "PAYLOADS",
+    "SAMPLING_PARAMS",
     "SCHEMA_VERSION",
     "Action",
     "ActionEvent",

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_json
 
 from palaestra.core._events import (
+    SAMPLING_PARAMS,
     ActionEvent,
     ModelRequestEvent,
     ModelResponseEvent,
@@ -39,8 +40,7 @@ _messages_json = TypeAdapter(list[Message]).serializer.to_json
 _tools_json = TypeAdapter(list[ToolSpec]).serializer.to_json
 _MESSAGES = {Message}
 _TOOLS = {ToolSpec}
-_PARAMS = frozenset({"temperature", "top_p", "max_tokens", "seed", "stop"})
-"""The sampling parameters `ModelRequest.params()` can give."""
+_PARAMS = frozenset(SAMPLING_PARAMS)
 
 
 class _Form(NamedTuple):

@@ -86,6 +86,10 @@ class ObservationEvent(Payload):
     observation: Observation
 
 
+SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop")
+"""The sampling parameters a request can set, as keys of `ModelRequestEvent.params`."""
+
+
 class ModelRequestEvent(Payload):
     """A request sent to a model (one per logical call; retries show as responses)."""
 

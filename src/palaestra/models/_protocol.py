@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from palaestra.core import Message, ToolSpec, Usage
+from palaestra.core import SAMPLING_PARAMS, Message, ToolSpec, Usage
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ModelRequest:
     def params(self) -> dict[str, Any]:
         """The sampling parameters that are set, as recorded in `model_request` events."""
         out: dict[str, Any] = {}
-        for name in ("temperature", "top_p", "max_tokens", "seed", "stop"):
+        for name in SAMPLING_PARAMS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
