@@ -22,9 +22,17 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., Store]]:
     opened: list[Store] = []
 
     def make(
-        name: str = "store.db", batch_size: int = 2000, flush_interval_s: float = 1.0
+        name: str = "store.db",
+        batch_size: int = 2000,
+        flush_interval_s: float = 1.0,
+        writer_process: bool = True,
     ) -> Store:
-        store = Store(tmp_path / name, batch_size=batch_size, flush_interval_s=flush_interval_s)
+        store = Store(
+            tmp_path / name,
+            batch_size=batch_size,
+            flush_interval_s=flush_interval_s,
+            writer_process=writer_process,
+        )
         opened.append(store)
         return store
 

@@ -1,13 +1,17 @@
 """kill -9 at any moment: every episode that reads as finished has all its events.
 
-Two ways of killing a writer with SIGKILL, then reopening its store and checking it (the
-writer checkpoints in the background every few events, so kills land during checkpoints
-too):
-- at a moment chosen by a timer, while it writes episodes as fast as it can (small
-  batches, so a running episode's events reach disk in several transactions);
-- systematically, right before *each* SQL statement the store executes while writing a few
-  episodes (a trace callback kills the process), so that no gap between two statements
-  (say, between marking an episode finished and writing its last events) goes untested.
+Three ways of killing with SIGKILL, then reopening the store and checking it (the writer
+checkpoints in the background every few events, so kills land during checkpoints too):
+- the writing process, at a moment chosen by a timer, while it writes episodes as fast
+  as it can (small batches, so a running episode's events reach disk in several
+  transactions), with its batches written by the store's writer process or by itself;
+- the writing process, systematically, right before *each* SQL statement the store
+  executes while writing a few episodes (a trace callback kills the process; batches
+  written by the store itself, so that every statement passes the callback), so that no
+  gap between two statements (say, between marking an episode finished and writing its
+  last events) goes untested;
+- the store's writer process, while the store goes on: what it had not committed is
+  written again by the next one.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from palaestra.core import StoreError
 from palaestra.store import Store
 from tests.store.store_builders import episode_events, episode_row, summary_for
 
@@ -36,8 +42,8 @@ import palaestra.store._sqlite as _sqlite
 _sqlite._CHECKPOINT_ROWS = 8  # background checkpoints run all along: a kill may hit one
 
 
-def write(path, episodes, kill_at=0):
-    store = Store(path, batch_size=4)
+def write(path, episodes, kill_at=0, writer_process=False):
+    store = Store(path, batch_size=4, writer_process=writer_process)
     executed = 0
 
     def trace(statement):
@@ -65,8 +71,8 @@ def write(path, episodes, kill_at=0):
 
 
 mode, root = sys.argv[2], sys.argv[3]
-if mode == "timed":
-    write(os.path.join(root, "store.db"), 10**6)
+if mode.startswith("timed"):
+    write(os.path.join(root, "store.db"), 10**6, writer_process=mode == "timed-process")
 else:  # sweep: one forked writer killed before statement k, for every k of a full write
     total = write(os.path.join(root, "full.db"), 4)
     for k in range(1, total + 1):
@@ -109,12 +115,13 @@ def _check_store(path: Path) -> tuple[int, int]:
         return len(finished), len(running)
 
 
+@pytest.mark.parametrize("writer", ["process", "inline"])
 @pytest.mark.parametrize("delay_s", [0.0, 0.07, 0.23])
 def test_finished_episodes_survive_kill_9_at_a_random_moment(
-    tmp_path: Path, delay_s: float
+    tmp_path: Path, delay_s: float, writer: str
 ) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", WRITER, REPO, "timed", str(tmp_path)],
+        [sys.executable, "-c", WRITER, REPO, f"timed-{writer}", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -154,3 +161,31 @@ def test_finished_episodes_survive_kill_9_before_every_statement(tmp_path: Path)
     assert finished_counts == sorted(finished_counts)  # later kills never lose episodes
     assert set(finished_counts) == {0, 1, 2, 3}  # kills fell inside every episode
     assert any(running for _, running in outcomes)
+
+
+def test_a_killed_writer_process_loses_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db", batch_size=8)
+    store.create_run("r", experiment={}, seed=0)
+    written: list[list] = []
+    errors: list[str] = []
+    for i in range(12):
+        events = episode_events(f"ep{i}", steps=1 + i % 3)
+        written.append(events)
+        store.start_episode("r", episode_row(f"ep{i}"))
+        for attempt in (partial(store.append, "r", events), store.flush):
+            try:  # an append keeps its rows even when the writer's failure is reported
+                attempt()
+            except StoreError as exc:
+                errors.append(str(exc))
+        store.finish_episode("r", summary_for(events))
+        if i % 4 == 1:  # the writer is idle here (the flush waited for it)
+            assert store._writer is not None
+            os.kill(store._writer.pid, signal.SIGKILL)
+            store._writer._proc.wait()
+    store.flush()
+    assert len(errors) == 3, errors  # each kill is reported once, at the next write
+    assert all("the writer process exited with code -9" in e for e in errors), errors
+    assert store.finished_episode_ids("r") == {f"ep{i}" for i in range(12)}
+    for events in written:
+        assert store.events("r", events[0].episode_id) == events
+    store.close()

@@ -3,6 +3,8 @@ writes an episode's start and keeps only while the episode runs."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from palaestra.core import StoreError
 from palaestra.store import Store
 from palaestra.store._schema import PAGE_SIZE
+from palaestra.store._writer import WriterProcess
 from tests.store.store_builders import episode_events, episode_row, summary_for, write_episode
 
 
@@ -117,3 +120,110 @@ def test_a_failed_write_is_retried_under_a_new_id(make_store: Callable[..., Stor
     assert store.events("r", "e") == events
     assert store.events("r", "x") == []
     assert store.finished_episode_ids("r") == {"e"}
+
+
+def test_full_batches_are_written_by_the_writer_process(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    statements: list[str] = []
+    assert store._conn is not None
+    store._conn.set_trace_callback(statements.append)
+    events = episode_events("e", steps=5)  # 28 events
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events[:25])  # two full batches: handed over as they fill
+    store.wait_for_writer()
+    assert store._writer is not None and store._writer.pid != os.getpid()
+    assert _sql(store.path, "SELECT COUNT(*) FROM events") == [(20,)]
+    store.append("r", events[25:])
+    store.finish_episode("r", summary_for(events))
+    assert store.events("r", "e") == events  # a read sends the rest first, and waits
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "BEGIN"))]
+
+
+def test_a_failed_write_in_the_writer_process_is_kept_for_a_retry(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    other = sqlite3.connect(store.path)
+    other.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    other.commit()
+    events = episode_events("e", steps=5)  # 28 events
+    store.start_episode("r", episode_row("e"))
+    try:  # the writer's error is reported here if it is back already (rows kept) ...
+        store.append("r", events[:12])
+        store.append("r", events[12:20])
+    except StoreError as exc:
+        assert "IntegrityError: no" in str(exc)
+    with pytest.raises(StoreError, match=r"writing \d+ events failed: IntegrityError: no"):
+        store.flush()  # ... else here (or again, by the writer that retried)
+    other.execute("DROP TRIGGER refuse")
+    other.commit()
+    other.close()
+    store.append("r", events[20:])
+    store.finish_episode("r", summary_for(events))
+    store.flush()
+    assert store.events("r", "e") == events  # nothing appended before or after was lost
+    assert store.finished_episode_ids("r") == {"e"}
+
+
+def test_an_interrupted_send_leaves_nothing_half_written(
+    make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    events = episode_events("e", steps=5)  # 28 events
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events[:12])  # the writer runs: one batch written, 2 rows buffered
+    store.wait_for_writer()
+    real_writev = os.writev
+
+    def interrupted(fd: int, buffers: list[memoryview]) -> int:
+        monkeypatch.setattr(os, "writev", real_writev)
+        real_writev(fd, [buffers[0][:3]])  # a message cut short inside its header
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "writev", interrupted)
+    writer = store._writer
+    with pytest.raises(KeyboardInterrupt):
+        store.append("r", events[12:20])  # Ctrl-C while the next batch is sent
+    assert writer is not None and writer._proc.returncode == -signal.SIGKILL
+    assert store._writer is None  # the next full batch starts a new one
+    store.append("r", events[20:])
+    store.finish_episode("r", summary_for(events))
+    store.flush()
+    assert store.events("r", "e") == events
+
+
+def test_a_batch_committed_unheard_is_not_written_again(
+    make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that dies between committing a batch and saying so: the store finds the
+    batch in the file and does not send it again (it would fail on the events' key)."""
+    store = make_store(batch_size=10)
+    store.create_run("r", experiment={}, seed=0)
+    sent: list[object] = []
+    send = WriterProcess.send
+    monkeypatch.setattr(
+        WriterProcess, "send", lambda self, batch: sent.append(batch) or send(self, batch)
+    )
+    events = episode_events("e", steps=5)
+    store.start_episode("r", episode_row("e"))
+    store.append("r", events[:10])
+    store.wait_for_writer()  # committed and confirmed; now forget the confirmation
+    writer = store._writer
+    assert writer is not None and len(sent) == 1
+    writer._pending.append(sent[0])  # type: ignore[arg-type]
+    os.kill(writer.pid, signal.SIGKILL)
+    writer._proc.wait()
+    store.append("r", events[10:15])
+    with pytest.raises(StoreError, match="the writer process exited with code -9"):
+        store.flush()
+    store.append("r", events[15:])
+    store.finish_episode("r", summary_for(events))
+    store.flush()
+    assert store.events("r", "e") == events

@@ -115,14 +115,19 @@ def test_event_is_serialised_when_appended(store: Store) -> None:
     assert store.events("r", "e")[0].payload.action.text == "before"  # type: ignore[attr-defined]
 
 
-def test_batches_reach_disk_every_batch_size_events(make_store: Callable[..., Store]) -> None:
-    store = make_store(batch_size=10)
+@pytest.mark.parametrize("writer_process", [True, False])
+def test_batches_reach_disk_every_batch_size_events(
+    make_store: Callable[..., Store], writer_process: bool
+) -> None:
+    store = make_store(batch_size=10, writer_process=writer_process)
     store.create_run("r", experiment={}, seed=0)
     store.start_episode("r", episode_row("e"))
     events = episode_events("e", steps=5)  # 28 events
     store.append("r", events[:9])
+    store.wait_for_writer()
     assert _rows_on_disk(store.path) == 0
     store.append("r", events[9:25])
+    store.wait_for_writer()
     assert _rows_on_disk(store.path) == 20
     store.flush()
     assert _rows_on_disk(store.path) == 25
@@ -166,6 +171,27 @@ def test_restart_in_same_process_drops_buffered_events(store: Store) -> None:
     store.append("r", events)
     store.finish_episode("r", summary_for(events))
     assert store.events("r", "e") == events
+
+
+def test_stale_buffers_go_to_the_writer_process_once_it_runs(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(flush_interval_s=0.05, batch_size=18)
+    store.create_run("r", experiment={}, seed=0)
+    first = episode_events("a")  # 18 events: a full batch, handed to the writer process
+    write_episode(store, "r", first)
+    store.wait_for_writer()
+    assert store._writer is not None
+    assert _rows_on_disk(store.path) == len(first)
+    time.sleep(0.06)
+    second = episode_events("b", steps=1)  # fewer: written because the buffer is stale
+    write_episode(store, "r", second)
+    store.wait_for_writer()
+    assert _rows_on_disk(store.path) == len(first) + len(second)
+    with Store(store.path) as other:
+        assert other.finished_episode_ids("r") == {"a"}  # b's finish is still buffered
+    store.flush()
+    assert store.finished_episode_ids("r") == {"a", "b"}
 
 
 def test_finish_writes_events_and_row_together(store: Store) -> None:
@@ -321,15 +347,15 @@ def test_episode_summary_rejects_unknown_fields() -> None:
         )
 
 
-def test_finishes_are_batched_but_flushed_within_the_interval(make_store) -> None:
+def test_finishes_are_batched_but_flushed_within_the_interval(
+    make_store: Callable[..., Store],
+) -> None:
     store = make_store(flush_interval_s=0.05)
     store.create_run("r", experiment={}, seed=0)
     first = episode_events("a")
     write_episode(store, "r", first)
     assert _rows_on_disk(store.path) == 0  # one start + events + finish, still buffered
-    import time as _time
-
-    _time.sleep(0.06)
+    time.sleep(0.06)
     second = episode_events("b")
     write_episode(store, "r", second)  # its append finds the buffer stale: written
     assert _rows_on_disk(store.path) == len(first) + len(second)

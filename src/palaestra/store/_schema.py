@@ -242,9 +242,12 @@ _ROWS_PER_INSERT = 500
 _K = TypeVar("_K", bound=Hashable)
 
 
+INSERT_EVENTS = "INSERT INTO events (episode, seq, kind, agent, step, json) VALUES "
+"""The start of a multi-row INSERT of events; rows of six values follow."""
+
+
 def _insert_sql(rows: int) -> str:
-    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
-    return f"INSERT INTO events (episode, seq, kind, agent, step, json) VALUES {values}"
+    return INSERT_EVENTS + ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
 
 
 _FULL_INSERT = _insert_sql(_ROWS_PER_INSERT)

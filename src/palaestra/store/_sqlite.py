@@ -29,19 +29,26 @@ stored; `start_episode` drops them when the episode is run again. With
 killed; an operating-system crash or power loss may lose the last transactions, never
 corrupt the file.
 
-Every method is synchronous and short (the runner calls them from the event loop); a
-batch of 2000 events is written in a few milliseconds: measured here in a full run,
-about 1.2 µs a row for the multi-row INSERTs (`executemany` costs twice that) and 0.8 µs a
-row for the COMMIT (WAL write), where the (run_id, episode_id) text key and 4 KiB pages
-of store schema 1 cost 1.9 and 2.2 µs. A background writer thread was tried and measured
-slower: SQLite releases the GIL per statement step, and taking it back from a busy event
-loop costs up to a switch interval each time. Checkpoints (copying the WAL into the
-database file, ~1 µs an event) are one statement each, so they do run in a background
-thread (`_Checkpointer`, its own connection, `PASSIVE`: writers never wait for it),
-started once `_CHECKPOINT_ROWS` events are written; SQLite's own automatic checkpoint,
-which would run inside our COMMITs, is off. `close` stops it and checkpoints the rest,
-so a closed store is one self-contained file. Reads and `flush` write what is buffered
-first. A lock makes a store safe to share between threads.
+Every method is synchronous and short (the runner calls them from the event loop). Once
+a full batch has been buffered (a long run; short ones never get there), batches are
+written by a writer process (`_writer`, `writer_process=True`, the default) while the
+caller goes on: SQLite's work (about 1.2 µs a row for the multi-row INSERTs and 0.8 µs
+a row for the COMMIT's WAL write, measured in a full run) leaves the event loop, whose
+cost of a batch becomes joining its texts and one write to a pipe. Anything that reads
+the file, `flush` and `close` wait for what was sent to be committed. A batch stays in
+memory until the writer confirms it: if the writer reports an error or dies, every
+batch it did not confirm goes back in front of the buffers (a later write, by a new
+writer, retries them) and the error is raised at the next call; an append keeps its
+rows either way. A writer *thread* was tried first and gained nothing steady: SQLite
+releases the GIL for each statement step, and the hand-offs of the GIL between the
+writer and the busy event loop cost the loop about what the write did.
+`writer_process=False` writes every batch in the calling thread. Checkpoints (copying
+the WAL into the database file, ~1 µs an event) are one statement each, so they run in
+a background thread (`_Checkpointer`, its own connection, `PASSIVE`: writers never wait
+for it), started once `_CHECKPOINT_ROWS` events are written; SQLite's own automatic
+checkpoint, which would run inside our COMMITs, is off. `close` ends the writer, stops
+the checkpointer and checkpoints the rest, so a closed store is one self-contained file.
+A lock makes a store safe to share between threads.
 """
 
 from __future__ import annotations
@@ -62,7 +69,9 @@ from typing import Any
 from palaestra.core import Event, StoreError, UserError
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
 from palaestra.store._schema import (
+    EPISODE_COLUMNS,
     INSERT_EPISODE,
+    INSERT_EVENTS,
     INSERT_RUN,
     PAGE_SIZE,
     SELECT_EPISODE,
@@ -77,6 +86,8 @@ from palaestra.store._schema import (
     start_values,
 )
 from palaestra.store._summary import summarise
+from palaestra.store._writer import Batch as _Batch
+from palaestra.store._writer import WriterProcess
 
 _Key = tuple[str, str]
 """(run_id, episode_id)."""
@@ -93,6 +104,13 @@ _FINISH_EPISODE = (
     "wall_s = ?, hash = ?, error = ?, agents = COALESCE(?, agents), finished_at = ? "
     "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
 )
+_WRITER_SQL = {
+    "insert_episode": INSERT_EPISODE,
+    "upsert_episode": UPSERT_EPISODE,
+    "finish_episode": _FINISH_EPISODE,
+    "insert_events": INSERT_EVENTS,
+}
+"""The statements the writer process runs (it imports nothing of palaestra)."""
 _SELECT_EVENTS_BY_ID = "SELECT json FROM events WHERE episode = ? ORDER BY seq"
 _SELECT_EVENTS = (
     "SELECT json FROM events WHERE episode = "
@@ -152,6 +170,39 @@ class _Checkpointer:
         self._conn.close()
 
 
+def _committed(db: sqlite3.Connection, batch: _Batch) -> bool:
+    """Whether the file holds `batch` (written in one transaction: all of it or none).
+
+    Told by its first event (the same JSON text, time stamps included, at the same
+    seq of the same episode: an earlier try of the episode has other times), else by
+    its first finish marker (the same `finished_at`), else by its first start (the
+    same `started_at`)."""
+    starts, runs, _, finishes = batch
+    if runs:
+        (run_id, episode_id), rows = runs[0]
+        found = db.execute(
+            "SELECT ev.json FROM events AS ev JOIN episodes AS ep ON ev.episode = ep.id "
+            "WHERE ep.run_id = ? AND ep.episode_id = ? AND ev.seq = ?",
+            (run_id, episode_id, rows[0][1]),
+        ).fetchone()
+        return found is not None and found[0] == rows[0][5]
+    if finishes:
+        values = finishes[0]
+        found = db.execute(
+            "SELECT finished_at FROM episodes WHERE run_id = ? AND episode_id = ? "
+            "AND status = 'finished'",
+            (values[-2], values[-1]),
+        ).fetchone()
+        return found is not None and found[0] == values[-3]
+    for values, _ in starts.values():
+        found = db.execute(
+            "SELECT started_at FROM episodes WHERE run_id = ? AND episode_id = ?",
+            (values[0], values[1]),
+        ).fetchone()
+        return found is not None and found[0] == values[EPISODE_COLUMNS.index("started_at")]
+    return True  # an empty batch: nothing to write again
+
+
 class Store:
     """The event store of runs, episodes and their events, in one SQLite file.
 
@@ -159,7 +210,12 @@ class Store:
     """
 
     def __init__(
-        self, path: str | Path, *, batch_size: int = 2000, flush_interval_s: float = 1.0
+        self,
+        path: str | Path,
+        *,
+        batch_size: int = 2000,
+        flush_interval_s: float = 1.0,
+        writer_process: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -167,6 +223,9 @@ class Store:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         """Buffered writes older than this are written at the next append or finish."""
+        self.writer_process = writer_process
+        """Once a full batch is buffered, write batches from a writer process while the
+        caller goes on (see `_writer`); False writes them in the calling thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -209,6 +268,7 @@ class Store:
         self._last_write = time.monotonic()
         self._checkpointer: _Checkpointer | None = None
         self._rows_since_checkpoint = 0
+        self._writer: WriterProcess | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -220,6 +280,9 @@ class Store:
             try:
                 self._flush_locked()
             finally:
+                if self._writer is not None:
+                    self._writer.close()  # (after a failed flush nothing is in flight)
+                    self._writer = None
                 if self._checkpointer is not None:
                     self._checkpointer.stop()
                     self._checkpointer = None
@@ -242,8 +305,11 @@ class Store:
 
     @property
     def _db(self) -> sqlite3.Connection:
+        """The connection, once what the writer process was sent is committed."""
         if self._conn is None:
             raise StoreError(f"store {self.path} is closed")
+        if self._writer is not None:
+            self._wait_for_writer()
         return self._conn
 
     @contextmanager
@@ -434,6 +500,7 @@ class Store:
                     f"resumed run must skip finished episodes (Store.finished_episode_ids)"
                 )
             if key in self._next_seq:  # restarted in this process: drop its buffered events
+                self._wait_for_writer()  # (a failed write first puts its events back)
                 self._buffer = [run for run in self._buffer if run[0] != key]
                 self._buffered = sum(len(rows) for _, rows in self._buffer)
             # Written with the next batch, before its events: the old try's events are
@@ -469,7 +536,7 @@ class Store:
                 for _, run in groupby(rows, _EPISODE):
                     self._append_run(run_id, list(run))
             if time.monotonic() - self._last_write > self.flush_interval_s:
-                self._write_buffer()
+                self._write_buffer(wait=False)
 
     def _append_run(self, run_id: str, rows: Sequence[_Row]) -> None:
         """Buffer rows of one episode, checked as a whole (the hot path: no per-row
@@ -491,13 +558,20 @@ class Store:
                 expected += 1
         self._next_seq[key] = first + count
         start = 0
+        failure: StoreError | None = None
         while start < count:
-            chunk = rows[start : start + self.batch_size - self._buffered]  # a copy
+            room = max(self.batch_size - self._buffered, 1) if failure is None else count
+            chunk = rows[start : start + room]  # a copy
             self._buffer.append((key, chunk))
             self._buffered += len(chunk)
             start += len(chunk)
-            if self._buffered >= self.batch_size:
-                self._write_buffer()
+            if self._buffered >= self.batch_size and failure is None:
+                try:
+                    self._write_buffer(wait=False)
+                except StoreError as exc:  # reported once the rest is buffered too
+                    failure = exc
+        if failure is not None:
+            raise failure
 
     def _refuse(self, run_id: str, episode_id: str, seq: int) -> StoreError:
         expected = self._next_seq.get((run_id, episode_id))
@@ -555,32 +629,122 @@ class Store:
                 len(self._finishes) >= 256
                 or time.monotonic() - self._last_write > self.flush_interval_s
             ):
-                self._write_buffer()
+                self._write_buffer(wait=False)
 
     def flush_if_stale(self) -> None:
-        """Write what is buffered if the last write is older than `flush_interval_s`."""
+        """Write what is buffered if the last write is older than `flush_interval_s`
+        (without waiting for the writer process to commit it)."""
         with self._lock:
-            if time.monotonic() - self._last_write > self.flush_interval_s:
-                self._flush_locked()
+            if time.monotonic() - self._last_write > self.flush_interval_s and (
+                self._buffer or self._starts or self._finishes
+            ):
+                self._write_buffer(wait=False)
 
     def flush(self) -> None:
         """Write everything buffered now (one transaction)."""
         with self._lock:
             self._flush_locked()
 
+    def wait_for_writer(self) -> None:
+        """Return once every batch handed to the writer process is committed (what is
+        still buffered stays buffered: `flush` writes it). Raises `StoreError` if the
+        writer failed; the batches it did not commit are kept for a retry."""
+        with self._lock:
+            self._wait_for_writer()
+
     def _flush_locked(self) -> None:
         if self._buffer or self._starts or self._finishes:
-            self._write_buffer()
+            self._write_buffer(wait=True)
+        elif self._writer is not None:
+            self._wait_for_writer()
 
-    def _write_buffer(self) -> None:
-        """Write buffered starts, events and finish markers, in that order, in one
-        transaction; empty the buffers."""
+    def _write_buffer(self, *, wait: bool) -> None:
+        """Take what is buffered as one batch and write it: by the writer process once
+        a full batch has been buffered (with `writer_process`), else here. `wait`:
+        return once it is committed. A failed write puts the batches it did not commit
+        back in front of the buffers (a later write retries them) and raises."""
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        batch: _Batch = (self._starts, self._buffer, self._buffered, self._finishes)
+        self._starts, self._buffer, self._buffered, self._finishes = {}, [], 0, []
+        self._last_write = time.monotonic()
+        if self._writer is None and self.writer_process and batch[2] >= self.batch_size:
+            try:
+                self._writer = WriterProcess(self.path, _WRITER_SQL, self._restore_unconfirmed)
+            except BaseException:
+                self._restore([batch])
+                raise
+        if self._writer is not None:
+            try:
+                sent = self._writer.send(batch)
+            except BaseException:  # it is gone; what it did not commit is buffered again
+                self._writer = None
+                raise
+            if sent:
+                self._count_for_checkpoint(batch[2])
+                if wait:
+                    self._wait_for_writer()
+                return
+            self._wait_for_writer()  # a batch it cannot take is written here, after
+        try:
+            self._write_batch(batch)
+        except BaseException:
+            self._restore([batch])
+            raise
+        self._count_for_checkpoint(batch[2])
+
+    def _wait_for_writer(self) -> None:
+        """Return once what the writer process was sent is committed (see `_write_buffer`
+        for a failure)."""
+        writer = self._writer
+        if writer is not None and writer.pending:
+            try:
+                writer.wait()
+            except BaseException:  # as in `_write_buffer`
+                self._writer = None
+                raise
+
+    def _restore(self, batches: list[_Batch]) -> None:
+        """Put batches whose write failed back in front of what was buffered since,
+        oldest first."""
+        starts: dict[_Key, tuple[tuple[Any, ...], bool]] = {}
+        runs: list[_Run] = []
+        finishes: list[tuple[Any, ...]] = []
+        for batch_starts, batch_runs, rows, batch_finishes in batches:
+            starts.update(batch_starts)
+            runs.extend(batch_runs)
+            self._buffered += rows
+            finishes.extend(batch_finishes)
+        self._starts = {**starts, **self._starts}
+        self._buffer = runs + self._buffer
+        self._finishes = finishes + self._finishes
+        self._finished.clear()  # reload from the file: these finishes did not land
+
+    def _restore_unconfirmed(self, batches: list[_Batch]) -> None:
+        """`_restore` for batches a writer process did not confirm. One it committed
+        before it died unheard is dropped (written again, it would fail for good); they
+        are committed in order, so the first one not in the file ends the search."""
+        db = self._db
+        while batches and _committed(db, batches[0]):
+            batches = batches[1:]
+        self._restore(batches)
+
+    def _count_for_checkpoint(self, rows: int) -> None:
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint >= _CHECKPOINT_ROWS:
+            self._rows_since_checkpoint = 0
+            self._checkpoint_in_background()
+
+    def _write_batch(self, batch: _Batch) -> None:
+        """Write a batch's starts, events and finish markers, in that order, in one
+        transaction, on this store's own connection."""
+        starts, runs, rows, finishes = batch
         db = self._db
         ids = self._episode_ids
         db.execute("BEGIN IMMEDIATE")
         try:
             new: list[tuple[Any, ...]] = []
-            for key, (values, had_rows) in self._starts.items():
+            for key, (values, had_rows) in starts.items():
                 if not had_rows:
                     new.append(values)
                     continue
@@ -592,14 +756,17 @@ class Store:
             if new:  # episodes never written before: one statement, then their ids
                 db.executemany(INSERT_EPISODE, new)
                 self._read_ids(db, [(values[0], values[1]) for values in new])
-            if self._buffer:
-                insert_event_runs(db, self._buffer, ids)
-            if self._finishes:
-                changed = db.executemany(_FINISH_EPISODE, self._finishes).rowcount
-                if changed != len(self._finishes):
+            if runs:
+                unknown = [key for key, _ in runs if key not in ids]
+                if unknown:  # episodes whose start the writer process wrote
+                    self._read_ids(db, unknown)
+                insert_event_runs(db, runs, ids)
+            if finishes:
+                changed = db.executemany(_FINISH_EPISODE, finishes).rowcount
+                if changed != len(finishes):
                     missing = [
                         values
-                        for values in self._finishes
+                        for values in finishes
                         if db.execute(
                             "SELECT 1 FROM episodes WHERE run_id = ? AND episode_id = ? "
                             "AND status = 'finished' AND finished_at = ?",
@@ -607,7 +774,7 @@ class Store:
                         ).fetchone()
                         is None
                     ]
-                    first = missing[0] if missing else self._finishes[0]
+                    first = missing[0] if missing else finishes[0]
                     raise StoreError(
                         f"finish_episode: episode {first[-1]!r} of run {first[-2]!r} is "
                         f"not running in {self.path}"
@@ -615,26 +782,14 @@ class Store:
         except BaseException as exc:
             if db.in_transaction:  # SQLite may have rolled back already
                 db.execute("ROLLBACK")
-            self._finished.clear()  # reload from the file: these finishes did not land
-            # the buffers stay for a retry, which writes the starts again: ids of inserts
-            # rolled back here are replaced before any event row uses them
+            # the batch goes back for a retry, which writes the starts again: ids of
+            # inserts rolled back here are replaced before any event row uses them
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(
-                    f"store {self.path}: writing {self._buffered} events failed: {exc}"
-                ) from exc
+                raise StoreError(f"store {self.path}: writing {rows} events failed: {exc}") from exc
             raise
         db.execute("COMMIT")
-        self._rows_since_checkpoint += self._buffered
-        if self._rows_since_checkpoint >= _CHECKPOINT_ROWS:
-            self._rows_since_checkpoint = 0
-            self._checkpoint_in_background()
-        for values in self._finishes:  # finished: no more events will need the id
+        for values in finishes:  # finished: no more events will need the id
             ids.pop((values[-2], values[-1]), None)
-        self._buffer = []
-        self._buffered = 0
-        self._starts = {}
-        self._finishes = []
-        self._last_write = time.monotonic()
 
     def _checkpoint_in_background(self) -> None:
         if self._checkpointer is None:

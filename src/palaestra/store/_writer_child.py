@@ -1,0 +1,166 @@
+"""The store's writer process: writes the batches a `Store` sends it into the SQLite file.
+
+Run by `store._writer.WriterProcess` as `python -I -S _writer_child.py PATH`: standard
+library only (it imports nothing of palaestra, so it starts in tens of milliseconds), and
+the SQL it runs comes from the parent in the first message, so the statements are
+written once, in `store._schema`.
+
+Messages on stdin, each `>II` (meta length, body length), the meta as JSON, the body as
+UTF-8: the first is the configuration (`{"sql": {...}}`, no body); every other is one
+batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
+"runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...]}` and
+the events' JSON texts joined by newlines (JSON text never holds a raw newline), `count`
+texts per run, in order. An event's columns (seq, step, agent, kind) are read from the
+start of its text, which is `Event.to_json()`'s field order.
+
+One line on stdout per batch, once its transaction is committed: `ok`, or `error
+MESSAGE` after which the process exits (the parent keeps every batch until it is
+acknowledged, and sends them again to a new writer). At the end of stdin, or at a
+message cut short by the parent's death, it exits; a transaction is never left half
+written. SIGINT is ignored: a Ctrl-C in a terminal reaches the whole process group, and
+the parent, still running, decides when writing ends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import struct
+import sys
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct(">II")
+_PREFIX = re.compile(
+    r'\{"episode_id":"(?:[^"\\]|\\.)*","seq":(-?\d+),"step":(-?\d+),'
+    r'"agent":("(?:[^"\\]|\\.)*"),"kind":"([a-z_]+)",'
+)
+_ROWS_PER_INSERT = 500
+
+
+def _read(stream: BinaryIO, size: int) -> bytes | None:
+    """Exactly `size` bytes, or None at the end of the stream (even mid-message)."""
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return data
+
+
+def _columns(text: str, run_id: str, episode_id: str) -> tuple[int, str, str, int]:
+    found = _PREFIX.match(text)
+    if found is None:
+        raise ValueError(
+            f"an event of episode {episode_id!r} of run {run_id!r} does not start like "
+            f"Event.to_json() (episode_id, seq, step, agent, kind): {text[:120]!r}"
+        )
+    seq, step, agent, kind = found.groups()
+    name = agent[1:-1] if "\\" not in agent else json.loads(agent)
+    return int(seq), kind, name, int(step)
+
+
+class _Writer:
+    def __init__(self, path: str, sql: dict[str, str]) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA wal_autocheckpoint=0")  # the parent's checkpointer does it
+        self.sql = sql
+        self.ids: dict[tuple[str, str], int] = {}
+        """Integer ids of running episodes (learnt from the starts, or looked up)."""
+
+    def _id(self, run_id: str, episode_id: str) -> int:
+        key = (run_id, episode_id)
+        found = self.ids.get(key)
+        if found is None:  # started by an earlier writer (the parent, or one that exited)
+            row = self.db.execute(
+                "SELECT id FROM episodes WHERE run_id = ? AND episode_id = ?", key
+            ).fetchone()
+            if row is None:
+                raise ValueError(f"episode {episode_id!r} of run {run_id!r} was never started")
+            found = self.ids[key] = row[0]
+        return found
+
+    def write(self, meta: dict[str, Any], body: str) -> None:
+        texts = body.split("\n") if body else []
+        runs = meta["runs"]
+        if len(texts) != sum(run[2] for run in runs):
+            raise ValueError(f"batch of {len(texts)} event texts for {runs!r}")
+        db, sql = self.db, self.sql
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            new = []
+            for *values, had_rows in meta["starts"]:
+                if not had_rows:
+                    new.append(values)
+                    continue
+                ((episode,),) = db.execute(sql["upsert_episode"], values).fetchall()
+                db.execute("DELETE FROM events WHERE episode = ?", (episode,))
+                self.ids[(values[0], values[1])] = episode
+            for values in new:
+                ((episode,),) = db.execute(sql["insert_episode"] + " RETURNING id", values)
+                self.ids[(values[0], values[1])] = episode
+            params: list[Any] = []
+            position = 0
+            for run_id, episode_id, count in runs:
+                episode = self._id(run_id, episode_id)
+                for text in texts[position : position + count]:
+                    params.extend((episode, *_columns(text, run_id, episode_id), text))
+                position += count
+            width = 6 * _ROWS_PER_INSERT
+            for start in range(0, len(params), width):
+                chunk = params[start : start + width]
+                marks = ",".join(["(?, ?, ?, ?, ?, ?)"] * (len(chunk) // 6))
+                db.execute(sql["insert_events"] + marks, chunk)
+            finishes = meta["finishes"]
+            if finishes:
+                changed = db.executemany(sql["finish_episode"], finishes).rowcount
+                if changed != len(finishes):
+                    raise ValueError(
+                        f"finish_episode: {len(finishes) - changed} of {len(finishes)} "
+                        "episodes were not running"
+                    )
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        for values in meta["finishes"]:  # finished: no more events will need the id
+            self.ids.pop((values[-2], values[-1]), None)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin, stdout = sys.stdin.buffer, sys.stdout
+    header = _read(stdin, _HEADER.size)
+    if header is None:
+        return
+    meta_size, _ = _HEADER.unpack(header)
+    config = _read(stdin, meta_size)
+    if config is None:
+        return
+    writer = _Writer(sys.argv[1], json.loads(config)["sql"])
+    try:
+        while True:
+            header = _read(stdin, _HEADER.size)
+            if header is None:
+                return
+            meta_size, body_size = _HEADER.unpack(header)
+            meta, body = _read(stdin, meta_size), _read(stdin, body_size)
+            if meta is None or body is None:
+                return  # the parent died while sending: nothing of this batch is written
+            try:
+                writer.write(json.loads(meta), body.decode())
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+                stdout.write(f"error {message}\n")
+                stdout.flush()
+                sys.exit(1)
+            stdout.write("ok\n")
+            stdout.flush()
+    finally:
+        writer.db.close()
+
+
+if __name__ == "__main__":
+    main()
