@@ -70,7 +70,9 @@ class EpisodeRecorder:
         self.cached_tokens = 0
         self.cost_usd = 0.0
         self._hasher = EpisodeHasher()
-        self._hash_update = self._hasher.update_bytes
+        self._hashable: list[str] = []
+        """Events' hashed forms (without the closing brace) not yet fed to the digest:
+        fed a step at a time, one join and one encode for all of them."""
         self._pending: list[EventRow] = []
         self._rngs: dict[tuple[str, str], random.Random] = {}
         self._id_json = to_json(episode_id).decode()
@@ -112,7 +114,7 @@ class EpisodeRecorder:
             f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":{agent_json},'
             f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":{body}'
         )
-        self._hash_update(f"{hashable}}}\n".encode())  # = EpisodeHasher.update_hashable
+        self._hashable.append(hashable)
         duration = "0.0" if duration_s == 0 else to_json(float(duration_s)).decode()
         text = f'{hashable},"time":{to_json(float(when)).decode()},"duration_s":{duration}}}'
 
@@ -179,10 +181,21 @@ class EpisodeRecorder:
 
     def drain(self) -> list[EventRow]:
         """Events recorded since the last drain, as store rows."""
+        self._feed_hash()
         rows, self._pending = self._pending, []
         return rows
 
+    def _feed_hash(self) -> None:
+        """Feed the waiting events to the digest: each as `hashable + "}\\n"`, as
+        `EpisodeHasher.update_hashable` does with the whole hashable form."""
+        parts = self._hashable
+        if parts:
+            parts.append("")  # the separator after the last one
+            self._hasher.update_bytes("}\n".join(parts).encode())
+            parts.clear()
+
     def hexdigest(self) -> str:
+        self._feed_hash()
         return self._hasher.hexdigest()
 
 
