@@ -60,9 +60,14 @@ def count_words(messages: Sequence[Message], memo: dict[str, int] | None = None)
     return total
 
 
+_new_message = Message.__pydantic_validator__.validate_python
+_new_usage = Usage.__pydantic_validator__.validate_python
+"""The validators called directly: what `Message(...)` / `Usage(...)` run, without their
+Python `__init__` frame (0.57 vs 0.81 µs a message; model_construct is far slower)."""
+
+
 def _assistant(text: str) -> Message:
-    # Validated construction: with pydantic 2.14 it is faster than model_construct.
-    return Message(role="assistant", content=text)
+    return _new_message({"role": "assistant", "content": text})
 
 
 class ScriptedModel:
@@ -170,9 +175,11 @@ class ScriptedModel:
         if isinstance(value, str):  # first: it needs no ids, and is what most calls get
             return ModelResponse(
                 message=_assistant(value),
-                usage=Usage(
-                    input_tokens=count_words(request.messages, self._words),
-                    output_tokens=len(value.split()),
+                usage=_new_usage(
+                    {
+                        "input_tokens": count_words(request.messages, self._words),
+                        "output_tokens": len(value.split()),
+                    }
                 ),
                 finish_reason="stop",
                 model=self._name,

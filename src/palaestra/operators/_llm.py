@@ -37,6 +37,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+# The validators called directly: what `Message(...)` / `Action(...)` run, without their
+# Python `__init__` frame (0.57 vs 0.81 µs a message); these run once per model call.
+_new_message = Message.__pydantic_validator__.validate_python
+_new_action = Action.__pydantic_validator__.validate_python
+
+
 class LLMOperator:
     """An operator driven by a language model.
 
@@ -134,7 +140,7 @@ class LLMOperator:
             self._history.append(message)
             text = message.content if message.content is not None else text
             if not message.tool_calls:
-                return Action(text=message.content or "")
+                return _new_action({"text": message.content or ""})
             env_tools = {spec.name for spec in observation.tools}
             to_env = [c for c in message.tool_calls if c.name in env_tools]
             if to_env:
@@ -219,4 +225,4 @@ def _observation_messages(observation: Observation) -> list[Message]:
         if observation.text and not has_user_text and messages[-1].role != "tool":
             messages.append(Message(role="user", content=observation.text))
         return messages
-    return [Message(role="user", content=observation.text)]
+    return [_new_message({"role": "user", "content": observation.text})]
