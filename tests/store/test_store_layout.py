@@ -227,3 +227,25 @@ def test_a_batch_committed_unheard_is_not_written_again(
     store.finish_episode("r", summary_for(events))
     store.flush()
     assert store.events("r", "e") == events
+
+
+@pytest.mark.parametrize(
+    ("episode_id", "agent"),
+    [("e", "n0"), ("épisode,1", "n0"), ("e", 'agent "quoted", \\ back\\slash'), ("e", "ü,")],
+)
+def test_the_writer_process_reads_each_events_columns_from_its_json(
+    make_store: Callable[..., Store], episode_id: str, agent: str
+) -> None:
+    store = make_store(batch_size=4)
+    store.create_run("r", experiment={}, seed=0)
+    events = episode_events(episode_id, agent=agent)
+    store.start_episode("r", episode_row(episode_id))
+    store.append("r", events)
+    store.finish_episode("r", summary_for(events))
+    store.flush()
+    assert store.events("r", episode_id) == events
+    columns = _sql(
+        store.path,
+        "SELECT seq, kind, agent, step FROM events ORDER BY seq",
+    )
+    assert columns == [(e.seq, e.kind, e.agent, e.step) for e in events]

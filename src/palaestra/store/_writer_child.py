@@ -47,7 +47,30 @@ def _read(stream: BinaryIO, size: int) -> bytes | None:
     return data
 
 
-def _columns(text: str, run_id: str, episode_id: str) -> tuple[int, str, str, int]:
+def _columns(text: str, start: int, run_id: str, episode_id: str) -> tuple[int, str, str, int]:
+    """(seq, kind, agent, step) of an event text whose `"seq":` value begins at `start`
+    (after the run's known episode id; -1 if it is not where expected): located with a
+    few `str.index` calls (a third cheaper than the regular expression, which takes
+    whatever this does not)."""
+    if start < 0:
+        return _parsed_columns(text, run_id, episode_id)
+    try:
+        i = text.index(",", start)
+        seq = int(text[start:i])
+        if text.startswith(',"step":', i):
+            j = text.index(",", i + 8)
+            step = int(text[i + 8 : j])
+            if text.startswith(',"agent":"', j):
+                k = text.index('"', j + 10)
+                agent = text[j + 10 : k]
+                if "\\" not in agent and text.startswith(',"kind":"', k + 1):
+                    return seq, text[k + 10 : text.index('"', k + 10)], agent, step
+    except ValueError:
+        pass
+    return _parsed_columns(text, run_id, episode_id)
+
+
+def _parsed_columns(text: str, run_id: str, episode_id: str) -> tuple[int, str, str, int]:
     found = _PREFIX.match(text)
     if found is None:
         raise ValueError(
@@ -104,8 +127,10 @@ class _Writer:
             position = 0
             for run_id, episode_id, count in runs:
                 episode = self._id(run_id, episode_id)
+                prefix = f'{{"episode_id":{json.dumps(episode_id, ensure_ascii=False)},"seq":'
                 for text in texts[position : position + count]:
-                    params.extend((episode, *_columns(text, run_id, episode_id), text))
+                    start = len(prefix) if text.startswith(prefix) else -1
+                    params.extend((episode, *_columns(text, start, run_id, episode_id), text))
                 position += count
             width = 6 * _ROWS_PER_INSERT
             for start in range(0, len(params), width):
