@@ -366,14 +366,15 @@ def test_finishes_are_batched_but_flushed_within_the_interval(
         assert other.finished_episode_ids("r") == {"a", "b"}
 
 
+@pytest.mark.parametrize("writer_process", [False, True])
 def test_checkpoints_run_in_the_background_and_close_leaves_one_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer_process: bool
 ) -> None:
     import palaestra.store._sqlite as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "_CHECKPOINT_ROWS", 30)
     path = tmp_path / "store.db"
-    store = Store(path, batch_size=10)
+    store = Store(path, batch_size=10, writer_process=writer_process)
     store.create_run("r", experiment={}, seed=0)
     before = path.stat().st_size
     written = {}
@@ -384,12 +385,15 @@ def test_checkpoints_run_in_the_background_and_close_leaves_one_file(
         store.finish_episode("r", summary_for(events))
         written[f"ep{i}"] = events
     store.flush()
-    checkpointer = store._checkpointer
-    assert checkpointer is not None
-    deadline = time.monotonic() + 10
-    while checkpointer.done == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert checkpointer.done >= 1
+    if writer_process:  # it checkpoints between its batches: no thread here
+        assert store._checkpointer is None and store._writer is not None
+    else:
+        checkpointer = store._checkpointer
+        assert checkpointer is not None
+        deadline = time.monotonic() + 10
+        while checkpointer.done == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.done >= 1
     # the WAL was copied into the database file while the store was open
     assert path.stat().st_size > before
     store.close()

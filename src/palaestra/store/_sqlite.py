@@ -43,11 +43,12 @@ rows either way. A writer *thread* was tried first and gained nothing steady: SQ
 releases the GIL for each statement step, and the hand-offs of the GIL between the
 writer and the busy event loop cost the loop about what the write did.
 `writer_process=False` writes every batch in the calling thread. Checkpoints (copying
-the WAL into the database file, ~1 µs an event) are one statement each, so they run in
-a background thread (`_Checkpointer`, its own connection, `PASSIVE`: writers never wait
-for it), started once `_CHECKPOINT_ROWS` events are written; SQLite's own automatic
-checkpoint, which would run inside our COMMITs, is off. `close` ends the writer, stops
-the checkpointer and checkpoints the rest, so a closed store is one self-contained file.
+the WAL into the database file, ~1 µs an event) are one statement each: the writer
+process runs them between its batches, and batches written here have them run in a
+background thread (`_Checkpointer`, its own connection), both `PASSIVE` (writers never
+wait for them) every `_CHECKPOINT_ROWS` events; SQLite's own automatic checkpoint,
+which would run inside our COMMITs, is off. `close` ends the writer, stops the
+checkpointer and checkpoints the rest, so a closed store is one self-contained file.
 A lock makes a store safe to share between threads.
 """
 
@@ -104,7 +105,7 @@ _FINISH_EPISODE = (
     "wall_s = ?, hash = ?, error = ?, agents = COALESCE(?, agents), finished_at = ? "
     "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
 )
-_WRITER_SQL = {
+_WRITER_SQL = {  # (with `_CHECKPOINT_ROWS` and `_WAL_RESTART_FRAMES`, defined below)
     "insert_episode": INSERT_EPISODE,
     "upsert_episode": UPSERT_EPISODE,
     "finish_episode": _FINISH_EPISODE,
@@ -670,7 +671,15 @@ class Store:
         self._last_write = time.monotonic()
         if self._writer is None and self.writer_process and batch[2] >= self.batch_size:
             try:
-                self._writer = WriterProcess(self.path, _WRITER_SQL, self._restore_unconfirmed)
+                self._writer = WriterProcess(
+                    self.path,
+                    {
+                        "sql": _WRITER_SQL,
+                        "checkpoint_rows": _CHECKPOINT_ROWS,
+                        "wal_restart_frames": _WAL_RESTART_FRAMES,
+                    },
+                    self._restore_unconfirmed,
+                )
             except BaseException:
                 self._restore([batch])
                 raise
@@ -680,8 +689,7 @@ class Store:
             except BaseException:  # it is gone; what it did not commit is buffered again
                 self._writer = None
                 raise
-            if sent:
-                self._count_for_checkpoint(batch[2])
+            if sent:  # (the writer checkpoints on its own)
                 if wait:
                     self._wait_for_writer()
                 return

@@ -57,7 +57,7 @@ class WriterProcess:
     """
 
     def __init__(
-        self, path: Path, sql: dict[str, str], restore: Callable[[list[Batch]], None]
+        self, path: Path, config: dict[str, Any], restore: Callable[[list[Batch]], None]
     ) -> None:
         self.path = path
         self._restore = restore
@@ -80,8 +80,8 @@ class WriterProcess:
             fcntl.fcntl(self._in, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
         except (ImportError, OSError):  # a smaller pipe only means waiting for the reader
             pass
-        config = json.dumps({"sql": sql}).encode()
-        self._write([_HEADER.pack(len(config), 0), config])
+        first = json.dumps(config).encode()  # the SQL to run, when to checkpoint
+        self._write([_HEADER.pack(len(first), 0), first])
 
     @property
     def pid(self) -> int:

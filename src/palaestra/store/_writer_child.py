@@ -3,10 +3,13 @@
 Run by `store._writer.WriterProcess` as `python -I -S _writer_child.py PATH`: standard
 library only (it imports nothing of palaestra, so it starts in tens of milliseconds), and
 the SQL it runs comes from the parent in the first message, so the statements are
-written once, in `store._schema`.
+written once, in `store._schema`. It checkpoints the WAL itself between batches, every
+`checkpoint_rows` events (one process writing and checkpointing in turn, rather than a
+third thread beside the event loop).
 
 Messages on stdin, each `>II` (meta length, body length), the meta as JSON, the body as
-UTF-8: the first is the configuration (`{"sql": {...}}`, no body); every other is one
+UTF-8: the first is the configuration (`{"sql": {...}, "checkpoint_rows": N,
+"wal_restart_frames": N}`, no body); every other is one
 batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
 "runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...]}` and
 the events' JSON texts joined by newlines (JSON text never holds a raw newline), `count`
@@ -83,12 +86,15 @@ def _parsed_columns(text: str, run_id: str, episode_id: str) -> tuple[int, str, 
 
 
 class _Writer:
-    def __init__(self, path: str, sql: dict[str, str]) -> None:
+    def __init__(self, path: str, config: dict[str, Any]) -> None:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA wal_autocheckpoint=0")  # the parent's checkpointer does it
-        self.sql = sql
+        self.db.execute("PRAGMA wal_autocheckpoint=0")  # done below, between batches
+        self.sql: dict[str, str] = config["sql"]
+        self.checkpoint_rows: int = config["checkpoint_rows"]
+        self.wal_restart_frames: int = config["wal_restart_frames"]
+        self.rows_since_checkpoint = 0
         self.ids: dict[tuple[str, str], int] = {}
         """Integer ids of running episodes (learnt from the starts, or looked up)."""
 
@@ -152,6 +158,17 @@ class _Writer:
         db.execute("COMMIT")
         for values in meta["finishes"]:  # finished: no more events will need the id
             self.ids.pop((values[-2], values[-1]), None)
+        self.rows_since_checkpoint += len(texts)
+        if self.rows_since_checkpoint >= self.checkpoint_rows:
+            # as the parent's `_Checkpointer` does when it writes itself; a failure
+            # loses nothing (the WAL keeps it all), so it is not an error of the batch
+            self.rows_since_checkpoint = 0
+            try:
+                _, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if log > self.wal_restart_frames and copied < log:
+                    db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.Error:
+                pass
 
 
 def main() -> None:
@@ -164,7 +181,7 @@ def main() -> None:
     config = _read(stdin, meta_size)
     if config is None:
         return
-    writer = _Writer(sys.argv[1], json.loads(config)["sql"])
+    writer = _Writer(sys.argv[1], json.loads(config))
     try:
         while True:
             header = _read(stdin, _HEADER.size)
