@@ -154,11 +154,11 @@ def test_a_failed_write_in_the_writer_process_is_kept_for_a_retry(
     other.commit()
     events = episode_events("e", steps=5)  # 28 events
     store.start_episode("r", episode_row("e"))
-    try:  # the writer's error is reported here if it is back already (rows kept) ...
-        store.append("r", events[:12])
-        store.append("r", events[12:20])
-    except StoreError as exc:
-        assert "IntegrityError: no" in str(exc)
+    for rows in (events[:12], events[12:20]):
+        try:  # the writer's error is reported here if it is back already (rows kept) ...
+            store.append("r", rows)
+        except StoreError as exc:
+            assert "IntegrityError: no" in str(exc)
     with pytest.raises(StoreError, match=r"writing \d+ events failed: IntegrityError: no"):
         store.flush()  # ... else here (or again, by the writer that retried)
     other.execute("DROP TRIGGER refuse")
