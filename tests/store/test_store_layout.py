@@ -249,3 +249,23 @@ def test_the_writer_process_reads_each_events_columns_from_its_json(
         "SELECT seq, kind, agent, step FROM events ORDER BY seq",
     )
     assert columns == [(e.seq, e.kind, e.agent, e.step) for e in events]
+
+
+def test_a_restart_written_by_the_writer_process_drops_the_old_try(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(batch_size=5)
+    store.create_run("r", experiment={}, seed=0)
+    first_try = episode_events("e")
+    store.start_episode("r", episode_row("e"))
+    store.append("r", first_try[:12])  # two batches written by the writer process
+    store.wait_for_writer()
+    assert store._writer is not None
+    assert _sql(store.path, "SELECT COUNT(*) FROM events") == [(10,)]
+    (episode,) = _sql(store.path, "SELECT id FROM episodes")
+    store.start_episode("r", episode_row("e", seed=5))  # run again: upsert, old rows go
+    second_try = episode_events("e", steps=2)
+    store.append("r", second_try)
+    store.finish_episode("r", summary_for(second_try))
+    assert store.events("r", "e") == second_try
+    assert _sql(store.path, "SELECT id, seed FROM episodes") == [(episode[0], 5)]

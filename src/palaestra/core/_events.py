@@ -451,7 +451,7 @@ class EpisodeHasher:
     @property
     def update_bytes(self) -> Callable[[bytes], None]:
         """The digest's own `update`, for a caller that feeds `hashable + "\\n"` bytes
-        (the recorder, once per event)."""
+        itself (the recorder: a step's events at a time)."""
         return self._digest.update
 
     def hexdigest(self) -> str:

@@ -237,7 +237,8 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("COMMIT")
 
 
-_ROWS_PER_INSERT = 500
+ROWS_PER_INSERT = 500
+"""Event rows per multi-row INSERT (the store's, and its writer process's)."""
 
 _K = TypeVar("_K", bound=Hashable)
 
@@ -250,7 +251,7 @@ def _insert_sql(rows: int) -> str:
     return INSERT_EVENTS + ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
 
 
-_FULL_INSERT = _insert_sql(_ROWS_PER_INSERT)
+_FULL_INSERT = _insert_sql(ROWS_PER_INSERT)
 
 
 def insert_events(
@@ -281,9 +282,9 @@ def insert_event_runs(
             add((episode, seq, kind, agent, step, text))
     # Multi-row INSERTs of up to 500 rows: about twice as fast as `executemany`, which
     # steps the statement once per row.
-    width = 6 * _ROWS_PER_INSERT
+    width = 6 * ROWS_PER_INSERT
     for start in range(0, len(params), width):
         chunk = params[start : start + width]
         count = len(chunk) // 6
-        sql = _FULL_INSERT if count == _ROWS_PER_INSERT else _insert_sql(count)
+        sql = _FULL_INSERT if count == ROWS_PER_INSERT else _insert_sql(count)
         db.execute(sql, chunk)

@@ -75,6 +75,7 @@ from palaestra.store._schema import (
     INSERT_EVENTS,
     INSERT_RUN,
     PAGE_SIZE,
+    ROWS_PER_INSERT,
     SELECT_EPISODE,
     SELECT_RUN,
     UPSERT_EPISODE,
@@ -105,7 +106,7 @@ _FINISH_EPISODE = (
     "wall_s = ?, hash = ?, error = ?, agents = COALESCE(?, agents), finished_at = ? "
     "WHERE run_id = ? AND episode_id = ? AND status = 'running'"
 )
-_WRITER_SQL = {  # (with `_CHECKPOINT_ROWS` and `_WAL_RESTART_FRAMES`, defined below)
+_WRITER_SQL = {  # (sent with ROWS_PER_INSERT, `_CHECKPOINT_ROWS`, `_WAL_RESTART_FRAMES`)
     "insert_episode": INSERT_EPISODE,
     "upsert_episode": UPSERT_EPISODE,
     "finish_episode": _FINISH_EPISODE,
@@ -195,7 +196,8 @@ def _committed(db: sqlite3.Connection, batch: _Batch) -> bool:
             (values[-2], values[-1]),
         ).fetchone()
         return found is not None and found[0] == values[-3]
-    for values, _ in starts.values():
+    if starts:
+        values, _ = next(iter(starts.values()))
         found = db.execute(
             "SELECT started_at FROM episodes WHERE run_id = ? AND episode_id = ?",
             (values[0], values[1]),
@@ -675,6 +677,7 @@ class Store:
                     self.path,
                     {
                         "sql": _WRITER_SQL,
+                        "rows_per_insert": ROWS_PER_INSERT,
                         "checkpoint_rows": _CHECKPOINT_ROWS,
                         "wal_restart_frames": _WAL_RESTART_FRAMES,
                     },

@@ -9,7 +9,7 @@ third thread beside the event loop).
 
 Messages on stdin, each `>II` (meta length, body length), the meta as JSON, the body as
 UTF-8: the first is the configuration (`{"sql": {...}, "checkpoint_rows": N,
-"wal_restart_frames": N}`, no body); every other is one
+"wal_restart_frames": N, "rows_per_insert": N}`, no body); every other is one
 batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
 "runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...]}` and
 the events' JSON texts joined by newlines (JSON text never holds a raw newline), `count`
@@ -39,7 +39,6 @@ _PREFIX = re.compile(
     r'\{"episode_id":"(?:[^"\\]|\\.)*","seq":(-?\d+),"step":(-?\d+),'
     r'"agent":("(?:[^"\\]|\\.)*"),"kind":"([a-z_]+)",'
 )
-_ROWS_PER_INSERT = 500
 
 
 def _read(stream: BinaryIO, size: int) -> bytes | None:
@@ -92,6 +91,7 @@ class _Writer:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA wal_autocheckpoint=0")  # done below, between batches
         self.sql: dict[str, str] = config["sql"]
+        self.rows_per_insert: int = config["rows_per_insert"]
         self.checkpoint_rows: int = config["checkpoint_rows"]
         self.wal_restart_frames: int = config["wal_restart_frames"]
         self.rows_since_checkpoint = 0
@@ -118,16 +118,15 @@ class _Writer:
         db, sql = self.db, self.sql
         db.execute("BEGIN IMMEDIATE")
         try:
-            new = []
             for *values, had_rows in meta["starts"]:
+                # an episode that may have rows from an earlier try: reset in place (its
+                # id kept) and its old events dropped, as the parent does
+                statement = sql["upsert_episode"] if had_rows else sql["insert_episode"]
                 if not had_rows:
-                    new.append(values)
-                    continue
-                ((episode,),) = db.execute(sql["upsert_episode"], values).fetchall()
-                db.execute("DELETE FROM events WHERE episode = ?", (episode,))
-                self.ids[(values[0], values[1])] = episode
-            for values in new:
-                ((episode,),) = db.execute(sql["insert_episode"] + " RETURNING id", values)
+                    statement += " RETURNING id"
+                ((episode,),) = db.execute(statement, values).fetchall()
+                if had_rows:
+                    db.execute("DELETE FROM events WHERE episode = ?", (episode,))
                 self.ids[(values[0], values[1])] = episode
             params: list[Any] = []
             position = 0
@@ -138,7 +137,7 @@ class _Writer:
                     start = len(prefix) if text.startswith(prefix) else -1
                     params.extend((episode, *_columns(text, start, run_id, episode_id), text))
                 position += count
-            width = 6 * _ROWS_PER_INSERT
+            width = 6 * self.rows_per_insert
             for start in range(0, len(params), width):
                 chunk = params[start : start + width]
                 marks = ",".join(["(?, ?, ?, ?, ?, ?)"] * (len(chunk) // 6))
