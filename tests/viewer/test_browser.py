@@ -86,6 +86,8 @@ def test_browse_filter_and_read_an_episode(browsing: tuple[Any, ViewerRuns]) -> 
     rows(page, "episodes-table").first.click()
     page.locator("#episode-error").wait_for()
     assert "ModelError" in page.inner_text("#episode-error")
+    # the header is drawn before the timeline's first page arrives: wait for its rows
+    page.locator(".tl-row[data-kind=episode_end]").wait_for()
     assert page.locator(".tl-row[data-kind=episode_end] .badge.error").count() == 1
 
     # the multi-agent run: one column per agent, members nested under their messages
