@@ -113,11 +113,17 @@ class ModelResponseEvent(Payload):
     model: str | None = None
     """Model name the provider reports."""
     attempt: int = 1
-    """1 for the first try; retries count up."""
+    """1 for the first try; every further send that reached the wire counts up (retries,
+    and re-sends: see `resent`)."""
     error: str | None = None
     """Why this attempt failed (status and message), None on success."""
     retry_after_s: float | None = None
     """Delay before the next attempt, where one follows."""
+    resent: bool = Field(False, exclude_if=lambda v: not v)
+    """True on a failed attempt that the transport sent again at once on a new connection
+    (it went out on a reused keep-alive connection that closed without a byte of reply;
+    the server may have read it): the next attempt is that re-send, not a retry of the
+    provider's policy. Left out of the JSON when False."""
     prompt_token_ids: list[int] | None = Field(None, exclude_if=lambda v: v is None)
     """Token ids of the prompt as the policy saw it, where the model reports them (a
     local policy being trained); left out of the JSON when None."""

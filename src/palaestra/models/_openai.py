@@ -76,7 +76,7 @@ from palaestra.models._openai_wire import (
 )
 from palaestra.models._protocol import Attempt, ModelRequest, ModelResponse
 from palaestra.models._retry import RetryPolicy, parse_retry_after
-from palaestra.models._transport import PooledTransport
+from palaestra.models._transport import RESENT_EXTENSION, PooledTransport, Resend, resent_of
 
 __all__ = [
     "OpenAIModel",
@@ -109,10 +109,12 @@ def _env_proxy_for(url: str) -> bool:
 
 
 class _Sent(NamedTuple):
-    """What one direct attempt got back: the status and the (decoded) body."""
+    """What one attempt got back: the status and the (decoded) body."""
 
     status_code: int
     content: bytes
+    resent: Resend | None = None
+    """Set when the transport had to send the request twice (see `Resend`)."""
 
 
 class _DirectPost:
@@ -192,15 +194,18 @@ class _DirectPost:
         except (httpx2.RequestError, ssl.SSLError) as exc:
             request = self._request(content, retries_taken)
             raise openai.APIConnectionError(request=request) from exc
-        status, reason, headers, body = sent
+        status, reason, headers, body, resent = sent
         if status < 400 and not any(name.lower() == b"content-encoding" for name, _ in headers):
-            return _Sent(status, body)
+            return _Sent(status, body, resent)
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
+        if resent is not None:  # so that the SDK's status error carries it too
+            extensions[RESENT_EXTENSION] = resent
         response = httpx2.Response(
             status,
             headers=headers,
             stream=httpx2.ByteStream(body),
             request=self._request(content, retries_taken),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+            extensions=extensions,
         )
         try:
             await response.aread()  # decodes the Content-Encoding
@@ -208,7 +213,7 @@ class _DirectPost:
             raise openai.APIConnectionError(request=response.request) from exc
         if status >= 400:
             raise self._sdk._make_status_error_from_response(response)
-        return _Sent(status, response.content)
+        return _Sent(status, response.content, resent)
 
 
 class OpenAIModel:
@@ -325,16 +330,21 @@ class OpenAIModel:
         failed: list[Attempt] = []
         for number in range(1, self.retry.max_attempts + 1):
             start = time.monotonic()
+            sent: _Sent | None = None
             try:
-                raw: _Sent | httpx2.Response
                 if direct is not None:
-                    raw = await direct.post(content, number - 1)
-                    if raw.status_code >= 300:  # a redirect: the SDK's client follows it
-                        raw = await self._sdk_post(content, number - 1)
+                    sent = await direct.post(content, number - 1)
+                    if sent.status_code >= 300:  # a redirect: the SDK's client follows it
+                        sent = await self._sdk_post(content, number - 1)
                 else:
-                    raw = await self._sdk_post(content, number - 1)
-                response = parse_response(raw.content)
+                    sent = await self._sdk_post(content, number - 1)
+                response = parse_response(sent.content)
+                resent = sent.resent
             except (openai.APIError, ModelReplyError) as exc:
+                resent = sent.resent if sent is not None else resent_of(exc)
+                if resent is not None:  # the transport's re-send: its first send too
+                    failed.append(_resend_attempt(resent, start))
+                    start = resent.failed_at
                 latency = time.monotonic() - start
                 failure = self._classify(exc)
                 if not failure.retryable or number == self.retry.max_attempts:
@@ -346,20 +356,24 @@ class OpenAIModel:
                 failed.append(Attempt(failure.error, latency, delay, failure.status))
                 await asyncio.sleep(delay)
                 continue
+            if resent is not None:
+                failed.append(_resend_attempt(resent, start))
+                start = resent.failed_at
             response.latency_s = time.monotonic() - start
             response.failed_attempts = failed
             return response
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def _sdk_post(self, content: bytes, retries_taken: int) -> httpx2.Response:
+    async def _sdk_post(self, content: bytes, retries_taken: int) -> _Sent:
         """One attempt through the SDK's whole request pipeline (proxies, redirects)."""
         options: Any = {
             "headers": {_RETRY_COUNT: str(retries_taken)},
             "security": {"bearer_auth": True},  # as `chat.completions.create` asks
         }
-        return await self._client.post(
+        response = await self._client.post(
             "/" + _CHAT_PATH, content=content, options=options, cast_to=httpx2.Response
         )
+        return _Sent(response.status_code, response.content, resent_of(response))
 
     def _classify(self, exc: Exception) -> _Failure:
         """What one failed attempt was, and whether it is worth another try."""
@@ -418,6 +432,12 @@ class OpenAIModel:
         if status is not None and status < 500 and not failure.retryable:
             return "The server rejected the request: check the model's parameters and tools."
         return "The server is failing: check its logs and load."
+
+
+def _resend_attempt(resent: Resend, start: float) -> Attempt:
+    """The first send of a request the transport sent twice, as a failed attempt."""
+    error = f"connection error: {resent.error}; sent again at once on a new connection"
+    return Attempt(error, max(0.0, resent.failed_at - start), 0.0, None, resent=True)
 
 
 class _Failure(NamedTuple):

@@ -41,7 +41,12 @@ class ModelRequest:
 
 @dataclass
 class Attempt:
-    """One failed try at a call, before the one that produced the response."""
+    """One failed try at a call, before the one that produced the response.
+
+    Every send that reached the wire is one: a retry under the provider's policy, and
+    also a first send that the transport repeated at once on a new connection (a reused
+    keep-alive connection that closed without a byte of reply), marked `resent`.
+    """
 
     error: str
     """Status and message of the failure."""
@@ -49,6 +54,9 @@ class Attempt:
     retry_after_s: float | None
     """How long the provider waited before the next try."""
     status: int | None = None
+    resent: bool = False
+    """True when the transport sent the same request again at once on a new connection
+    (no wait, no retry of the policy spent): the next attempt is that re-send."""
 
 
 @dataclass

@@ -16,7 +16,13 @@ upgrades. One event loop at a time: a new loop starts a new pool.
 
 A pooled connection that the server closed while it sat idle is dropped if its EOF has
 already arrived; if the server hangs up before sending one byte of the response, the
-request is sent again, once, on a fresh connection. Errors are httpx2's, which the SDK
+request is sent again, once, on a fresh connection (a keep-alive race: the server may
+have closed the idle connection as the request left, or read it and dropped it, and the
+two cannot be told apart). That re-send is not silent: the result says so, as a
+`Resend` (what happened to the first send, and when), in `RawResponse.resent`, in an
+httpx2 response's `extensions["palaestra.resent"]`, or on the exception that a failed
+re-send raises (`resent_of(exc)` finds it, through the SDK's wrapping too), so that the
+provider records the first send as an attempt of its own. Errors are httpx2's, which the SDK
 (and `OpenAIModel`, which calls `handle_async_request` itself) turns into its own:
 `ConnectTimeout` / `ReadTimeout` / `WriteTimeout` (the SDK's `APITimeoutError`);
 `ConnectError` / `ReadError` / `RemoteProtocolError` (its `APIConnectionError`). It works
@@ -157,6 +163,48 @@ class _NothingReceived(Exception):
     """The server closed the connection before sending one byte of the response."""
 
 
+RESENT_EXTENSION = "palaestra.resent"
+"""Key of the `Resend` in an httpx2 response's `extensions`, where the transport had to
+send the request a second time."""
+_RESENT_ATTR = "palaestra_resent"
+"""The attribute that holds the `Resend` on an exception raised after a re-send."""
+_now = time.monotonic
+
+
+class Resend(NamedTuple):
+    """A request that went out on a reused keep-alive connection, got no byte of reply,
+    and was sent again at once on a new connection: the first send, as an attempt."""
+
+    error: str
+    """What happened to the first send."""
+    failed_at: float
+    """`time.monotonic()` when it failed (so its latency is `failed_at - start`, and the
+    re-send's own starts there)."""
+
+
+def resent_of(value: object) -> Resend | None:
+    """The `Resend` behind a result or an error of this transport, if there was one: on
+    a `RawResponse`, an httpx2 response (or the response of an SDK status error), or an
+    exception, followed through `__cause__` (the SDK raises its own errors from ours)."""
+    if isinstance(value, RawResponse):
+        return value.resent
+    seen = 0
+    while value is not None and seen < 8:
+        found = getattr(value, _RESENT_ATTR, None)
+        if isinstance(found, Resend):
+            return found
+        response = getattr(value, "response", None)
+        extensions = getattr(response, "extensions", None)
+        if isinstance(extensions, dict) and isinstance(extensions.get(RESENT_EXTENSION), Resend):
+            return extensions[RESENT_EXTENSION]
+        if isinstance(value, httpx2.Response):
+            found = value.extensions.get(RESENT_EXTENSION)
+            return found if isinstance(found, Resend) else None
+        value = getattr(value, "__cause__", None)
+        seen += 1
+    return None
+
+
 class PooledTransport(httpx2.AsyncBaseTransport):
     """An httpx2 transport: HTTP/1.1 over a LIFO pool of keep-alive connections.
 
@@ -233,17 +281,33 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         await self._slots.acquire()
         try:
             conn = self._take_idle(key)
+            resent: Resend | None = None
             while True:
                 reused = conn is not None
                 try:
                     conn = conn or await self._connect(key, timeout)
-                    return await self._exchange(
+                    sent = await self._exchange(
                         conn, method, request, data, close, timeout, whole=whole
                     )
-                except _NothingReceived:
-                    if not reused:
-                        raise httpx2.RemoteProtocolError(_NO_RESPONSE, request=request) from None
-                conn = None  # the server had closed the pooled one: once more, on a new one
+                except _NothingReceived as exc:
+                    if reused:  # the server closed the pooled one: once more, on a new one
+                        resent = Resend(f"{exc} on a reused keep-alive connection", _now())
+                        conn = None
+                        continue
+                    error = httpx2.RemoteProtocolError(_NO_RESPONSE, request=request)
+                    if resent is not None:
+                        setattr(error, _RESENT_ATTR, resent)
+                    raise error from None
+                except httpx2.TransportError as exc:
+                    if resent is not None:
+                        setattr(exc, _RESENT_ATTR, resent)
+                    raise
+                if resent is None:
+                    return sent
+                if isinstance(sent, RawResponse):
+                    return sent._replace(resent=resent)
+                sent.extensions[RESENT_EXTENSION] = resent
+                return sent
         except BaseException:
             self._slots.release()
             raise
@@ -336,7 +400,7 @@ class PooledTransport(httpx2.AsyncBaseTransport):
                 except TimeoutError as exc:
                     raise httpx2.WriteTimeout("request not sent in time") from exc
                 except OSError as exc:  # the server had closed the connection
-                    raise _NothingReceived() from exc
+                    raise _NothingReceived(f"request not sent whole: {_name(exc)}") from exc
             with self._read_timeouts.after(timeout.get("read")):
                 status, reason, headers, keep_alive = await _read_head(reader)
                 length, chunked, keep_alive = _framing(method, status, headers, keep_alive)
@@ -373,6 +437,8 @@ class RawResponse(NamedTuple):
     """Names and values as received, in order."""
     content: bytes
     """The body as received: chunked framing removed, any Content-Encoding kept."""
+    resent: Resend | None = None
+    """Set when the request had to be sent a second time (see `Resend`)."""
 
 
 class _Body(httpx2.AsyncByteStream):
@@ -460,10 +526,10 @@ async def _read_head(
             raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
-                raise _NothingReceived() from exc
+                raise _NothingReceived(_NO_RESPONSE) from exc
             raise
         except ConnectionError as exc:  # reset before a byte came: the same
-            raise _NothingReceived() from exc
+            raise _NothingReceived(f"{_NO_RESPONSE} ({_name(exc)})") from exc
         lines = raw[:-4].split(b"\r\n")
         version, _, rest = lines[0].partition(b" ")
         code, _, reason = rest.partition(b" ")
@@ -512,3 +578,7 @@ def _read_error(exc: Exception, request: httpx2.Request | None) -> httpx2.Transp
     if isinstance(exc, asyncio.LimitOverrunError | ValueError):
         return httpx2.RemoteProtocolError(f"malformed response: {exc}", request=request)
     return httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request)
+
+
+def _name(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

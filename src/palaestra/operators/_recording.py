@@ -34,6 +34,7 @@ def _record_failed(ctx: Context, attempts: list[Attempt], parent: int) -> None:
                 attempt=number,
                 error=attempt.error,
                 retry_after_s=attempt.retry_after_s,
+                resent=attempt.resent,
             ),
             parent=parent,
             duration_s=attempt.latency_s,
