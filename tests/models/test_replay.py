@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from palaestra.core import (
+    EpisodeEnd,
     Event,
     Message,
     ModelError,
+    ModelReplyError,
     ModelRequestEvent,
     ModelResponseEvent,
     Observation,
@@ -201,6 +203,66 @@ async def test_a_call_that_failed_for_good_fails_again() -> None:
     log.add("a", ModelResponseEvent(error="HTTP 401: bad key"), parent=seq)
     model = ReplayModel.from_events(log.events)
     with pytest.raises(ModelError, match="HTTP 401: bad key"):
+        await model.generate(request("a", [user("q")]))
+
+
+def failed_call_log(end: EpisodeEnd | None) -> Log:
+    """One call that failed for good after a transport re-send and two 503s."""
+    log = Log()
+    seq = log.add("a", ModelRequestEvent(model="openai:m", messages=[user("q")]))
+    failures = [
+        ModelResponseEvent(
+            attempt=1, error="connection error: dropped", retry_after_s=0.0, resent=True
+        ),
+        ModelResponseEvent(attempt=2, error="HTTP 503: busy", retry_after_s=0.25),
+        ModelResponseEvent(attempt=3, error="HTTP 503: busy"),
+    ]
+    for failure in failures:
+        log.add("a", failure, parent=seq)
+    if end is not None:
+        log.add("env", end)
+    return log
+
+
+async def test_a_failed_call_raises_the_recorded_error_with_its_attempts() -> None:
+    message = "openai:m at http://h/v1 failed after 3 attempts (status 503): HTTP 503: busy."
+    end = EpisodeEnd(outcome="error", reason="error", error=f"ModelError: {message}")
+    model = ReplayModel.from_events(failed_call_log(end).events)
+    with pytest.raises(ModelError) as caught:
+        await model.generate(request("a", [user("q")]))
+    error = caught.value
+    assert type(error) is ModelError and str(error) == message and error.attempts == 3
+    attempts = error.failed_attempts
+    assert [(a.error, a.retry_after_s, a.resent) for a in attempts] == [  # type: ignore[attr-defined]
+        ("connection error: dropped", 0.0, True),
+        ("HTTP 503: busy", 0.25, False),
+        ("HTTP 503: busy", None, False),
+    ]
+
+
+async def test_a_reply_error_is_raised_as_one_again() -> None:
+    end = EpisodeEnd(outcome="error", reason="error", error="ModelReplyError: not JSON")
+    model = ReplayModel.from_events(failed_call_log(end).events)
+    with pytest.raises(ModelReplyError, match="^not JSON$"):
+        await model.generate(request("a", [user("q")]))
+
+
+async def test_a_failure_the_episode_did_not_end_with_says_it_is_a_replay() -> None:
+    end = EpisodeEnd(outcome="error", reason="error", error="RuntimeError: env exploded")
+    for log in (failed_call_log(end), failed_call_log(None)):
+        model = ReplayModel.from_events(log.events)
+        with pytest.raises(ModelError, match="replay: agent 'a' call 0.*HTTP 503: busy") as caught:
+            await model.generate(request("a", [user("q")]))
+        assert len(caught.value.failed_attempts) == 3
+
+
+async def test_a_call_cut_by_the_wall_time_budget_is_cut_again() -> None:
+    log = Log()
+    log.add("a", ModelRequestEvent(model="openai:m", messages=[user("q")]))
+    error = "wall-time budget of 0.3 s exceeded (limits.max_wall_s)"
+    log.add("env", EpisodeEnd(outcome="failure", reason="budget", error=error))
+    model = ReplayModel.from_events(log.events)
+    with pytest.raises(TimeoutError, match="cut short: wall-time budget"):
         await model.generate(request("a", [user("q")]))
 
 

@@ -5,6 +5,14 @@ its own recording; the same config and seed must then produce the same requests,
 same events. Each agent replays its recorded calls in log order. A request whose content
 (messages and tools, compared as canonical JSON) differs from the recorded one raises
 `ReplayDivergence`, naming the agent, the call, and the first differing message.
+
+Failed calls replay as the same failure: the recorded failed attempts (errors, waits,
+transport re-sends) come back as `failed_attempts`, and a call that never got a reply
+raises the error the episode recorded when it ended (`episode_end.error`: its class and
+message), so the replayed log of an episode that ended in a model error is the recorded
+one, event for event. A call still waiting for its reply when the episode's wall-time
+budget ran out (`reason: budget`, nothing recorded after the request) raises
+`TimeoutError`, as the budget's timer did, so the replay is cut at the same call.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from palaestra.core import (
+    EpisodeEnd,
     Event,
     ModelError,
+    ModelReplyError,
     ModelRequestEvent,
     ModelResponseEvent,
     ReplayDivergence,
@@ -25,6 +35,10 @@ from palaestra.models._protocol import Attempt, ModelRequest, ModelResponse
 
 _SHOW = 120
 """Characters of each side shown in a divergence message."""
+_MODEL_ERRORS: dict[str, type[ModelError]] = {
+    cls.__name__: cls for cls in (ModelError, ModelReplyError)
+}
+"""The model errors an `episode_end.error` ("Name: message") is raised as again."""
 
 
 def _canonical(value: Any) -> str:
@@ -57,6 +71,7 @@ class _Entry:
     """One recorded model call: the request, its successful reply, its failed tries."""
 
     request: ModelRequestEvent
+    episode_id: str = ""
     response: ModelResponseEvent | None = None
     failures: list[ModelResponseEvent] = field(default_factory=list)
     messages_json: list[str] | None = None
@@ -69,13 +84,22 @@ class ReplayModel:
     Build it from a log with `ReplayModel.from_events(events)`. Its `name` is
     `replay:{recorded model spec}`. Failed attempts that preceded a recorded reply are
     handed back as the response's `failed_attempts`, so a replayed log shows them too; a
-    call that never got a reply (the provider failed for good) raises `ModelError` again.
+    call that never got a reply (the provider failed for good) raises the recorded error
+    again, with the recorded attempts attached (see the module docstring).
     """
 
-    def __init__(self, entries: dict[str, list[_Entry]], *, name: str) -> None:
+    def __init__(
+        self,
+        entries: dict[str, list[_Entry]],
+        *,
+        name: str,
+        ends: dict[str, EpisodeEnd] | None = None,
+    ) -> None:
         self._entries = entries
         self._name = name
         self._cursors: dict[str, int] = {}
+        self._ends = dict(ends or {})
+        """The `episode_end` of each episode, by episode id: how its failed calls end."""
 
     @classmethod
     def from_events(cls, events: Iterable[Event], *, name: str | None = None) -> ReplayModel:
@@ -83,15 +107,21 @@ class ReplayModel:
 
         The reply of a request is the `model_response` event without `error` whose
         `parent` is the request's seq (in the same episode); responses with `error` are
-        failed attempts. `name` replaces the recorded model spec in `replay:{spec}`.
+        failed attempts. An episode's `episode_end` says how its calls without a reply end
+        (see the module docstring). `name` replaces the recorded model spec in
+        `replay:{spec}`.
         """
         entries: dict[str, list[_Entry]] = {}
         by_seq: dict[tuple[str, int], _Entry] = {}
         specs: list[str] = []
+        ends: dict[str, EpisodeEnd] = {}
         for event in events:
             payload = event.payload
+            if isinstance(payload, EpisodeEnd):
+                ends[event.episode_id] = payload
+                continue
             if isinstance(payload, ModelRequestEvent):
-                entry = _Entry(request=payload)
+                entry = _Entry(request=payload, episode_id=event.episode_id)
                 entries.setdefault(event.agent, []).append(entry)
                 by_seq[(event.episode_id, event.seq)] = entry
                 if payload.model not in specs:
@@ -107,7 +137,7 @@ class ReplayModel:
                     found.response = payload
         if name is None:
             name = "+".join(specs) if specs else "empty"
-        return cls(entries, name=f"replay:{name}")
+        return cls(entries, name=f"replay:{name}", ends=ends)
 
     @property
     def name(self) -> str:
@@ -147,22 +177,33 @@ class ReplayModel:
         self._compare(entry, request, index)
         response = entry.response
         if response is None or response.message is None:
-            last = entry.failures[-1].error if entry.failures else "no reply was recorded"
-            raise ModelError(
-                f"replay: agent {agent!r} call {index}: the recorded call failed: {last}",
-                attempts=max(1, len(entry.failures)),
-            )
+            raise self._failure(entry, agent, index)
         return ModelResponse(
             message=response.message.model_copy(deep=True),
             usage=response.usage.model_copy(),
             finish_reason=response.finish_reason,
             model=response.model,
             latency_s=0.0,
-            failed_attempts=[
-                Attempt(error=f.error or "", latency_s=0.0, retry_after_s=f.retry_after_s)
-                for f in entry.failures
-            ],
+            failed_attempts=_attempts(entry),
         )
+
+    def _failure(self, entry: _Entry, agent: str, index: int) -> Exception:
+        """The error a recorded call without a reply raises again: the class and message
+        its episode ended with (where it ended in a model error), with its attempts; or
+        the wall-time budget's `TimeoutError` (where that cut the call short)."""
+        attempts = _attempts(entry)
+        end = self._ends.get(entry.episode_id)
+        if not attempts and end is not None and end.reason == "budget":
+            return TimeoutError(f"the recorded call was cut short: {end.error}")
+        cls: type[ModelError] = ModelError
+        recorded = end.error if end is not None and end.reason == "error" else None
+        name, sep, message = (recorded or "").partition(": ")
+        if sep and name in _MODEL_ERRORS:
+            cls = _MODEL_ERRORS[name]
+        else:  # the episode did not end with it (or the log is cut short): say so
+            last = attempts[-1].error if attempts else "no reply was recorded"
+            message = f"replay: agent {agent!r} call {index}: the recorded call failed: {last}"
+        return cls(message, attempts=max(1, len(attempts)), failed_attempts=list(attempts))
 
     def _compare(self, entry: _Entry, request: ModelRequest, index: int) -> None:
         if entry.messages_json is None or entry.tools_json is None:
@@ -181,6 +222,20 @@ class ReplayModel:
             expected=entry.request,
             got=_as_event(request, model=entry.request.model),
         )
+
+
+def _attempts(entry: _Entry) -> list[Attempt]:
+    """The recorded failed attempts of a call, as the provider reported them (latency 0:
+    wall-clock time is not part of what a replay reproduces)."""
+    return [
+        Attempt(
+            error=f.error or "",
+            latency_s=0.0,
+            retry_after_s=f.retry_after_s,
+            resent=f.resent,
+        )
+        for f in entry.failures
+    ]
 
 
 def _first_difference(label: str, expected: list[str], got: list[str]) -> str:

@@ -2,8 +2,9 @@
 
 This module owns the loop and what it records. Every outcome ends with `score` (when the
 environment can still score) and `episode_end`; an exception in an operator, tool,
-model or environment ends the episode with `reason: error` and its traceback, after
-everything recorded so far has been kept.
+model or environment ends the episode with `reason: error` and its traceback (none for
+a model that failed for good: see `_trace`), after everything recorded so far has been
+kept.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from palaestra.core import (
     EnvStep,
     EpisodeEnd,
     EpisodeStart,
+    ModelError,
     Observation,
     Operator,
     Payload,
@@ -88,6 +90,18 @@ def describe_operator(operator: Operator) -> str:
     return describe() if callable(describe) else type(operator).__name__
 
 
+def _trace(exc: Exception) -> str | None:
+    """The traceback recorded with an error that ended an episode; None for a `ModelError`.
+
+    A model that failed for good (after its provider's retries) is a model error, not a
+    bug: its attempts are in the log, one `model_response` each, and `error` says how it
+    ended. Its traceback would only name the provider's code, which a replay answered
+    from the log (`ReplayModel`) cannot reproduce, so an episode that ended that way
+    would never replay identically.
+    """
+    return None if isinstance(exc, ModelError) else traceback.format_exc()
+
+
 async def run_episode(
     spec: EpisodeSpec,
     env: Environment,
@@ -129,7 +143,7 @@ async def run_episode(
         error = f"wall-time budget of {limits.max_wall_s} s exceeded (limits.max_wall_s)"
     except Exception as exc:
         reason, error = "error", f"{type(exc).__name__}: {exc}"
-        trace = traceback.format_exc()
+        trace = _trace(exc)
     for turn in state.open_turns:
         rec.flush_turn(turn)
     state.open_turns = []

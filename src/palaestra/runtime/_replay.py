@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from palaestra.core import Event, StoreError, UserError, hashable_form
+from palaestra.core import EpisodeEnd, Event, StoreError, UserError, hashable_form
 from palaestra.envs import get_spec
 from palaestra.models import Model, ModelRequest, ModelResponse, ReplayModel
 from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
@@ -67,6 +67,18 @@ def _short(value: Any, limit: int = 400) -> str:
 
     text = "(end of log)" if value is None else json.dumps(value, sort_keys=True)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _wall_budget(last: Event, max_wall_s: float | None) -> float | None:
+    """The wall-time budget a replay runs under: none (a replay must not be cut short by
+    a slow machine), except for an episode that the budget ended: then the recorded one,
+    so that its `episode_end` reads the same. The replay is cut at the same call by the
+    replay model (its calls take no time), not by the timer."""
+    payload = last.payload
+    if isinstance(payload, EpisodeEnd) and payload.reason == "budget":
+        if (payload.error or "").startswith("wall-time budget"):
+            return max_wall_s
+    return None
 
 
 def first_difference(
@@ -129,7 +141,7 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
     limits = EpisodeLimits(
         max_steps=job.max_steps or experiment.limits.max_steps,
         max_tokens=experiment.limits.max_tokens,
-        max_wall_s=None,
+        max_wall_s=_wall_budget(recorded[-1], experiment.limits.max_wall_s),
     )
     replayed: list[Event] = []
     env = wrap_env(
