@@ -186,7 +186,8 @@ def main() -> None:
             f"{args.runs} runs, written in {took:.1f} s ({size:.0f} MiB)"
         )
         raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        with StoreReader(path) as reader, TestClient(create_app(reader)) as client:
+        app = create_app(reader := StoreReader(path))
+        with reader, TestClient(app, base_url="http://127.0.0.1") as client:
             run = built["runs"][-1]
             per_run = built["episodes"] // args.runs
             (first_id,) = raw.execute(

@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-SHARED = {"_asgi": {"core"}}
+SHARED = {"_asgi": {"core"}, "_webguard": {"core"}}
 """Private top-level modules any package may use, with what they may import themselves."""
 
 

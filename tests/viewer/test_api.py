@@ -24,7 +24,7 @@ from tests.viewer.conftest import ViewerRuns
 
 @pytest.fixture(scope="module")
 def client(viewer_runs: ViewerRuns) -> Iterator[TestClient]:
-    with TestClient(create_app(viewer_runs.store)) as opened:
+    with TestClient(create_app(viewer_runs.store), base_url="http://127.0.0.1") as opened:
         yield opened
 
 

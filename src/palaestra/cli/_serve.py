@@ -8,9 +8,12 @@ palaestra serve-env tooluse.store --params '{"db_seed": 3}' --max-instances 64
 The server speaks AgentGym's verbs (``GET /``, ``POST /create``, ``/reset``, ``/step``,
 ``GET /observation``, ``POST /close``) plus ``GET /tasks``, ``/score`` and ``/agents``;
 a job uses it with ``env: remote.http`` and ``params: {url: ..., env: ENV_ID}``.
-It listens on 127.0.0.1 unless ``--host`` says otherwise (it runs no authentication:
-expose it only on networks you trust). ``--port 0`` picks a free port; the first line
-printed names the URL.
+It listens on 127.0.0.1 unless ``--host`` says otherwise. It answers only requests
+whose ``Host`` is an IP address, localhost or a name given with ``--allow-host`` (so a web
+page cannot rebind its own domain to it) and refuses other sites' pages; with
+``--token`` (or ``$PALAESTRA_ENV_TOKEN``) every request needs ``Authorization: Bearer
+TOKEN``, which ``remote.http`` clients send from the same variable. ``--port 0`` picks a
+free port; the first line printed names the URL.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def add_serve_env_parser(sub: Any) -> None:
         help="serve a registered environment over HTTP (AgentGym's verbs)",
         description=(
             "Serve ENV_ID over HTTP for `env: remote.http` jobs in other processes or "
-            "machines (no authentication: bind to trusted networks only)."
+            "machines. It answers only its own names (IP addresses, localhost, "
+            "--allow-host) and, with a token, only requests that carry it."
         ),
     )
     p.add_argument("env_id", metavar="ENV_ID", help="registered environment id (see `envs`)")
@@ -59,6 +63,20 @@ def add_serve_env_parser(sub: Any) -> None:
         default=DEFAULT_IDLE_TIMEOUT_S,
         metavar="SECONDS",
         help=f"close instances idle this long (default {DEFAULT_IDLE_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests to this host name, e.g. the name clients use for this "
+        "machine (repeatable; .example.org: the domain and its subdomains; '*': any)",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="require 'Authorization: Bearer TOKEN' on every request (default "
+        "$PALAESTRA_ENV_TOKEN; unset: none); remote.http clients send $PALAESTRA_ENV_TOKEN",
     )
     p.add_argument(
         "--log-level",
@@ -93,6 +111,7 @@ def parse_params(pairs: list[str], raw: str | None) -> dict[str, Any]:
 def cmd_serve_env(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     from palaestra.envs.remote import serve
+    from palaestra.envs.remote._serve import token_from_env
 
     params = parse_params(args.param, args.params)
     if not 0 <= args.port <= 65535:
@@ -114,6 +133,8 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
             max_instances=args.max_instances,
             idle_timeout_s=args.idle_timeout,
             log_level=args.log_level,
+            allow_hosts=args.allow_host,
+            token=args.token if args.token is not None else token_from_env(),
             on_ready=ready,
         )
     except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C

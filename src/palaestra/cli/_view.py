@@ -3,11 +3,17 @@
 ```
 palaestra view                          # runs/palaestra.db on http://127.0.0.1:8765/
 palaestra view --store /tmp/x.db --port 0 --no-open
+PALAESTRA_VIEW_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())') \
+  palaestra view --host 0.0.0.0 --allow-host viewer.lab.example
 ```
 
-It listens on 127.0.0.1 unless ``--host`` says otherwise (no authentication: expose it
-only on networks you trust); ``--port 0`` picks a free port. The first line printed
-names the URL; the browser opens on it unless ``--no-open``.
+It listens on 127.0.0.1 unless ``--host`` says otherwise; ``--port 0`` picks a free
+port. It answers only requests whose ``Host`` is an IP address, localhost or a name
+given with ``--allow-host`` (a web page cannot rebind its own domain to it), and refuses
+other sites' pages. With ``--token`` (or ``$PALAESTRA_VIEW_TOKEN``) every request needs
+the token; the printed URL carries it once, and opening it signs the browser in (a
+cookie). The first line printed names the URL; the browser opens on it unless
+``--no-open``.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ from palaestra.core import UserError
 
 def add_view_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add the ``view`` subcommand to the `palaestra` parser."""
-    from palaestra.viewer._serve import DEFAULT_HOST, DEFAULT_PORT
+    from palaestra.viewer._serve import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
 
     p = sub.add_parser(
         "view",
         help="browse runs, episodes and event timelines in a local web UI",
         description=(
             "Serve a web UI over the event store: runs, episodes with filters, and each "
-            "episode as a timeline per agent (read-only; no authentication)."
+            "episode as a timeline per agent (read-only). It answers only its own names "
+            "(IP addresses, localhost, --allow-host) and, with a token, only requests "
+            "that carry it."
         ),
     )
     store_arg(p)
@@ -40,6 +48,20 @@ def add_view_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], Non
     )
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)"
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests to this host name (repeatable; .example.org: the domain "
+        "and its subdomains; '*': any name, which lets web pages rebind to the viewer)",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help=f"require this token (default ${TOKEN_ENV}; unset: none): as "
+        "'Authorization: Bearer TOKEN', or opening the printed URL once per browser",
     )
     p.add_argument("--no-open", action="store_true", help="do not open a browser")
     p.add_argument(
@@ -54,6 +76,7 @@ def cmd_view(args: argparse.Namespace) -> int:
     """Serve the viewer until interrupted."""
     from palaestra.runtime import default_store_path
     from palaestra.viewer import serve
+    from palaestra.viewer._serve import token_from_env
 
     path = Path(args.store) if args.store else default_store_path()
     if not path.is_file():
@@ -65,7 +88,15 @@ def cmd_view(args: argparse.Namespace) -> int:
             webbrowser.open(url)
 
     try:
-        serve(path, host=args.host, port=args.port, log_level=args.log_level, on_ready=ready)
+        serve(
+            path,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            allow_hosts=args.allow_host,
+            token=args.token if args.token is not None else token_from_env(),
+            on_ready=ready,
+        )
     except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised Ctrl-C
         pass
     print("viewer stopped", file=sys.stderr)

@@ -11,20 +11,33 @@ GET /api/events            ?episode&after_seq&limit&kind&agent  a page of the ti
 GET /api/event             ?episode&seq                       one event's JSON
 ```
 
-A bad parameter is a 400 (or FastAPI's 422 for a wrong type) whose `detail` names what
-is wrong and the valid choices; an unknown run, episode or event is a 404. Everything is
-read-only: the app never writes to the store. See docs/viewer.md.
+A bad parameter is a 400 (or a 422 for a value of the wrong type or out of its bounds)
+whose `detail` is one line naming what is wrong and the valid choices; an unknown run,
+episode or event is a 404. Every parameter is bounded (integers to what SQLite holds,
+texts to `MAX_TEXT` characters, lists to `MAX_VALUES` values), so no request reaches the
+store with a value it cannot take. Everything is read-only: the app never writes to the
+store. Requests pass `palaestra._webguard.WebGuard` first (Host, Origin, optional token).
+See docs/viewer.md.
 
 (No `from __future__ import annotations` here: FastAPI reads the endpoints' parameter
 annotations at runtime, and they name `Query` imported inside `create_app`.)
 """
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+from palaestra._webguard import GuardPolicy, WebGuard
 from palaestra.core import UserError
-from palaestra.viewer._queries import MAX_LIMIT, EpisodeFilter, NotFound, StoreReader
+from palaestra.viewer._queries import (
+    MAX_LIMIT,
+    MAX_TEXT,
+    MAX_VALUES,
+    EpisodeFilter,
+    NotFound,
+    StoreReader,
+)
 
 _STATIC = {
     "app.js": "text/javascript; charset=utf-8",
@@ -32,16 +45,51 @@ _STATIC = {
 }
 
 
+def _values(name: str, given: list[str] | None) -> tuple[str, ...]:
+    """A repeatable, comma-separated parameter as distinct stripped values; a
+    `UserError` beyond `MAX_VALUES` of them."""
+    values: dict[str, None] = {}
+    for value in given or ():
+        if len(value) > MAX_TEXT:
+            raise UserError(f"{name}: at most {MAX_TEXT} characters, got {len(value)}")
+        for part in value.split(","):
+            if part.strip():
+                values[part.strip()] = None
+        if len(values) > MAX_VALUES:
+            raise UserError(f"{name}: at most {MAX_VALUES} distinct values")
+    return tuple(values)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _static(name: str) -> str:
     return resources.files("palaestra.viewer").joinpath("static", name).read_text("utf-8")
 
 
-def create_app(store: str | Path | StoreReader) -> Any:
+def create_app(
+    store: str | Path | StoreReader,
+    *,
+    allow_hosts: Iterable[str] = (),
+    bound_host: str | None = None,
+    token: str | None = None,
+) -> Any:
     """The FastAPI app of the viewer over a store path (or an open `StoreReader`, which
-    the caller closes)."""
+    the caller closes).
+
+    `allow_hosts`, `bound_host` and `token` configure its `WebGuard`: the ``Host`` names
+    it answers besides IP addresses and localhost, the address it is bound to, and the
+    token every request must carry (a bearer header, or the cookie that opening
+    ``/?token=TOKEN`` sets)."""
     from fastapi import FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+    policy = GuardPolicy(
+        allow_hosts=allow_hosts, bound_host=bound_host, token=token, cookie=True
+    )  # checks the options before the store is opened
     reader = store if isinstance(store, StoreReader) else StoreReader(store)
     app = FastAPI(
         title="palaestra viewer",
@@ -50,6 +98,7 @@ def create_app(store: str | Path | StoreReader) -> Any:
         openapi_url="/api/openapi.json",
     )
     app.state.reader = reader
+    app.add_middleware(WebGuard, policy=policy)
     if not isinstance(store, StoreReader):
         app.router.on_shutdown.append(reader.close)
 
@@ -60,6 +109,16 @@ def create_app(store: str | Path | StoreReader) -> Any:
     @app.exception_handler(UserError)
     async def _bad_request(request: Request, exc: UserError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body")]
+            got = err.get("input")
+            shown = f" (got {_shown(got)})" if isinstance(got, str | int | float) else ""
+            problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}{shown}")
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
 
     no_cache = {"Cache-Control": "no-cache"}
 
@@ -74,11 +133,15 @@ def create_app(store: str | Path | StoreReader) -> Any:
             return JSONResponse({"detail": f"no static file {name!r}"}, status_code=404)
         return Response(_static(name), media_type=media, headers=no_cache)
 
+    # Integer ids, offsets and seqs, texts and lists are bounded by the reader (a 400
+    # naming the parameter); a page size out of 1..MAX_LIMIT or a value of the wrong
+    # type is FastAPI's 422.
     Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-    Offset = Annotated[int, Query(ge=0)]
+    Many = Annotated[list[str] | None, Query()]
+    Score = Annotated[float | None, Query(allow_inf_nan=False)]
 
     @app.get("/api/runs")
-    def runs(limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+    def runs(limit: Limit = 50, offset: int = 0) -> dict[str, Any]:
         """Runs, newest first, with episode counts per outcome."""
         return reader.runs(limit=limit, offset=offset)
 
@@ -95,22 +158,19 @@ def create_app(store: str | Path | StoreReader) -> Any:
     @app.get("/api/episodes")
     def episodes(
         run: str,
-        outcome: Annotated[list[str] | None, Query()] = None,
+        outcome: Many = None,
         env: str | None = None,
         job: str | None = None,
         agent: str | None = None,
         task: str | None = None,
-        score_min: float | None = None,
-        score_max: float | None = None,
+        score_min: Score = None,
+        score_max: Score = None,
         limit: Limit = 50,
-        offset: Offset = 0,
+        offset: int = 0,
     ) -> dict[str, Any]:
         """A page of a run's episodes, filtered; `total` counts all that match."""
-        outcomes = tuple(
-            part for value in outcome or () for part in value.split(",") if part.strip()
-        )
         where = EpisodeFilter(
-            outcome=tuple(o.strip() for o in outcomes),
+            outcome=_values("outcome", outcome),
             env=env or None,
             job=job or None,
             agent=agent or None,
@@ -134,19 +194,22 @@ def create_app(store: str | Path | StoreReader) -> Any:
     @app.get("/api/events")
     def events(
         episode: int,
-        after_seq: Annotated[int, Query(ge=-1)] = -1,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 200,
-        kind: Annotated[list[str] | None, Query()] = None,
+        after_seq: int = -1,
+        limit: Limit = 200,
+        kind: Many = None,
         agent: str | None = None,
     ) -> dict[str, Any]:
         """A page of an episode's timeline: events with seq > after_seq, in order."""
-        kinds = tuple(part for value in kind or () for part in value.split(",") if part)
         return reader.events(
-            episode, after_seq=after_seq, limit=limit, kinds=kinds, agent=agent or None
+            episode,
+            after_seq=after_seq,
+            limit=limit,
+            kinds=_values("kind", kind),
+            agent=agent or None,
         )
 
     @app.get("/api/event")
-    def event(episode: int, seq: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    def event(episode: int, seq: int) -> dict[str, Any]:
         """One event exactly as stored (its JSON, parsed)."""
         return reader.event(episode, seq)
 

@@ -21,6 +21,7 @@ writing to the same file meanwhile is fine (WAL: each query sees the last commit
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -45,6 +46,13 @@ MAX_LIMIT = 1000
 """Largest page any endpoint returns."""
 FACET_LIMIT = 200
 """Most distinct values a facet lists."""
+MAX_ID = 2**63 - 1
+"""Largest integer a query takes (ids, seqs, offsets): SQLite's largest integer."""
+MAX_TEXT = 1000
+"""Longest text a query takes (a run reference, an id, a filter); SQLite refuses LIKE
+patterns over 50,000 bytes, and no id or filter of a real store is this long."""
+MAX_VALUES = 64
+"""Most distinct values of a list parameter (outcomes, event kinds)."""
 
 _AGENTS = (
     "CASE WHEN episodes.agents != '[]' THEN episodes.agents ELSE COALESCE(("
@@ -87,6 +95,16 @@ class EpisodeFilter:
 
     def where(self, run_id: str) -> tuple[str, list[Any]]:
         """The SQL condition and its parameters; a `UserError` for an unknown outcome."""
+        for name in ("env", "job", "agent", "task"):
+            check_text(name, getattr(self, name))
+        for name in ("score_min", "score_max"):
+            bound = getattr(self, name)
+            if bound is not None and (
+                isinstance(bound, bool)
+                or not isinstance(bound, int | float)
+                or not math.isfinite(bound)
+            ):
+                raise UserError(f"{name} must be a finite number, got {bound!r}")
         unknown = [o for o in self.outcome if o not in OUTCOMES]
         if unknown:
             raise UserError(f"unknown outcome {unknown[0]!r}; valid choices: {', '.join(OUTCOMES)}")
@@ -103,7 +121,7 @@ class EpisodeFilter:
         params: list[Any] = [run_id]
         if self.outcome:
             parts = []
-            finished = [o for o in self.outcome if o != "running"]
+            finished = sorted({o for o in self.outcome if o != "running"})
             if finished:
                 parts.append(f"outcome IN ({', '.join('?' * len(finished))})")
                 params += finished
@@ -135,8 +153,22 @@ class EpisodeFilter:
 def _check_page(limit: int, offset: int = 0) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise UserError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
-    if offset < 0:
-        raise UserError(f"offset must be 0 or more, got {offset}")
+    check_int("offset", offset, 0)
+
+
+def check_int(name: str, value: int, low: int) -> None:
+    """A `UserError` unless `value` is an integer in `low..MAX_ID`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= MAX_ID:
+        raise UserError(f"{name} must be {low}..{MAX_ID} (2**63 - 1), got {value}")
+
+
+def check_text(name: str, value: str | None) -> None:
+    """A `UserError` unless `value` is None or a text of at most `MAX_TEXT` characters."""
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+        length = len(value) if isinstance(value, str) else type(value).__name__
+        raise UserError(f"{name} must be a text of at most {MAX_TEXT} characters, got {length}")
 
 
 class NotFound(UserError):
@@ -238,6 +270,7 @@ class StoreReader:
 
     def resolve_run(self, ref: str) -> str:
         """The run id named by `ref`: an exact id, `last` (newest), or a unique prefix."""
+        check_text("run", ref)
         if ref == "last":
             found = self._one("SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC")
             if found is None:
@@ -342,9 +375,11 @@ class StoreReader:
         """One episode row by its store id, or by run reference and episode id; with
         `n_events` counted for a running one and its agents as `lanes`."""
         if episode is not None:
+            check_int("id", episode, 0)
             values = self._one(f"{_EPISODE_SELECT} WHERE id = ?", (episode,))
             missing = f"no episode with id {episode} in store {self.path}"
         else:
+            check_text("episode_id", episode_id)
             run_id = self.resolve_run(run)
             values = self._one(
                 f"{_EPISODE_SELECT} WHERE run_id = ? AND episode_id = ?", (run_id, episode_id)
@@ -376,6 +411,10 @@ class StoreReader:
         timeline entry (`describe_event`); `next_after_seq` continues it (None at the end).
         `kinds` keeps those kinds; `agent` keeps that agent and its internal agents."""
         _check_page(limit)
+        check_int("episode", episode, 0)
+        check_int("after_seq", after_seq, -1)
+        check_text("agent", agent)
+        kinds = tuple(dict.fromkeys(kinds))
         unknown = [k for k in kinds if k not in PAYLOADS]
         if unknown:
             raise UserError(
@@ -403,6 +442,8 @@ class StoreReader:
 
     def event(self, episode: int, seq: int) -> dict[str, Any]:
         """One event's stored JSON, parsed."""
+        check_int("episode", episode, 0)
+        check_int("seq", seq, 0)
         found = self._one("SELECT json FROM events WHERE episode = ? AND seq = ?", (episode, seq))
         if found is None:
             raise NotFound(f"episode {episode} has no event {seq} in store {self.path}")

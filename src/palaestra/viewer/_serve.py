@@ -2,13 +2,16 @@
 of this process (`ViewerServer`: tests and notebooks).
 
 Both bind their socket before uvicorn starts, so port 0 picks a free port with no race
-and the URL they report names the port actually bound. The viewer has no
-authentication: it listens on 127.0.0.1 unless told otherwise.
+and the URL they report names the port actually bound. The viewer listens on 127.0.0.1
+unless told otherwise, answers only requests whose ``Host`` names it (`allow_hosts`
+widens that) and, given a `token`, only requests that carry it
+(`palaestra._webguard.WebGuard`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from palaestra._asgi import ThreadServer, bind, run_forever, url_of
@@ -17,6 +20,19 @@ from palaestra.viewer._queries import StoreReader
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+TOKEN_ENV = "PALAESTRA_VIEW_TOKEN"
+"""The environment variable `palaestra view` reads its token from (unless --token)."""
+
+
+def token_from_env() -> str | None:
+    """The token in `TOKEN_ENV`, None when unset or empty."""
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def page_url(base: str, token: str | None) -> str:
+    """The URL to open: `base`, with ``?token=`` when there is a token (opening it sets
+    the cookie that signs the browser in)."""
+    return f"{base}?token={token}" if token else base
 
 
 def serve(
@@ -25,14 +41,18 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     log_level: str = "warning",
+    allow_hosts: Iterable[str] = (),
+    token: str | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the viewer of `store` until interrupted; `on_ready(url)` once bound."""
+    """Serve the viewer of `store` until interrupted; `on_ready(url)` once bound (the
+    URL carries ``?token=`` when there is a token)."""
     with StoreReader(store) as reader:
+        app = create_app(reader, allow_hosts=allow_hosts, bound_host=host, token=token)
         sock = bind(host, port)
         if on_ready is not None:
-            on_ready(url_of(sock, slash=True))
-        run_forever(create_app(reader), sock, log_level)
+            on_ready(page_url(url_of(sock, slash=True), token))
+        run_forever(app, sock, log_level)
 
 
 class ViewerServer(ThreadServer):
@@ -42,6 +62,7 @@ class ViewerServer(ThreadServer):
     with ViewerServer("runs/palaestra.db") as server:
         print(server.url)  # http://127.0.0.1:PORT/
     ```
+    `allow_hosts` and `token` as for `serve`; `server.url` never carries the token.
     """
 
     def __init__(
@@ -51,10 +72,17 @@ class ViewerServer(ThreadServer):
         host: str = DEFAULT_HOST,
         port: int = 0,
         log_level: str = "warning",
+        allow_hosts: Iterable[str] = (),
+        token: str | None = None,
     ) -> None:
         self.reader = StoreReader(store)
+        try:
+            app = create_app(self.reader, allow_hosts=allow_hosts, bound_host=host, token=token)
+        except BaseException:
+            self.reader.close()
+            raise
         super().__init__(
-            create_app(self.reader),
+            app,
             host=host,
             port=port,
             log_level=log_level,

@@ -17,13 +17,19 @@ Retries: every request is retried with exponential backoff when the server answe
 (honouring ``Retry-After``) or cannot be connected to; requests that are safe to repeat
 (everything but ``create`` and ``step``) are also retried after a broken connection or a
 read timeout. What still fails raises `RemoteEnvError` (4xx/5xx, unreachable server)
-or `UserError` (400/422: bad parameters, an unknown task), naming the URL and the verb.
+or `UserError` (400/422: bad parameters, an unknown task; 401/421: a missing or wrong
+token, a host name the server does not answer to), naming the URL and the verb.
+
+Every request carries the ``Host`` of `base_url` (httpx's default, which the server's
+`WebGuard` checks) and, when the client has a token (`token`, else
+``$PALAESTRA_ENV_TOKEN``), ``Authorization: Bearer TOKEN``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import time
 import weakref
@@ -35,6 +41,7 @@ import httpx
 from palaestra.core import Action, Observation, PalaestraError, UserError
 from palaestra.envs._protocol import Score, Step
 from palaestra.envs.remote._wire import (
+    TOKEN_ENV,
     dump_actions,
     load_observations,
     load_score,
@@ -79,7 +86,9 @@ class HttpEnvironment:
     any). `params`: parameters of the remote instance (None: the server's own).
     `timeout`: seconds per request. `retries`: further attempts after a failed one
     (see the module docstring for which failures are retried). `backoff_s`: the first
-    wait; it doubles with every attempt, up to 5 s.
+    wait; it doubles with every attempt, up to 5 s. `token`: the server's token, sent as
+    ``Authorization: Bearer``; None reads ``$PALAESTRA_ENV_TOKEN`` (unset: no header),
+    ``""`` sends none.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class HttpEnvironment:
         timeout: float = 30.0,
         retries: int = 4,
         backoff_s: float = 0.1,
+        token: str | None = None,
     ):
         if not base_url.startswith(("http://", "https://")):
             raise UserError(f"expected an http:// or https:// URL for the server, got {base_url!r}")
@@ -102,6 +112,9 @@ class HttpEnvironment:
         self.timeout = timeout
         self.retries = retries
         self.backoff_s = backoff_s
+        if token is None:
+            token = os.environ.get(TOKEN_ENV, "")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._live = _Live()
         self._agents: list[str] = []
         self._target: Any = None
@@ -236,7 +249,10 @@ class HttpEnvironment:
         if self._live.client is None or self._live.loop is not loop:
             # a client is bound to the loop it first ran in (e.g. one per asyncio.run)
             self._live.client = httpx.AsyncClient(
-                base_url=self.base_url, timeout=self.timeout, verify=_ssl_context()
+                base_url=self.base_url,
+                timeout=self.timeout,
+                verify=_ssl_context(),
+                headers=self._headers,
             )
             self._live.loop = loop
         return self._live.client
@@ -272,7 +288,10 @@ class HttpEnvironment:
         verb = f"{method} {path}"
         failures: list[str] = []
         with httpx.Client(
-            base_url=self.base_url, timeout=self.timeout, verify=_ssl_context()
+            base_url=self.base_url,
+            timeout=self.timeout,
+            verify=_ssl_context(),
+            headers=self._headers,
         ) as client:
             for attempt in range(self.retries + 1):
                 try:
@@ -311,7 +330,9 @@ class HttpEnvironment:
         error = error or (data.get("detail") if isinstance(data, dict) else None)
         detail = error or response.text[:300] or response.reason_phrase
         message = f"remote environment {self.base_url}: {verb} failed: HTTP {status}: {detail}"
-        if status in (400, 422):
+        if status == 401:
+            message += f" (set the server's token in ${TOKEN_ENV}, or `token` of the client)"
+        if status in (400, 401, 421, 422):
             raise UserError(message)
         raise RemoteEnvError(message, url=self.base_url, verb=verb, status=status)
 
@@ -375,8 +396,10 @@ def _describe(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def fetch_health(base_url: str, *, timeout: float = 10.0, retries: int = 4) -> dict[str, Any]:
+def fetch_health(
+    base_url: str, *, timeout: float = 10.0, retries: int = 4, token: str | None = None
+) -> dict[str, Any]:
     """The server's ``GET /`` (blocking): ``{status, env, params, ...}``."""
-    client = HttpEnvironment(base_url, timeout=timeout, retries=retries)
+    client = HttpEnvironment(base_url, timeout=timeout, retries=retries, token=token)
     result: dict[str, Any] = client._request_sync("GET", "/", params={})
     return result

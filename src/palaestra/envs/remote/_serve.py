@@ -3,15 +3,19 @@ background thread of this process (`EnvServer`: tests, notebooks, and the loopba
 of ``remote.http``).
 
 Both bind their socket before uvicorn starts, so port 0 picks a free port with no race
-and `EnvServer.url` / the printed URL name the port actually bound.
+and `EnvServer.url` / the printed URL name the port actually bound. Both answer only
+requests whose ``Host`` names the server (`allow_hosts` widens that) and, given a
+`token`, only requests that carry it as ``Authorization: Bearer`` (see
+`palaestra._webguard`).
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from palaestra._asgi import ThreadServer, bind, run_forever, url_of
@@ -20,10 +24,16 @@ from palaestra.envs.remote._server import (
     DEFAULT_MAX_INSTANCES,
     create_app,
 )
+from palaestra.envs.remote._wire import TOKEN_ENV
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _BACKLOG = 2048  # many clients (episodes) connect at once
+
+
+def token_from_env() -> str | None:
+    """The token in `TOKEN_ENV`, None when unset or empty."""
+    return os.environ.get(TOKEN_ENV) or None
 
 
 def serve(
@@ -35,10 +45,20 @@ def serve(
     max_instances: int = DEFAULT_MAX_INSTANCES,
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
     log_level: str = "info",
+    allow_hosts: Iterable[str] = (),
+    token: str | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve `env_id` until interrupted (Ctrl-C / SIGTERM); `on_ready(url)` once bound."""
-    app = create_app(env_id, params, max_instances=max_instances, idle_timeout_s=idle_timeout_s)
+    app = create_app(
+        env_id,
+        params,
+        max_instances=max_instances,
+        idle_timeout_s=idle_timeout_s,
+        allow_hosts=allow_hosts,
+        bound_host=host,
+        token=token,
+    )
     sock = bind(host, port, backlog=_BACKLOG)
     if on_ready is not None:
         on_ready(url_of(sock))
@@ -52,7 +72,7 @@ class EnvServer(ThreadServer):
     with EnvServer("graph.coloring", {"n": 8}) as server:
         env = HttpEnvironment(server.url, env="graph.coloring")
     ```
-    Stopping it closes every instance.
+    Stopping it closes every instance. `allow_hosts` and `token` as for `serve`.
     """
 
     def __init__(
@@ -65,8 +85,18 @@ class EnvServer(ThreadServer):
         max_instances: int = DEFAULT_MAX_INSTANCES,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         log_level: str = "warning",
+        allow_hosts: Iterable[str] = (),
+        token: str | None = None,
     ):
-        app = create_app(env_id, params, max_instances=max_instances, idle_timeout_s=idle_timeout_s)
+        app = create_app(
+            env_id,
+            params,
+            max_instances=max_instances,
+            idle_timeout_s=idle_timeout_s,
+            allow_hosts=allow_hosts,
+            bound_host=host,
+            token=token,
+        )
         super().__init__(
             app,
             host=host,

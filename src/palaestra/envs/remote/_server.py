@@ -22,6 +22,12 @@ Limits and errors (every error is JSON ``{"error": message}``):
 
 Calls on one instance are serialised (an `asyncio.Lock` each); different instances run
 concurrently on the server's event loop.
+
+Before any verb, `palaestra._webguard.WebGuard` checks the request: a ``Host`` that does
+not name this server → 421, another site's ``Origin`` → 403 (so a web page can neither
+rebind its domain to the server nor post to it), and, when the server has a token, a
+request without ``Authorization: Bearer TOKEN`` → 401. Every body and query is bounded:
+a body over `MAX_BODY` bytes → 413, integers beyond 2**63 - 1 → 422.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import contextlib
 import inspect
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +45,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from palaestra._webguard import GuardPolicy, WebGuard
 from palaestra.core import Action, Observation, UserError
 from palaestra.envs._protocol import Environment
 from palaestra.envs._registry import get_spec
@@ -55,6 +62,10 @@ from palaestra.envs.remote._wire import (
 
 DEFAULT_MAX_INSTANCES = 256
 DEFAULT_IDLE_TIMEOUT_S = 600.0
+MAX_BODY = 16 * 2**20
+"""Largest request body (bytes) the server reads; a larger one is a 413."""
+MAX_PARAMS_QUERY = 65536
+"""Longest ``GET /tasks?params=`` JSON (characters)."""
 
 
 class _ApiError(Exception):
@@ -163,16 +174,29 @@ def create_app(
     *,
     max_instances: int = DEFAULT_MAX_INSTANCES,
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    allow_hosts: Iterable[str] = (),
+    bound_host: str | None = None,
+    token: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving `env_id` (a registered id) built with `params`.
 
-    Raises `UserError` now for an unknown id or bad parameters, so a server never starts
-    with a configuration that every create would refuse.
+    `allow_hosts`, `bound_host` and `token` configure its `WebGuard` (the ``Host`` names
+    it answers besides IP addresses and localhost, the address it is bound to, the bearer
+    token every request must carry). Raises `UserError` now for an unknown id, bad
+    parameters or bad guard options, so a server never starts with a configuration that
+    every request would refuse.
     """
     if max_instances < 1:
         raise UserError(f"max_instances must be >= 1, got {max_instances}")
     if idle_timeout_s <= 0:
         raise UserError(f"idle_timeout_s must be > 0, got {idle_timeout_s}")
+    policy = GuardPolicy(
+        allow_hosts=allow_hosts,
+        bound_host=bound_host,
+        token=token,
+        error_key="error",
+        max_body=MAX_BODY,
+    )
     pool = _Pool(env_id, dict(params or {}), max_instances, idle_timeout_s)
     params_json = pool.params.model_dump(mode="json")
 
@@ -198,6 +222,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.pool = pool
+    app.add_middleware(WebGuard, policy=policy)
 
     @app.exception_handler(_ApiError)
     async def _api_error(request: Request, exc: _ApiError) -> JSONResponse:
@@ -297,9 +322,13 @@ def create_app(
             return {"tasks": list(_call_env("tasks", pool.get(env_idx).env.tasks))}
         parsed: dict[str, Any] | None = None
         if params is not None:
+            if len(params) > MAX_PARAMS_QUERY:
+                raise _ApiError(
+                    422, f"query parameter params: at most {MAX_PARAMS_QUERY} characters"
+                )
             try:
                 parsed = json.loads(params)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise _ApiError(422, f"query parameter params: not JSON ({exc})") from None
             if not isinstance(parsed, dict):
                 raise _ApiError(422, "query parameter params: expected a JSON object")

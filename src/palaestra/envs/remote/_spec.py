@@ -20,6 +20,7 @@ This module imports neither httpx nor FastAPI: they load when an environment is 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from palaestra.core import Operator, UserError
 from palaestra.envs._protocol import Environment
 from palaestra.envs._registry import get_spec
+from palaestra.envs.remote._wire import TOKEN_ENV
 
 LOOPBACK_DEFAULT_ENV = "graph.coloring"
 
@@ -57,6 +59,19 @@ class RemoteParams(BaseModel):
     retries: int = Field(
         default=4, ge=0, le=100, description="retries on 503 and connection errors"
     )
+    token_env: str = Field(
+        default=TOKEN_ENV,
+        min_length=1,
+        description=(
+            "environment variable holding the server's token (sent as Authorization: "
+            "Bearer; unset or empty: no token). The token itself never goes in the "
+            "config, which the store records"
+        ),
+    )
+
+    def token(self) -> str:
+        """The token in `token_env` ("" when unset)."""
+        return os.environ.get(self.token_env, "")
 
     _served: tuple[str, dict[str, Any]] | None = PrivateAttr(default=None)
     _baseline: tuple[Any, Any] | None = PrivateAttr(default=None)
@@ -76,7 +91,9 @@ class RemoteParams(BaseModel):
             else:
                 from palaestra.envs.remote._client import fetch_health
 
-                health = fetch_health(self.url, timeout=self.timeout_s, retries=self.retries)
+                health = fetch_health(
+                    self.url, timeout=self.timeout_s, retries=self.retries, token=self.token()
+                )
                 env_id = str(health.get("env", ""))
                 if self.env is not None and env_id != self.env:
                     raise UserError(
@@ -102,6 +119,7 @@ def make_remote(params: RemoteParams) -> Environment:
             env=env_id,
             timeout=params.timeout_s,
             retries=params.retries,
+            token="",  # this process's own server has no token
         )
     return HttpEnvironment(
         params.url,
@@ -109,6 +127,7 @@ def make_remote(params: RemoteParams) -> Environment:
         params=params.params,
         timeout=params.timeout_s,
         retries=params.retries,
+        token=params.token(),
     )
 
 

@@ -33,6 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from palaestra.core import Action, Observation
 from palaestra.envs._protocol import Score, Step
 
+TOKEN_ENV = "PALAESTRA_ENV_TOKEN"
+"""The environment variable holding an environment server's token: `palaestra serve-env`
+reads it (unless --token), `HttpEnvironment` and ``remote.http`` send it."""
+MAX_INT = 2**63 - 1
+"""Largest instance id, seed or task index a request may give."""
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -49,18 +55,18 @@ class CreateRequest(_Body):
 class ResetRequest(_Body):
     """Body of ``POST /reset``."""
 
-    env_idx: int = Field(description="instance id returned by POST /create")
-    seed: int = Field(default=0, description="episode seed")
+    env_idx: int = Field(ge=0, le=MAX_INT, description="instance id returned by POST /create")
+    seed: int = Field(default=0, ge=-MAX_INT - 1, le=MAX_INT, description="episode seed")
     task: str | None = Field(default=None, description="task id (one of GET /tasks)")
     data_idx: int | None = Field(
-        default=None, ge=0, description="AgentGym's task index: tasks()[data_idx]"
+        default=None, ge=0, le=MAX_INT, description="AgentGym's task index: tasks()[data_idx]"
     )
 
 
 class StepRequest(_Body):
     """Body of ``POST /step``: ``actions`` (one per acting agent) or AgentGym's ``action``."""
 
-    env_idx: int = Field(description="instance id returned by POST /create")
+    env_idx: int = Field(ge=0, le=MAX_INT, description="instance id returned by POST /create")
     actions: dict[str, Action] | None = Field(
         default=None, description="one Action (JSON) per agent that acts at this step"
     )
@@ -72,7 +78,7 @@ class StepRequest(_Body):
 class CloseRequest(_Body):
     """Body of ``POST /close``."""
 
-    env_idx: int = Field(description="instance id returned by POST /create")
+    env_idx: int = Field(ge=0, le=MAX_INT, description="instance id returned by POST /create")
 
 
 def dump_observations(observations: dict[str, Observation]) -> dict[str, Any]:
