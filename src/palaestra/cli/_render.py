@@ -1,22 +1,33 @@
-"""Text renderings for the CLI: run lists, episode lines, event timelines."""
+"""Text renderings for the CLI: run lists, episode lines, event timelines.
+
+Recorded text goes through `printable` (cli/_terminal.py) here, so a line's width is
+that of what the terminal shows; `main` escapes all standard output again (idempotent).
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from palaestra.cli._terminal import printable
 from palaestra.core import Event
 
 
 def _clip(text: str | None, limit: int = 100) -> str:
+    """`text` on one line (runs of whitespace, newlines included, made one space), cut to
+    `limit` characters, control and bidi characters escaped."""
     if text is None:
         return ""
     flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    return printable(flat if len(flat) <= limit else flat[: limit - 3] + "...")
 
 
 def event_summary(event: Event) -> str:
-    """One line saying what an event holds."""
+    """One line saying what an event holds (terminal-safe: see `printable`)."""
+    return printable(_summary(event), keep="")
+
+
+def _summary(event: Event) -> str:
     p: Any = event.payload
     kind = event.kind
     if kind == "episode_start":
@@ -94,7 +105,7 @@ def timeline(events: list[Event]) -> str:
         if event.agent != "env":
             level = max(level, event.agent.count("/"))
         depth[event.seq] = level
-        heads.append("  " * level + event.agent)
+        heads.append("  " * level + printable(event.agent))
     width = min(max((len(h) for h in heads), default=0), AGENT_WIDTH)
     violated = violations(events)
     lines = []
