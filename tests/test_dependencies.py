@@ -9,7 +9,16 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "palaestra"
 
-_BELOW_RUNTIME = {"core", "models", "tools", "boundaries", "operators", "systems", "envs"}
+_BELOW_RUNTIME = {
+    "core",
+    "models",
+    "tools",
+    "boundaries",
+    "operators",
+    "systems",
+    "sandbox",
+    "envs",
+}
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "models": {"core"},
@@ -17,19 +26,20 @@ ALLOWED: dict[str, set[str]] = {
     "boundaries": {"core", "models", "tools"},
     "operators": {"core", "models", "tools", "boundaries"},
     "systems": {"core", "models", "tools", "boundaries", "operators"},
-    "envs": {"core", "tools"},
+    "sandbox": {"core", "tools"},
+    "envs": {"core", "tools", "sandbox"},
     "store": {"core"},
     "eval": {"core", "store"},
     "assurance": {"core", "store"},
     "viewer": {"core", "store"},
     "runtime": _BELOW_RUNTIME | {"store", "eval", "assurance"},
     "train": _BELOW_RUNTIME | {"store", "eval", "runtime"},
-    "testing": {"core", "models", "tools", "envs"},
+    "testing": {"core", "models", "tools", "sandbox", "envs"},
     "cli": _BELOW_RUNTIME | {"store", "eval", "assurance", "runtime", "train", "viewer"},
 }
 
 
-SHARED = {"_asgi": {"core"}, "_webguard": {"core"}}
+SHARED = {"_asgi": {"core"}, "_webguard": {"core"}, "_safe_yaml": {"core"}}
 """Private top-level modules any package may use, with what they may import themselves."""
 
 

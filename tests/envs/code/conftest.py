@@ -9,16 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.envs.code import Limits, Sandbox, namespaces_available
+from palaestra.envs.code import Limits, Sandbox
+from palaestra.sandbox import isolation_problem
 
-MODES = ["namespace", "none"] if namespaces_available() else ["none"]
-"""Isolation modes this machine can test (namespaces need Linux and `unshare`)."""
+NO_BWRAP = isolation_problem()
+"""Why the kernel sandbox cannot start here (None: it can)."""
+
+BWRAP = pytest.param(
+    "bwrap", marks=pytest.mark.skipif(NO_BWRAP is not None, reason=f"no sandbox: {NO_BWRAP}")
+)
+MODES = [BWRAP, "none"]
+"""Isolation modes to test: the kernel sandbox (where it can start) and none."""
 
 
 @pytest.fixture(params=MODES)
 def sandbox(request: pytest.FixtureRequest) -> Sandbox:
-    """A sandbox with tight limits, once with namespaces (where available), once without."""
+    """A sandbox with tight limits, once with bubblewrap (where available), once without."""
     return Sandbox(Limits(cpu_seconds=1, wall_seconds=3), isolation=request.param)
+
+
+@pytest.fixture
+def isolated() -> Sandbox:
+    """A bubblewrap sandbox with tight limits (skips where it cannot start)."""
+    if NO_BWRAP is not None:
+        pytest.skip(f"no sandbox: {NO_BWRAP}")
+    return Sandbox(Limits(cpu_seconds=1, wall_seconds=3))
 
 
 def processes_in(directory: str, *, settle_s: float = 2.0) -> list[int]:

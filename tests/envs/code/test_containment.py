@@ -1,21 +1,19 @@
-"""Hostile and runaway snippets, run for real: each is contained, reported with the right
-kind, leaves no process or directory behind, and the host (this test process) survives.
-
-The fork bombs run under the sandbox's process limit; as root (where Linux does not
-apply RLIMIT_NPROC) the audit hook is what refuses the forks, so the kernel-only variant
-runs only as an ordinary user.
-"""
+"""Runaway and hostile snippets through `code.python`'s sandbox, run for real: each is
+stopped by the kernel, reported with the right kind, leaves no process behind, and the
+host (this test process) survives. The limits are checked in both isolation modes; what
+only the kernel sandbox contains (network, files, processes that outlive the run) is
+checked with bubblewrap. tests/sandbox/ holds the full hostile-code battery."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from palaestra.envs.code import Limits, Sandbox, namespaces_available
-from tests.envs.code.conftest import processes_in
+from palaestra.envs.code import Limits, Sandbox
 
 FORK_BOMB = "import os\nwhile True:\n    os.fork()\n"
 
@@ -49,53 +47,51 @@ async def test_memory_bomb_stops_at_the_memory_limit(sandbox: Sandbox, code: str
     assert "memory limit of 128 MiB exceeded" in result.render()
 
 
-async def test_fork_bomb_is_refused_and_reported(sandbox: Sandbox) -> None:
-    result = await sandbox.run_python("print('start', flush=True)\n" + FORK_BOMB)
+async def test_fork_bomb_is_stopped_by_the_kernel(isolated: Sandbox) -> None:
+    # the sandbox's uid is not 0, so RLIMIT_NPROC holds even when the host runs as root
+    result = await isolated.run_python("print('start', flush=True)\n" + FORK_BOMB)
     assert result.killed_by == "processes" and result.exit_code == 253
-    assert "the process limit is reached (max_processes=1)" in result.stderr
+    assert "BlockingIOError: [Errno 11] Resource temporarily unavailable" in result.stderr
     assert result.stdout == "start\n"
 
 
-async def test_fork_bomb_with_a_few_processes_allowed(sandbox: Sandbox) -> None:
-    code = "import os\nprint(os.getcwd(), flush=True)\n" + FORK_BOMB
-    result = await sandbox.run_python(code, limits=Limits(max_processes=4, wall_seconds=5))
+async def test_fork_bomb_with_a_few_processes_allowed(isolated: Sandbox) -> None:
+    code = "import os\nprint(os.getpid(), flush=True)\n" + FORK_BOMB
+    result = await isolated.run_python(code, limits=Limits(max_processes=4, wall_seconds=5))
     assert result.killed_by == "processes", result.stderr
     assert result.duration_s < 4
-    # the children, refused in turn, and the main process are all gone with the directory
-    workdir = result.stdout.splitlines()[0]
-    assert not os.path.exists(workdir) and processes_in(workdir) == []
+    # pid 3 of its own PID namespace: 1 is bwrap's init, 2 the launcher that waits for it
+    assert result.stdout.split() == ["3"]
 
 
-async def test_children_left_behind_are_killed_with_the_run(sandbox: Sandbox) -> None:
+async def test_children_left_behind_are_killed_with_the_run(isolated: Sandbox) -> None:
+    marker = f"palaestra-orphan-{os.getpid()}"
     code = (
         "import os, time\n"
-        "print(os.getcwd(), flush=True)\n"
         "for _ in range(3):\n"
         "    if os.fork() == 0:\n"
         "        os.setsid()\n"  # even in a new session (escaping the process group)
-        "        time.sleep(60)\n"
-        "        os._exit(0)\n"
+        f"        os.execv('/bin/sleep', ['sleep', '60', {marker!r}])\n"
         "print('parent done', flush=True)\n"
     )
-    limits = Limits(max_processes=4, wall_seconds=5)
-    result = await sandbox.run_python(code, limits=limits)
-    workdir, done = result.stdout.splitlines()
-    assert result.ok and done == "parent done" and result.duration_s < 4
-    # killed when the main process ended: by the namespace's end, or (without one) by the
-    # bootstrap, which kills the children it saw forked
-    assert processes_in(workdir) == []
+    result = await isolated.run_python(code, limits=Limits(max_processes=5, wall_seconds=5))
+    assert result.ok and result.stdout == "parent done\n" and result.duration_s < 4
+    assert _processes_with(marker) == []  # the PID namespace's end killed them
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="Linux does not apply RLIMIT_NPROC to root")
-async def test_kernel_process_limit_contains_a_fork_bomb_without_the_hook() -> None:
-    sandbox = Sandbox(Limits(max_processes=8, wall_seconds=3), audit_hook=False)
-    result = await sandbox.run_python(FORK_BOMB)
-    assert result.killed_by in ("processes", "wall")
-    assert "Resource temporarily unavailable" in result.stderr or result.timed_out
+def _processes_with(argument: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and argument.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 @pytest.fixture
-def listener() -> socket.socket:
+def listener() -> Iterator[socket.socket]:
     server = socket.create_server(("127.0.0.1", 0))
     server.setblocking(False)
     yield server
@@ -115,97 +111,92 @@ def _no_connection_arrived(server: socket.socket) -> bool:
     [
         "socket.create_connection(('127.0.0.1', PORT), timeout=2)",
         "s = socket.socket()\ns.connect(('127.0.0.1', PORT))",
-        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'x', ('127.0.0.1', PORT))",
     ],
-    ids=["create_connection", "raw-socket", "udp"],
+    ids=["create_connection", "raw-socket"],
 )
-async def test_network_is_refused(sandbox: Sandbox, listener: socket.socket, connect: str) -> None:
+async def test_network_is_unreachable(
+    isolated: Sandbox, listener: socket.socket, connect: str
+) -> None:
     port = listener.getsockname()[1]
     code = "import socket\n" + connect.replace("PORT", str(port)) + "\nprint('connected')"
-    result = await sandbox.run_python(code)
+    result = await isolated.run_python(code)
     assert result.exit_code == 1 and "connected" not in result.stdout
-    assert "network access is disabled in the sandbox" in result.stderr
-    assert _no_connection_arrived(listener)
-
-
-@pytest.mark.skipif(not namespaces_available(), reason="needs user and network namespaces")
-async def test_network_namespace_alone_blocks_the_connection(listener: socket.socket) -> None:
-    sandbox = Sandbox(isolation="namespace", audit_hook=False)
-    port = listener.getsockname()[1]
-    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"
-    result = await sandbox.run_python(code)
-    assert result.exit_code == 1
     assert "Network is unreachable" in result.stderr or "Connection refused" in result.stderr
     assert _no_connection_arrived(listener)
 
 
-async def test_files_outside_the_directory_cannot_be_read(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_udp_to_the_host_arrives_nowhere(isolated: Sandbox) -> None:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.setblocking(False)
+    port = receiver.getsockname()[1]
+    code = (
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"for _ in range(20):\n    s.sendto(b'x', ('127.0.0.1', {port}))\nprint('sent')"
+    )
+    try:
+        result = await isolated.run_python(code)
+        # the sandbox's loopback is its own: the datagrams went to its namespace
+        assert result.ok and result.stdout == "sent\n"
+        with pytest.raises(BlockingIOError):
+            receiver.recv(16)
+    finally:
+        receiver.close()
+
+
+async def test_host_files_cannot_be_read(isolated: Sandbox, tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")
-    for path in ("/etc/passwd", str(secret), "../" * 12 + str(secret).lstrip("/")):
-        result = await sandbox.run_python(f"print(open({path!r}).read())")
+    for path in (str(secret), "../" * 12 + str(secret).lstrip("/"), "/etc/shadow"):
+        result = await isolated.run_python(f"print(open({path!r}).read())")
         assert result.exit_code == 1 and "host secret" not in result.stdout, path
-        assert "is not allowed: only the working directory and the Python standard" in (
-            result.stderr
-        )
-    listing = await sandbox.run_python(f"import os\nprint(os.listdir({str(tmp_path)!r}))")
-    assert listing.exit_code == 1 and "secret.txt" not in listing.stdout
+        assert "FileNotFoundError" in result.stderr, result.stderr
+    passwd = await isolated.run_python("print(open('/etc/passwd').read())")
+    assert passwd.ok and "sandbox:x:1000" in passwd.stdout  # the sandbox's own, not the host's
+    assert open("/etc/passwd").read() != passwd.stdout
 
 
-async def test_files_outside_the_directory_cannot_be_written(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+async def test_host_files_cannot_be_written(isolated: Sandbox, tmp_path: Path) -> None:
     target = tmp_path / "planted.txt"
-    victim = tmp_path / "victim.txt"
-    victim.write_text("intact")
     attempts = [
         f"open({str(target)!r}, 'w').write('x')",
-        f"import os\nos.remove({str(victim)!r})",
-        f"import os\nos.rename({str(victim)!r}, 'stolen.txt')",
-        f"import os\nos.link({str(victim)!r}, 'alias.txt')\nprint(open('alias.txt').read())",
-        f"import os\nos.symlink({str(victim)!r}, 'link.txt')\nprint(open('link.txt').read())",
-        "import os\nfd = os.open('/etc', os.O_RDONLY)\nprint(os.listdir(fd))",
+        "open('/usr/planted.txt', 'w').write('x')",
+        "open('/planted.txt', 'w').write('x')",
+        "import os\nos.symlink('/etc/passwd', 'link')\nopen('link', 'w').write('x')",
     ]
     for code in attempts:
-        result = await sandbox.run_python(code)
-        assert result.exit_code == 1 and "intact" not in result.stdout, code
-        assert "PermissionError" in result.stderr or "SandboxDenied" in result.stderr, code
-    assert not target.exists() and victim.read_text() == "intact"
+        result = await isolated.run_python(code)
+        assert result.exit_code == 1, code
+        assert "Error" in result.stderr, (code, result.stderr)
+    assert not target.exists() and not Path("/usr/planted.txt").exists()
+    assert not Path("/planted.txt").exists()
 
 
-async def test_other_programs_ctypes_and_gc_walks_are_refused(sandbox: Sandbox) -> None:
-    attempts = {
-        "import subprocess\nsubprocess.run(['cat', '/etc/passwd'])": "subprocess.Popen",
-        "import os\nos.system('cat /etc/passwd')": "os.system",
-        "import os\nos.execv('/bin/cat', ['cat', '/etc/passwd'])": "os.exec",
-        "import _posixsubprocess\n_posixsubprocess.fork_exec()": "fork_exec",
-        "import ctypes": "import _ctypes",
-        "import gc\ngc.get_objects()": "gc.get_objects",
-    }
-    for code, refusal in attempts.items():
-        result = await sandbox.run_python(code)
-        assert result.exit_code == 1 and refusal in result.stderr, (code, result.stderr)
-        assert "root:" not in result.stdout
+async def test_other_programs_run_but_stay_inside(isolated: Sandbox) -> None:
+    code = (
+        "import subprocess\n"
+        "done = subprocess.run(['cat', '/etc/shadow'], capture_output=True, text=True)\n"
+        "print(done.returncode, done.stderr.strip())\n"
+    )
+    result = await isolated.run_python(code, limits=Limits(max_processes=4))
+    assert result.ok, result.stderr
+    assert result.stdout == "1 cat: /etc/shadow: No such file or directory\n"
 
 
-async def test_the_host_survives_a_kill_attempt(sandbox: Sandbox) -> None:
+async def test_the_host_survives_a_kill_attempt(isolated: Sandbox) -> None:
     code = (
         "import os, signal\n"
-        "try:\n"
-        "    os.kill(os.getppid(), signal.SIGKILL)\n"
-        "except PermissionError as exc:\n"
-        "    print(exc)\n"
+        "for pid in (os.getppid(), 1):\n"
+        "    try:\n"
+        "        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError as exc:\n"
+        "        print(pid, exc)\n"
         "os.killpg(0, signal.SIGKILL)\n"
     )
-    result = await sandbox.run_python(code)
-    if sandbox.isolated:
-        # the parent is the namespace's init, which ignores it; then the group's SIGKILL
-        # kills the snippet itself (and nothing outside the namespace)
-        assert result.killed_by == "signal" and result.signal == 9
-    else:
-        assert result.stdout == "os.kill: signals may only be sent to itself and its children\n"
-        assert result.exit_code == 1 and "os.killpg" in result.stderr
-    after = await sandbox.run_python("print('still here')")
+    result = await isolated.run_python(code)
+    # the parent (the launcher) and PID 1 are the sandbox's own; nothing outside is visible
+    assert result.killed_by == "signal" or result.exit_code is not None
+    after = await isolated.run_python("print('still here')")
     assert after.stdout == "still here\n"
 
 

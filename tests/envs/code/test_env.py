@@ -49,7 +49,7 @@ def test_registered_with_params_and_baseline() -> None:
     assert spec.params is CodeParams and spec.baseline is not None
     defaults = {p["name"]: p["default"] for p in spec.describe_params()}
     assert defaults["num_tasks"] == 100 and defaults["max_turns"] == 10
-    assert defaults["cpu_seconds"] == 2 and defaults["isolation"] == "auto"
+    assert defaults["cpu_seconds"] == 2 and defaults["isolation"] == "bwrap"
     env = _env(num_tasks=30)
     assert len(env.tasks()) == 30 and env.agents == [AGENT]
     assert env.tasks()[:2] == ["prime_sum-000", "distinct_sorted-001"]

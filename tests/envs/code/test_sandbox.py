@@ -7,7 +7,9 @@ import os
 import pytest
 
 from palaestra.core import UserError
-from palaestra.envs.code import ExecResult, Limits, Sandbox, namespaces_available, run_python
+from palaestra.envs.code import ExecResult, Limits, Sandbox, run_python
+from palaestra.sandbox import WORKSPACE, SandboxUnavailable
+from tests.envs.code.conftest import NO_BWRAP
 
 
 async def test_prints_exit_code_and_isolation_flag(sandbox: Sandbox) -> None:
@@ -72,10 +74,14 @@ async def test_files_live_in_a_private_directory_that_is_removed(sandbox: Sandbo
     result = await sandbox.run_python(code, files={"helper.py": "VALUE = 7\n"})
     assert result.ok, result.stderr
     workdir, home, listing, content = result.stdout.splitlines()
-    assert os.path.basename(workdir).startswith("palaestra-sandbox-")
+    if sandbox.isolated:
+        assert workdir == WORKSPACE  # the sandbox's own view; the host has no such path
+    else:
+        assert "palaestra-ws-" in workdir
+        assert not os.path.exists(workdir)
     assert home == "True"
-    assert listing == "['helper.py', 'main.py', 'out.txt']" and content == "kept here 7"
-    assert not os.path.exists(workdir)
+    # the snippet and its files are in the call's private directory, not the workspace
+    assert listing == "['out.txt']" and content == "kept here 7"
 
 
 async def test_host_environment_does_not_leak(
@@ -86,7 +92,7 @@ async def test_host_environment_does_not_leak(
     result = await sandbox.run_python(code)
     keys, leaked = result.stdout.splitlines()
     assert "OPENAI_API_KEY" not in keys and leaked == "False"
-    assert keys == "['HOME', 'LANG', 'LC_ALL', 'PATH', 'TMPDIR']"
+    assert keys == "['HOME', 'LANG', 'LC_ALL', 'LOGNAME', 'PATH', 'PWD', 'TMPDIR', 'USER']"
 
 
 async def test_output_is_cut_at_the_cap_and_the_run_killed(sandbox: Sandbox) -> None:
@@ -108,6 +114,7 @@ async def test_stderr_has_its_own_cap(sandbox: Sandbox) -> None:
     assert result.stderr_truncated and not result.stdout_truncated
 
 
+@pytest.mark.skipif(NO_BWRAP is not None, reason=f"no sandbox: {NO_BWRAP}")
 async def test_module_level_helper_and_unicode() -> None:
     result = await run_python("print('π ≈', round(3.14159, 2))")
     assert isinstance(result, ExecResult) and result.stdout == "π ≈ 3.14\n"
@@ -121,15 +128,15 @@ async def test_concurrent_runs_do_not_mix(sandbox: Sandbox) -> None:
 
 
 def test_bad_arguments_are_user_errors() -> None:
-    with pytest.raises(UserError, match="valid choices: auto, namespace, none"):
+    with pytest.raises(UserError, match="valid choices: bwrap, none"):
         Sandbox(isolation="docker")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="invalid sandbox file name '../x.py'"):
         import asyncio
 
-        asyncio.run(Sandbox().run_python("pass", files={"../x.py": ""}))
-    if not namespaces_available():
-        with pytest.raises(UserError, match="isolation='namespace' needs Linux"):
-            Sandbox(isolation="namespace")
+        asyncio.run(Sandbox(isolation="none").run_python("pass", files={"../x.py": ""}))
+    if NO_BWRAP is not None:
+        with pytest.raises(SandboxUnavailable, match="install bubblewrap"):
+            Sandbox()
 
 
 def test_limits_are_validated() -> None:

@@ -131,8 +131,8 @@ async def test_forged_result_lines_earn_nothing(task: CodeTask) -> None:
     # The code reads the harness (marker and inputs) and prints "ok" lines with made-up
     # answers; without the expected outputs, which never enter the sandbox, they fail.
     code = (
-        "import os, re\n"
-        "harness = open('main.py').read()\n"
+        "import os, re, sys\n"
+        "harness = open(os.path.join(sys.path[0], 'main.py')).read()\n"
         "mark = re.search(r\"_MARK = '([^']+)'\", harness).group(1)\n"
         "for i in range(10):\n"
         "    os.write(1, f'{mark} ok {i} 0\\n'.encode())\n"

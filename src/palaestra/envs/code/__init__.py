@@ -3,23 +3,15 @@ writes a function, tries code with a sandboxed `run_python` tool and submits; th
 the fraction of hidden tests its code passes, run in the same sandbox.
 
 Importing this package registers `code.python` (params: `num_tasks`, `task_seed`,
-`max_turns`, and the sandbox limits) with its oracle baseline. The sandbox is usable on
-its own: ``await Sandbox().run_python("print(1)")`` (see `Sandbox` for what it contains,
-and how).
+`max_turns`, the sandbox limits and `isolation`) with its oracle baseline. Code runs in
+`palaestra.sandbox` (bubblewrap); `Sandbox`, `Limits`, `ExecResult` and `run_python` are
+re-exported here from there.
 """
 
 from palaestra.envs.code import _suite  # noqa: F401  (registers code.python)
 from palaestra.envs.code._baseline import CodeBaseline, code_baseline
 from palaestra.envs.code._blueprint import EXAMPLES, TESTS, Blueprint, Family
 from palaestra.envs.code._env import AGENT, TOOLS, CodeEnv, CodeParams
-from palaestra.envs.code._limits import ExecResult, KilledBy, Limits
-from palaestra.envs.code._sandbox import (
-    UNSHARE_FLAGS,
-    Isolation,
-    Sandbox,
-    namespaces_available,
-    run_python,
-)
 from palaestra.envs.code._tasks import (
     FAMILIES,
     CodeTask,
@@ -31,6 +23,7 @@ from palaestra.envs.code._tasks import (
     task_id,
     verify,
 )
+from palaestra.sandbox import ExecResult, Isolation, KilledBy, Limits, Sandbox, run_python
 
 __all__ = [
     "AGENT",
@@ -38,7 +31,6 @@ __all__ = [
     "FAMILIES",
     "TESTS",
     "TOOLS",
-    "UNSHARE_FLAGS",
     "Blueprint",
     "CodeBaseline",
     "CodeEnv",
@@ -56,7 +48,6 @@ __all__ = [
     "build_task",
     "code_baseline",
     "judge",
-    "namespaces_available",
     "run_python",
     "task_id",
     "verify",

@@ -24,6 +24,16 @@ Episode protocol (one agent, named `agent`):
   `success` when it passed all. Metrics: `tests_passed` (that fraction), `submitted`,
   `runs` (calls of run_python) and `failed_runs` (those that did not exit with 0).
 
+The episode holds one `palaestra.sandbox.Workspace`: files a ``run_python`` call writes
+are there for the next one. On the episode's last step, ``info["workspace"]`` is that
+workspace's `Manifest` (files, sizes, SHA-256; capped), so scorers can grade the files
+left and replay can compare them; the workspace is destroyed then (and by `aclose`).
+Hidden tests run in a fresh sandbox of their own, never in the agent's workspace.
+
+With ``isolation: none`` (an explicit opt-in: nothing is contained) the episode's log
+gets a `governance` event (``decision: allow``, ``rule: sandbox.isolation_none``) right
+after ``episode_start``, through `drain_events`, and the process logs a warning once.
+
 Nothing a snippet does raises here: it is an observation. Wall-clock durations are kept
 out of observations and `info`, so a replay with the same actions gives the same steps.
 """
@@ -34,23 +44,35 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from palaestra.core import Action, Message, Observation, ToolCall, ToolSpec, UserError
+from palaestra.core import (
+    Action,
+    Governance,
+    Message,
+    Observation,
+    Payload,
+    ToolCall,
+    ToolSpec,
+    UserError,
+)
 from palaestra.envs._protocol import Score, Step
-from palaestra.envs.code._limits import Limits
-from palaestra.envs.code._sandbox import Sandbox
 from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict, verify
+from palaestra.sandbox import NO_ISOLATION_WARNING, Limits, Manifest, Sandbox, Workspace
 
 AGENT = "agent"
 """Name of the one agent of `code.python`."""
+MANIFEST_FILES = 200
+"""Files listed at most in the workspace manifest of an episode's last step."""
+MANIFEST_BYTES = 16 << 20
+"""Bytes hashed at most for that manifest."""
 
 _CODE = {"type": "string", "description": "Python 3 source code."}
 TOOLS = [
     ToolSpec(
         name="run_python",
         description=(
-            "Run a Python 3 program in a sandbox (standard library only, no network, no "
-            "files outside its own directory) and see its exit code, stdout and stderr. "
-            "Print what you want to see."
+            "Run a Python 3 program in a sandbox (standard library only, no network; its "
+            "working directory is your workspace, whose files persist between runs) and "
+            "see its exit code, stdout and stderr. Print what you want to see."
         ),
         parameters={
             "type": "object",
@@ -101,10 +123,14 @@ class CodeParams(BaseModel):
     max_processes: int = Field(
         default=1, ge=1, le=64, description="Processes a snippet may run, itself included."
     )
-    isolation: Literal["auto", "namespace", "none"] = Field(
-        default="auto",
-        description="Linux namespaces for the sandbox: auto (when available), namespace "
-        "(required), none.",
+    disk_mb: int = Field(
+        default=64, ge=1, le=65536, description="Size cap of the episode's workspace, MiB."
+    )
+    isolation: Literal["bwrap", "none"] = Field(
+        default="bwrap",
+        description="bwrap: the kernel sandbox (refused with a clear error where it cannot "
+        "start); none: a plain subprocess that contains nothing (explicit opt-in, recorded "
+        "in the log).",
     )
 
     def limits(self) -> Limits:
@@ -125,7 +151,11 @@ class CodeEnv:
         self.params = params if params is not None else CodeParams()
         """The validated parameters (what the registry's baseline is built from)."""
         self.limits = self.params.limits()
-        self.sandbox = sandbox or Sandbox(self.limits, isolation=self.params.isolation)
+        self.sandbox = sandbox or Sandbox(
+            self.limits, isolation=self.params.isolation, disk_mb=self.params.disk_mb
+        )
+        self._workspace: Workspace | None = None
+        self._events: list[Payload] = []
         self._tasks = TaskSet(self.params.task_seed, self.params.num_tasks)
         self._task: CodeTask | None = None
         self._verdict: Verdict | None = None
@@ -159,7 +189,8 @@ class CodeEnv:
         return (
             "You solve a programming task in Python 3 with two tools.\n"
             "- run_python(code): runs a program in a sandbox (standard library only, no "
-            f"network, no files outside its directory; limits: {limits.cpu_seconds} s CPU, "
+            "network; files you write persist between runs; limits: "
+            f"{limits.cpu_seconds} s CPU, "
             f"{limits.memory_mb} MiB memory, {limits.wall_seconds:g} s wall clock, "
             f"{limits.max_output_bytes} bytes of output) and shows its exit code, stdout "
             "and stderr. Print what you want to see.\n"
@@ -173,6 +204,18 @@ class CodeEnv:
         chosen = self.task(self._tasks.ids[seed % len(self._tasks)] if task is None else task)
         self._task = chosen
         self._verdict = None
+        await self.aclose()
+        self._workspace = self.sandbox.workspace()
+        self._events = []
+        if not self.sandbox.isolated:
+            self._events.append(
+                Governance(
+                    decision="allow",
+                    rule="sandbox.isolation_none",
+                    target="code.python",
+                    detail={"isolation": "none", "warning": NO_ISOLATION_WARNING},
+                )
+            )
         self._turn = self._runs = self._failed_runs = 0
         self._done = False
         instructions, prompt = self.instructions(), chosen.prompt()
@@ -222,6 +265,8 @@ class CodeEnv:
         terminated = self._verdict is not None
         truncated = not terminated and self._turn >= self.params.max_turns
         self._done = terminated or truncated
+        if self._done:
+            info["workspace"] = (await self._finish_workspace()).model_dump(mode="json")
         return Step(
             observations={AGENT: observation},
             rewards={AGENT: self.score().value if self._done else 0.0},
@@ -240,7 +285,10 @@ class CodeEnv:
             if problem:
                 entry.update(content=f"Error: {problem}", error=True)
             elif call.name == "run_python":
-                result = await self.sandbox.run_python(call.arguments["code"], limits=self.limits)
+                assert self._workspace is not None
+                result = await self._workspace.run_python(
+                    call.arguments["code"], limits=self.limits
+                )
                 self._runs += 1
                 self._failed_runs += not result.ok
                 entry.update(
@@ -272,6 +320,27 @@ class CodeEnv:
             "submitted": self._verdict is not None,
         }
         return observation, info
+
+    def drain_events(self) -> list[Payload]:
+        """Events for the log since the last call: the ``isolation: none`` warning."""
+        events, self._events = self._events, []
+        return events
+
+    async def _finish_workspace(self) -> Manifest:
+        """The manifest of the episode's workspace (empty if it never ran), which is
+        then destroyed."""
+        workspace = self._workspace
+        manifest = Manifest()
+        if workspace is not None and workspace.started:
+            manifest = workspace.manifest(max_files=MANIFEST_FILES, max_bytes=MANIFEST_BYTES)
+        await self.aclose()
+        return manifest
+
+    async def aclose(self) -> None:
+        """Destroy the episode's workspace (the runtime calls this when an episode ends)."""
+        workspace, self._workspace = self._workspace, None
+        if workspace is not None:
+            await workspace.close()
 
     def score(self) -> Score:
         metrics = {

@@ -5,8 +5,9 @@ A task is "implement ``solve``" for a generated statement: two visible examples 
 `TESTS` hidden tests, whose expected outputs the host computes by running the family's
 reference solution. Task ``i`` of seed ``s`` is fully determined by ``(s, i)``.
 
-Verification runs the submitted code in the sandbox, never in the host. The sandbox
-receives the code as ``solution.py`` and a harness as ``main.py`` that calls ``solve``
+Verification runs the submitted code in a fresh sandbox, never in the host nor in the
+agent's workspace. The sandbox receives the code as ``solution.py`` and a harness as
+``main.py`` (both in the run's private, read-only directory) that calls ``solve``
 on each hidden input and prints each result as JSON on a line tagged with a random
 marker; the expected outputs never enter the sandbox, so code that reads the harness, or
 prints lines of its own, still cannot pass a test without computing its answer. Results
@@ -27,8 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from palaestra.envs.code import _numbers as numbers
 from palaestra.envs.code import _sequences as sequences
 from palaestra.envs.code._blueprint import EXAMPLES, TESTS, Blueprint, Family
-from palaestra.envs.code._limits import ExecResult, Limits
-from palaestra.envs.code._sandbox import Sandbox
+from palaestra.sandbox import ExecResult, Limits, Sandbox
 
 FAMILIES: tuple[Family, ...] = (
     numbers.prime_sum,
@@ -175,6 +175,7 @@ import os as _os
 import sys as _sys
 
 _MARK = {marker!r}
+_HERE = _sys.path[0]  # the run's private directory, which holds solution.py
 _CASES = _json.loads({cases!r})
 
 
@@ -195,7 +196,7 @@ def _main():
     namespace = {{"__name__": "solution"}}
     _sys.stdout = _Discard()
     try:
-        with open("solution.py", encoding="utf-8") as file:
+        with open(_os.path.join(_HERE, "solution.py"), encoding="utf-8") as file:
             source = file.read()
         exec(compile(source, "solution.py", "exec"), namespace)
     except BaseException as exc:

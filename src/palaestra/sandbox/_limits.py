@@ -1,4 +1,4 @@
-"""What a sandboxed run may use (`Limits`) and what came out of it (`ExecResult`)."""
+"""What a sandboxed command may use (`Limits`) and what came out of it (`ExecResult`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-KilledBy = Literal["cpu", "memory", "wall", "output", "file_size", "processes", "signal"]
+KilledBy = Literal["cpu", "memory", "wall", "output", "file_size", "disk", "processes", "signal"]
 """Which limit ended a run:
 
 - ``cpu``: the CPU-time limit (``RLIMIT_CPU``: the kernel sent ``SIGXCPU``);
@@ -16,13 +16,20 @@ KilledBy = Literal["cpu", "memory", "wall", "output", "file_size", "processes", 
 - ``wall``: the wall-clock timeout (the host killed the whole sandbox);
 - ``output``: stdout or stderr went past ``max_output_bytes`` (the host killed it);
 - ``file_size``: a file went past ``max_file_mb`` (``RLIMIT_FSIZE``);
-- ``processes``: a process could not be started (``RLIMIT_NPROC`` or the audit hook);
+- ``disk``: the workspace is full (its tmpfs's size or file-count cap: ``ENOSPC``);
+- ``processes``: a process could not be started (``RLIMIT_NPROC``);
 - ``signal``: another signal killed it (e.g. ``SIGSEGV``, or the kernel's OOM killer).
 """
 
 
 class Limits(BaseModel):
-    """Resource limits of one sandboxed run (every field has a safe default)."""
+    """Resource limits of one sandboxed command (every field has a safe default).
+
+    The kernel enforces each: ``setrlimit`` (soft = hard) for CPU, address space, file
+    size, open files and processes; the host for the wall clock and the output caps. The
+    workspace's disk and file-count caps belong to the `Workspace` (they are its
+    tmpfs's), not to a command.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     cpu_seconds: int = Field(
@@ -44,7 +51,8 @@ class Limits(BaseModel):
         default=1,
         ge=1,
         le=64,
-        description="Processes the snippet may run, itself included (1: no fork).",
+        description="Processes (and threads) the command may run, itself included (1: no "
+        "fork). RLIMIT_NPROC of the sandbox's own user, counted per sandbox.",
     )
     max_file_mb: int = Field(
         default=16, ge=1, le=4096, description="Largest file the snippet may write, in MiB."
@@ -79,7 +87,8 @@ class ExecResult:
     limits: Limits
     """The limits the run had."""
     isolated: bool
-    """Whether it ran in fresh user, network and PID namespaces."""
+    """Whether it ran isolated by the kernel (bubblewrap: user, mount, PID, network, IPC
+    and UTS namespaces); False only under the explicit ``isolation="none"``."""
 
     @property
     def ok(self) -> bool:
@@ -103,6 +112,7 @@ class ExecResult:
                 "print less (the rest was discarded)"
             ),
             "file_size": f"stopped: a file went past the {limits.max_file_mb} MiB limit",
+            "disk": "stopped: the workspace is full (its disk or file-count limit)",
             "processes": (f"stopped: process limit reached (max_processes={limits.max_processes})"),
             "signal": f"killed by signal {_signal_name(self.signal)}",
         }
