@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install dev browser lint typecheck bench clean
+.PHONY: demo test install dev browser sandbox lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/.bwrap
 
 dev: $(VENV)/.dev-installed
 
@@ -40,10 +40,24 @@ $(VENV)/.browser: | $(BIN)/python
 
 browser: $(VENV)/.browser
 
+# Agent-written code runs under bubblewrap (palaestra.sandbox, docs/sandbox.md); util-linux
+# (unshare, nsenter, mount) is in every Debian base system. Installed once when missing;
+# sudo only when not root. Without it, running agent code is refused with an error that
+# says how to enable it (never a silent downgrade).
+$(VENV)/.bwrap: | $(BIN)/python
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; \
+	else echo "warning: no bwrap and no apt-get: agent code cannot run (install bubblewrap)"; fi
+	touch $@
+
+sandbox: $(VENV)/.bwrap
+
 demo: install
 	$(BIN)/palaestra run examples/demo.yaml
 
-test: dev $(VENV)/.browser
+test: dev $(VENV)/.browser $(VENV)/.bwrap
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
