@@ -20,30 +20,51 @@ def runs() -> Runs:
 def test_adp_export_and_import_round_trip(runs, tmp_path, capsys):
     store = str(runs.store_path)
     out = tmp_path / "system.adp.jsonl"
-    assert main(["export", runs.system, "--format", "adp", "-o", str(out), "--store", store]) == 0
+    export = ["export", runs.system, "--format", "adp", "--adp-version", "1.3.0"]
+    assert main([*export, "-o", str(out), "--store", store]) == 0
     assert "3 ADP trajectories" in capsys.readouterr().err
     target = str(tmp_path / "imported.db")
     assert main(["import", str(out), "--format", "adp", "--store", target]) == 0
     assert f"imported run {runs.system}" in capsys.readouterr().out
-    assert main(["export", runs.system, "--format", "adp", "--store", target]) == 0
+    assert main([*export, "--store", target]) == 0
     assert capsys.readouterr().out == out.read_text()
-    assert (
-        main(
-            [
-                "export",
-                runs.system,
-                "--format",
-                "adp",
-                "--agent",
-                "agent/q1_solver",
-                "--store",
-                store,
-            ]
-        )
-        == 0
-    )
+    assert main([*export, "--agent", "agent/q1_solver", "--store", store]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["details"]["agent"] for line in lines] == ["agent/q1_solver"]
+    assert main([*export[:-1], "1.2.0", "--store", store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["schema_version"] for line in lines] == ["1.2.0"] * 3
+    assert "tool_call_id" not in "".join(lines)
+
+
+def test_adp_defaults_to_the_newest_version_a_directory(runs, tmp_path, capsys):
+    store = str(runs.store_path)
+    export = ["export", runs.code, "--format", "adp", "--store", store]
+    assert main(export) == 2
+    assert "ADP 1.5.0 is a dataset directory" in capsys.readouterr().err
+    out = tmp_path / "code-adp"
+    assert main([*export, "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.json", "trajectories.jsonl"]
+    first = json.loads((out / "trajectories.jsonl").read_text().splitlines()[0])
+    assert first["schema_version"] == "1.5.0" and "available_custom_tools" in first
+    target = str(tmp_path / "imported.db")
+    assert main(["import", str(out), "--format", "adp", "--store", target]) == 0
+    capsys.readouterr()
+    try:  # an argparse error: exit status 2, however main reports it
+        status = main([*export, "--adp-version", "1.4.0"])
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 2
+    assert "1.4.0" in capsys.readouterr().err
+    assert main(["export", runs.code, "--adp-version", "1.2.0", "--store", store]) == 2
+    assert "--adp-version applies to --format adp only" in capsys.readouterr().err
+
+
+def test_cli_adp_versions_are_the_stores():
+    from palaestra.cli._export import ADP_VERSIONS as CLI_VERSIONS
+    from palaestra.store import ADP_VERSIONS
+
+    assert CLI_VERSIONS == ADP_VERSIONS
 
 
 def test_sft_to_stdout(runs, capsys):

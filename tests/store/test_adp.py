@@ -1,6 +1,6 @@
 """ADP export and import on real stored runs: each agent's view of an episode as an ADP
-1.2.0 trajectory, validated by our mirror of ADP's models, and the round trip
-ADP -> events -> ADP giving the same bytes."""
+trajectory of each version, validated by our mirror of that release's models, and the
+round trip ADP -> events -> ADP giving the same bytes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import pytest
 
 from palaestra.core import UserError
 from palaestra.store import (
+    Adp15Trajectory,
     AdpApiAction,
     AdpCodeAction,
+    AdpDatasetMetadata,
     AdpMessageAction,
     AdpTextObservation,
-    AdpTrajectory,
     Store,
     adp_to_episodes,
     episode_to_adp,
@@ -25,7 +26,8 @@ from palaestra.store import (
     iter_adp,
     read_adp,
 )
-from palaestra.store._adp_schema import trajectory_json
+from palaestra.store._adp_metadata import metadata_problems
+from palaestra.store._adp_schema import TRAJECTORY_MODELS, trajectory_json
 from tests.store.export_runs import Runs, shared_runs
 
 
@@ -40,14 +42,14 @@ def source(runs: Runs):
         yield store
 
 
-def _export(store: Store, run_id: str) -> str:
+def _export(store: Store, run_id: str, version: str = "1.3.0") -> str:
     buffer = io.StringIO()
-    export_adp(store, run_id, buffer)
+    export_adp(store, run_id, buffer, version=version)
     return buffer.getvalue()
 
 
 def test_baseline_episode_is_one_valid_trajectory_with_linked_tool_calls(source, runs):
-    trajectories = list(iter_adp(source, runs.baseline))
+    trajectories = list(iter_adp(source, runs.baseline, version="1.3.0"))
     assert len(trajectories) == 2  # one agent, two episodes
     traj = trajectories[0]
     events = source.events(runs.baseline, source.episodes(runs.baseline)[0].episode_id)
@@ -71,6 +73,7 @@ def test_baseline_episode_is_one_valid_trajectory_with_linked_tool_calls(source,
     assert traj.content[-1].reward == 1.0
     details = traj.details
     assert details["agent"] == "agent" and details["run_id"] == runs.baseline
+    assert details["agents"] == ["agent"]
     assert details["task"] == "cancel-000" and details["env"] == "tooluse.store"
     assert details["score"] == 1.0 and details["success"] is True
     assert traj.id == f"{runs.baseline}:{details['episode_id']}:agent"
@@ -79,7 +82,7 @@ def test_baseline_episode_is_one_valid_trajectory_with_linked_tool_calls(source,
 
 
 def test_llm_agent_actions_come_from_the_model_without_duplicates(source, runs):
-    trajectories = list(iter_adp(source, runs.llm))
+    trajectories = list(iter_adp(source, runs.llm, version="1.3.0"))
     solved = next(t for t in trajectories if t.details["success"])
     kinds = [item.class_ for item in solved.content]
     assert kinds.count("api_action") == 3  # the model's three calls, not repeated by actions
@@ -95,7 +98,7 @@ def test_llm_agent_actions_come_from_the_model_without_duplicates(source, runs):
 
 
 def test_code_tool_becomes_code_action_and_unanswered_call_has_no_id(source, runs):
-    traj = next(iter_adp(source, runs.code))
+    traj = next(iter_adp(source, runs.code, version="1.3.0"))
     code = [i for i in traj.content if isinstance(i, AdpCodeAction)]
     assert len(code) == 1 and code[0].language == "python"
     assert "def solve" in code[0].content and code[0].tool_call_id == "call_run"
@@ -106,7 +109,7 @@ def test_code_tool_becomes_code_action_and_unanswered_call_has_no_id(source, run
 
 
 def test_multi_agent_system_gives_each_agent_its_view(source, runs):
-    trajectories = list(iter_adp(source, runs.system))
+    trajectories = list(iter_adp(source, runs.system, version="1.3.0"))
     by_agent = {t.details["agent"]: t for t in trajectories}
     assert set(by_agent) == {"agent", "agent/q1_solver", "agent/q2_solver"}
     boss = by_agent["agent"]
@@ -123,19 +126,24 @@ def test_multi_agent_system_gives_each_agent_its_view(source, runs):
     worker = by_agent["agent/q1_solver"]
     first, reply = worker.content
     assert isinstance(first, AdpTextObservation)
-    assert (first.source, first.name) == ("agent", "agent")
+    # received from the orchestrator: an input (user), named; never the worker's own words
+    assert (first.source, first.name) == ("user", "agent")
     assert isinstance(reply, AdpMessageAction) and reply.content.startswith("Q1 = 14")
 
 
+@pytest.mark.parametrize("version", ["1.2.0", "1.3.0"])
 @pytest.mark.parametrize("run", ["baseline", "llm", "code", "system"])
-def test_round_trip_adp_events_adp_is_identical(source, runs, run, tmp_path):
-    text = _export(source, run)
+def test_round_trip_adp_events_adp_is_identical(source, runs, run, version, tmp_path):
+    text = _export(source, run, version)
+    model = TRAJECTORY_MODELS[version]
+    for line in text.splitlines():
+        model.model_validate_json(line)  # what that ADP release accepts
     # in memory: trajectories -> events -> trajectories
     episodes = adp_to_episodes(read_adp(io.StringIO(text)))
     again = [
         trajectory_json(t)
         for episode in episodes
-        for t in episode_to_adp(episode.events, run_id=run)
+        for t in episode_to_adp(episode.events, run_id=run, version=version)
     ]
     assert again == text.splitlines()
     # through a store and the file format
@@ -143,49 +151,77 @@ def test_round_trip_adp_events_adp_is_identical(source, runs, run, tmp_path):
     path.write_text(text, encoding="utf-8")
     with Store(tmp_path / "imported.db") as target:
         assert import_adp(target, path) == run
-        assert _export(target, run) == text
+        assert _export(target, run, version) == text
         rows = target.episodes(run)
         assert [r.status for r in rows] == ["finished"] * len(rows)
         assert [r.score for r in rows] == [r.score for r in source.episodes(run)]
 
 
-def test_foreign_trajectory_keeps_its_id_and_details(tmp_path):
-    foreign = {
-        "schema_version": "1.2.0",
-        "id": "swe-123",
-        "content": [
-            {"class_": "text_observation", "content": "Fix the bug.", "source": "user"},
-            {
-                "class_": "api_action",
-                "function": "read_file",
-                "kwargs": {"path": "a.py"},
-                "description": "Look first.",
-                "tool_call_id": "t1",
-            },
-            {
-                "class_": "text_observation",
-                "content": "x = 1",
-                "source": "environment",
-                "tool_call_id": "t1",
-            },
-            {"class_": "code_action", "language": "bash", "content": "pytest", "description": None},
-            {"class_": "message_action", "content": "Done.", "reward": 1.0},
-        ],
-        "available_apis": ["read_file"],
-        "details": {"dataset": "demo", "difficulty": 3},
-    }
-    path = tmp_path / "foreign.jsonl"
-    path.write_text(json.dumps(foreign) + "\n", encoding="utf-8")
-    with Store(tmp_path / "s.db") as store:
-        run_id = import_adp(store, path)
-        assert run_id == "adp-foreign"
-        (line,) = _export(store, run_id).splitlines()
-    assert json.loads(line) == json.loads(AdpTrajectory.model_validate(foreign).model_dump_json())
-    assert json.loads(line)["details"] == {"dataset": "demo", "difficulty": 3}
+@pytest.mark.parametrize("run", ["baseline", "llm", "code", "system"])
+def test_1_5_0_is_a_dataset_directory_that_round_trips(source, runs, run, tmp_path):
+    out = tmp_path / "out"
+    count = export_adp(source, run, out, version="1.5.0")
+    lines = (out / "trajectories.jsonl").read_text().splitlines()
+    assert len(lines) == count > 0
+    trajectories = [Adp15Trajectory.model_validate_json(line) for line in lines]
+    metadata = AdpDatasetMetadata.model_validate_json((out / "metadata.json").read_text())
+    assert metadata_problems(metadata, trajectories) == []
+    for traj in trajectories:
+        # the specs are in metadata.json, under the names the trajectory lists
+        names = {t.function.name for t in metadata.custom_tools}
+        assert set(traj.available_custom_tools or []) <= names
+    with Store(tmp_path / "imported.db") as target:
+        assert import_adp(target, out) == run
+        again = tmp_path / "again"
+        export_adp(target, run, again, version="1.5.0")
+    for name in ("trajectories.jsonl", "metadata.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_1_5_0_metadata_lists_the_tools_and_code_languages(source, runs, tmp_path):
+    export_adp(source, runs.code, tmp_path / "code", version="1.5.0")
+    metadata = json.loads((tmp_path / "code" / "metadata.json").read_text())
+    assert metadata["code_enabled"] == ["python"] and metadata["browser_enabled"] is False
+    names = [t["function"]["name"] for t in metadata["custom_tools"]]
+    assert "run_python" in names and "submit" in names
+    first = json.loads((tmp_path / "code" / "trajectories.jsonl").read_text().splitlines()[0])
+    assert first["available_code_languages"] == ["python"]
+    assert "available_apis" not in first
+
+
+def test_1_2_0_has_no_ids_and_pairs_by_adjacency(source, runs):
+    for run in runs.all:
+        for line in _export(source, run, "1.2.0").splitlines():
+            assert "tool_call_id" not in line
+        # the ids of the 1.3.0 export say which observation answers which call: in the
+        # same order, every tool action directly followed by an observation is answered
+        # by exactly that observation (what 1.2.0's readers assume)
+        for traj in iter_adp(source, run, version="1.3.0"):
+            content = traj.content
+            for item, following in zip(content, content[1:], strict=False):
+                if isinstance(item, AdpApiAction | AdpCodeAction) and isinstance(
+                    following, AdpTextObservation
+                ):
+                    assert following.tool_call_id == item.tool_call_id is not None
+
+
+def test_export_refuses_an_unknown_version_and_a_stream_for_1_5_0(source, runs):
+    with pytest.raises(UserError, match="unknown ADP version '1.4.0'"):
+        export_adp(source, runs.code, io.StringIO(), version="1.4.0")
+    with pytest.raises(UserError, match="dataset directory"):
+        export_adp(source, runs.code, io.StringIO(), version="1.5.0")
+
+
+def test_1_5_0_refuses_a_file_name(source, runs, tmp_path):
+    with pytest.raises(UserError, match="writes a directory"):
+        export_adp(source, runs.code, tmp_path / "x.jsonl", version="1.5.0")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="not a directory"):
+        export_adp(source, runs.code, tmp_path / "file", version="1.5.0")
 
 
 def _traj(content, **extra):
-    return {"schema_version": "1.2.0", "id": "t", "content": content, **extra}
+    return {"schema_version": "1.3.0", "id": "t", "content": content, **extra}
 
 
 API = {"class_": "api_action", "function": "f", "kwargs": {}, "tool_call_id": "c1"}
@@ -195,29 +231,6 @@ RESULT = {
     "source": "environment",
     "tool_call_id": "c1",
 }
-
-
-@pytest.mark.parametrize(
-    ("record", "message"),
-    [
-        (_traj([API, RESULT], extra_field=1), "extra_field"),
-        (_traj([{**API, "colour": "red"}]), "colour"),
-        (_traj([RESULT]), "matches no preceding action"),
-        (_traj([API, RESULT, RESULT]), "second result"),
-        (_traj([API, API]), "repeats the action"),
-        (_traj([API], available_apis=["g"]), "not in available_apis"),
-        (
-            _traj([{"class_": "message_action", "content": "x", "tool_call_id": "c"}]),
-            "message_action",
-        ),
-        (_traj([{**RESULT, "source": "system", "tool_call_id": None}]), "source"),
-        (_traj([{"class_": "code_action", "language": "python", "content": "1"}]), "description"),
-        ({**_traj([]), "schema_version": "0.9"}, "unsupported schema_version"),
-    ],
-)
-def test_validation_rejects_what_adp_rejects(record, message):
-    with pytest.raises(UserError, match=message):
-        read_adp(io.StringIO(json.dumps(record) + "\n"))
 
 
 def test_read_errors_name_the_line(tmp_path: Path):
@@ -233,7 +246,7 @@ def test_read_errors_name_the_line(tmp_path: Path):
 
 def test_import_refuses_an_existing_run(source, runs, tmp_path):
     path = tmp_path / "b.jsonl"
-    path.write_text(_export(source, runs.baseline))
+    path.write_text(_export(source, runs.baseline, "1.2.0"))
     with Store(tmp_path / "s.db") as store:
         import_adp(store, path)
         with pytest.raises(UserError, match="already exists"):

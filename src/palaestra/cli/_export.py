@@ -2,11 +2,12 @@
 
 ```
 palaestra export RUN [--format jsonl] [-o FILE]            the run, re-importable (default)
-palaestra export RUN --format adp [-o FILE] [--agent A]     ADP 1.2.0 trajectories (JSONL)
+palaestra export RUN --format adp -o DIR [--agent A]        ADP 1.5.0: trajectories + metadata.json
+palaestra export RUN --format adp --adp-version 1.3.0|1.2.0 [-o FILE]   ADP JSONL of that version
 palaestra export RUN --format sft [-o FILE] [--all] [--agent A] [--no-metadata]
 palaestra export RUN --format parquet -o DIR_OR_FILE        events + episodes tables
 palaestra export RUN --format otel [--endpoint URL | --console] [--content]
-palaestra import FILE [--format jsonl|adp] [--run-id ID]
+palaestra import FILE [--format jsonl|adp] [--run-id ID]   (adp: FILE or DIR)
 ```
 """
 
@@ -21,6 +22,8 @@ from typing import Any
 from palaestra.core import UserError
 
 EXPORT_FORMATS = ("jsonl", "adp", "sft", "parquet", "otel")
+ADP_VERSIONS = ("1.2.0", "1.3.0", "1.5.0")
+"""What `--adp-version` takes (`palaestra.store.ADP_VERSIONS`, without importing the store)."""
 IMPORT_FORMATS = ("jsonl", "adp")
 
 
@@ -38,6 +41,12 @@ def add_export_parsers(sub: Any, store_arg: Callable[[argparse.ArgumentParser], 
     )
     p.add_argument("-o", "--output", help="file to write (default: stdout; parquet: required)")
     p.add_argument("--agent", action="append", help="adp/sft: only this agent (repeatable)")
+    p.add_argument(
+        "--adp-version",
+        choices=ADP_VERSIONS,
+        help=f"adp: the ADP schema version to write (default {ADP_VERSIONS[-1]}: a directory, "
+        "-o DIR; 1.3.0 and 1.2.0: one JSONL file or stdout)",
+    )
     p.add_argument(
         "--all", action="store_true", help="sft: every finished episode, not only successes"
     )
@@ -67,6 +76,8 @@ def cmd_export(store: Any, args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt != "otel" and (args.endpoint or args.console or args.content):
         raise UserError("--endpoint, --console and --content apply to --format otel only")
+    if fmt != "adp" and args.adp_version:
+        raise UserError("--adp-version applies to --format adp only")
     if fmt not in ("adp", "sft") and args.agent:
         raise UserError("--agent applies to --format adp and sft only")
     if fmt != "sft" and (args.all or args.no_metadata):
@@ -107,7 +118,13 @@ def cmd_export(store: Any, args: argparse.Namespace) -> int:
     elif fmt == "adp":
         from palaestra.store import export_adp
 
-        count = export_adp(store, run.run_id, target, agents=args.agent)
+        version = args.adp_version or ADP_VERSIONS[-1]
+        if version == "1.5.0" and not args.output:
+            raise UserError(
+                "ADP 1.5.0 is a dataset directory (trajectories.jsonl + metadata.json): give "
+                "-o DIR, or --adp-version 1.3.0 to write JSONL to stdout"
+            )
+        count = export_adp(store, run.run_id, target, agents=args.agent, version=version)
         what = f"{count} ADP trajectories"
     else:
         from palaestra.store import export_sft

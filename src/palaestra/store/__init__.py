@@ -8,16 +8,22 @@ GenAI spans (`export_otel`), chat-format SFT data (`export_sft`, `to_hf_dataset`
 Parquet tables (`export_parquet`).
 """
 
-from palaestra.store._adp import episode_to_adp, export_adp, iter_adp
-from palaestra.store._adp_import import adp_to_episodes, import_adp, read_adp
+from palaestra.store._adp import episode_to_adp, iter_adp
+from palaestra.store._adp_import import adp_to_episodes, import_adp, read_adp, read_adp_dataset
+from palaestra.store._adp_metadata import AdpDatasetMetadata
 from palaestra.store._adp_schema import (
     ADP_SCHEMA_VERSION,
+    ADP_VERSIONS,
+    Adp12Trajectory,
+    Adp13Trajectory,
+    Adp15Trajectory,
     AdpApiAction,
     AdpCodeAction,
     AdpMessageAction,
     AdpTextObservation,
     AdpTrajectory,
 )
+from palaestra.store._adp_write import export_adp
 from palaestra.store._jsonl import export_jsonl, import_jsonl
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
@@ -32,9 +38,14 @@ from palaestra.store._sqlite import Store
 
 __all__ = [
     "ADP_SCHEMA_VERSION",
+    "ADP_VERSIONS",
     "STORE_SCHEMA_VERSION",
+    "Adp12Trajectory",
+    "Adp13Trajectory",
+    "Adp15Trajectory",
     "AdpApiAction",
     "AdpCodeAction",
+    "AdpDatasetMetadata",
     "AdpMessageAction",
     "AdpTextObservation",
     "AdpTrajectory",
@@ -58,5 +69,6 @@ __all__ = [
     "iter_adp",
     "iter_sft",
     "read_adp",
+    "read_adp_dataset",
     "to_hf_dataset",
 ]

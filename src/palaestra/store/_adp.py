@@ -1,37 +1,41 @@
-"""ADP export: each agent's view of an episode as one ADP 1.2.0 trajectory.
+"""ADP export: each agent's view of an episode as one ADP trajectory.
 
 One trajectory per (episode, agent) that acted or was spoken to; `env` gets none. An
 agent's view is built from the events it took part in, in log order:
 
 - an `observation` of A: one `text_observation` per chat message it carries (role user
   -> source `user`; tool -> `environment` with `tool_call_id` and the tool's `name`;
-  system -> `environment`; assistant -> `agent`), or one of its text;
+  system -> `environment`; assistant -> `agent`), or one of its text (an empty text
+  too, when it came from ADP);
 - a tool call of A (in a `model_response`, an `action`, a `tool_call`): `api_action`
-  (`function`, `kwargs`, `tool_call_id`); a code tool (`CODE_TOOLS`: `run_python`...)
-  called with just its code becomes a `code_action` (language + content); text given
-  with tool calls is the first call's `description`;
+  (`function`, `kwargs`, `tool_call_id`); a code tool (`CODE_TOOLS`, or `run_<language>`
+  for any of ADP's languages) called with just its code becomes a `code_action`; text
+  given with tool calls is the first call's `description`;
 - text of A (a `model_response` or an `action`): `message_action`;
-- a `tool_result` of A: `text_observation` source `environment` with `tool_call_id`;
-- a `message` sent by A / to A: `message_action` / `text_observation` source `agent`,
-  `name` = the sender;
+- a `tool_result` of A: `text_observation` source `environment` with `tool_call_id`; a
+  `tool` message answering one of A's calls that A's model was given without an event of
+  its own (a system's "not executed" answer to a member's proposal): the same;
+- a `message` sent by A: `message_action`; received by A: an input, `text_observation`
+  source `user` with `name` = the sender (ADP's `source` is a role: `agent` would make
+  it A's own words);
 - A's reward in an `env_step`: `reward` of A's last action of that step.
 
 An LLM agent's outputs are its model's replies: the `action` and relayed `message`
 events that repeat a reply of the same turn are not written twice (tool calls are
 matched by id; text by "the model spoke since the last input"). Messages sent or
 received while one of A's own tools runs (a delegation) belong to that tool call and are
-left out of A's view. A `tool_call_id` is kept on an action only when its result is in
-the view (ADP links every observation to an action). Memory, governance, fault and
-contract events have no ADP item and are left out.
+left out of A's view. Links and order (results right after their calls, unanswered calls
+marked) are `_adp_items.link_calls`; the version's model is `_adp_items.to_version`.
+Memory, governance, fault and contract events have no ADP item and are left out.
 
-`details` carries the palaestra identity (`agent`, `run_id`, `episode_id`, `env`,
-`task`, `seed`, `epoch`, `operator`), the outcome (`outcome`, `reason`, `steps`,
-`score`, `success`), the agent's `system_prompt` and its `tools` (name, description,
-JSON schema); `available_apis` lists the tools offered to the agent, then any called
-without being offered. Import (`_adp_import.adp_to_episodes`) turns trajectories back into events
-from which the export gives the same trajectories; trajectories of one episode (same
-`details.episode_id`) become one episode. A trajectory that did not come from palaestra
-keeps its id, details and available_apis verbatim (in `EpisodeStart.params["adp"]`).
+`details` carries the palaestra identity (`agent`, the episode's `agents`, `run_id`,
+`episode_id`, `env`, `task`, `seed`, `epoch`, `operator`), the outcome (`outcome`,
+`reason`, `steps`, `score`, `success`), the agent's `system_prompt` and its `tools`
+(name, description, JSON schema). The tools offered to the agent, then any called
+without being offered, are `available_apis` (1.2.0, 1.3.0) or `available_custom_tools`
+(1.5.0). Import (`_adp_import.adp_to_episodes`) turns trajectories back into events from
+which the export gives the same trajectories. A trajectory that did not come from
+palaestra keeps its id, details and tool lists verbatim (in `EpisodeStart.params["adp"]`).
 """
 
 from __future__ import annotations
@@ -39,8 +43,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -61,17 +64,18 @@ from palaestra.core import (
     ToolSpec,
     UserError,
 )
+from palaestra.store._adp_items import link_calls, to_version
+from palaestra.store._adp_languages import ADP_CODE_LANGUAGES
 from palaestra.store._adp_schema import (
-    TOOL_ACTIONS,
+    ADP_SCHEMA_VERSION,
+    ADP_VERSIONS,
     AdpApiAction,
     AdpCodeAction,
     AdpItem,
     AdpMessageAction,
     AdpTextObservation,
     AdpTrajectory,
-    trajectory_json,
 )
-from palaestra.store._jsonl import _opened
 from palaestra.store._rows import EpisodeRow
 
 CODE_TOOLS: dict[str, tuple[str, str]] = {
@@ -82,15 +86,32 @@ CODE_TOOLS: dict[str, tuple[str, str]] = {
     "bash": ("bash", "command"),
 }
 """Tools that run code: name -> (ADP language, the one argument holding the code). A call
-of one of them with exactly that string argument is written as a `code_action`."""
+of one of them with exactly that string argument is written as a `code_action`; so is a
+call of `run_<language>` with just a `code` string, for any of ADP's languages."""
 
 _LANGUAGE_TOOL = {"python": ("run_python", "code"), "bash": ("bash", "command")}
-"""On import, which tool a `code_action` of a language becomes."""
+"""On import, which tool a `code_action` of a language becomes (others: `run_<language>`
+with a `code` argument)."""
 
 _ITEM_ADAPTER: TypeAdapter[Any] = TypeAdapter(AdpItem)
 
 _OWN_KEY = "episode_id"
 """A details key only palaestra writes: its presence marks a trajectory as ours."""
+
+_OBSERVATION_KEYS = frozenset({"source", "adp_reward"})
+"""`Observation.data` keys of an observation imported from ADP (its text is the item)."""
+
+
+def code_language(call: ToolCall) -> tuple[str, str] | None:
+    """(ADP language, code) when `call` runs code and is written as a `code_action`."""
+    known = CODE_TOOLS.get(call.name)
+    if known is None and call.name.startswith("run_"):
+        language = call.name[len("run_") :]
+        known = (language, "code") if language in ADP_CODE_LANGUAGES else None
+    if known is None or set(call.arguments) != {known[1]}:
+        return None
+    content = call.arguments[known[1]]
+    return (known[0], content) if isinstance(content, str) else None
 
 
 # -- export ------------------------------------------------------------------------------
@@ -107,6 +128,7 @@ class _View:
     system_prompt: str | None = None
     seen_system: set[str] = field(default_factory=set)
     emitted_ids: set[str] = field(default_factory=set)
+    answered_ids: set[str] = field(default_factory=set)
     open_calls: set[str] = field(default_factory=set)
     model_spoke: bool = False
     step_action: int | None = None
@@ -117,6 +139,8 @@ class _View:
         self.items.append(item)
 
     def add_input(self, item: Any) -> None:
+        if item.tool_call_id is not None:
+            self.answered_ids.add(item.tool_call_id)
         self.items.append(item)
         self.model_spoke = False
 
@@ -126,19 +150,17 @@ class _View:
 
     def call(self, call: ToolCall, description: str | None = None) -> None:
         self.emitted_ids.add(call.id)
-        code = CODE_TOOLS.get(call.name)
-        if code is not None and set(call.arguments) == {code[1]}:
-            content = call.arguments[code[1]]
-            if isinstance(content, str):
-                self.add_action(
-                    AdpCodeAction(
-                        language=code[0],
-                        content=content,
-                        description=description,
-                        tool_call_id=call.id,
-                    )
+        code = code_language(call)
+        if code is not None:
+            self.add_action(
+                AdpCodeAction(
+                    language=code[0],
+                    content=code[1],
+                    description=description,
+                    tool_call_id=call.id,
                 )
-                return
+            )
+            return
         if call.name not in self.tools and call.name not in self.used:
             self.used.append(call.name)
         self.add_action(
@@ -175,6 +197,14 @@ def _observation_items(view: _View, obs: Observation) -> None:
             if message.role == "system" and message.content:
                 view.seen_system.add(message.content)
             view.add_input(_message_item(message))
+    elif obs.data and set(obs.data) <= _OBSERVATION_KEYS and "source" in obs.data:
+        source = obs.data["source"]  # an observation read from ADP: its text, even empty
+        view.add_input(
+            AdpTextObservation(
+                content=obs.text,
+                source=source if source in ("user", "agent") else "environment",
+            )
+        )
     elif obs.text or obs.data:
         source = obs.data.get("source")
         view.add_input(
@@ -215,6 +245,26 @@ _ACTION_KEYS = ("reasoning_content", "description")
 """Keys of `Action.data` that hold ADP fields of an imported action."""
 
 
+def _request(view: _View, payload: ModelRequestEvent) -> None:
+    view.offer(payload.tools)
+    if view.system_prompt is None:
+        prompts = [
+            m.content
+            for m in payload.messages
+            if m.role == "system" and m.content and m.content not in view.seen_system
+        ]
+        view.system_prompt = "\n\n".join(prompts) if prompts else ""
+    for message in payload.messages:  # answers the model got without an event of their own
+        call_id = message.tool_call_id
+        if (
+            message.role == "tool"
+            and call_id in view.emitted_ids
+            and call_id not in view.answered_ids
+            and call_id not in view.open_calls
+        ):
+            view.add_input(_message_item(message))
+
+
 def _visit(view: _View, event: Event) -> None:
     """Add what `event` means to `view.agent`'s trajectory, if anything."""
     agent, payload = view.agent, event.payload
@@ -222,14 +272,7 @@ def _visit(view: _View, event: Event) -> None:
         view.offer(payload.observation.tools)
         _observation_items(view, payload.observation)
     elif isinstance(payload, ModelRequestEvent) and event.agent == agent:
-        view.offer(payload.tools)
-        if view.system_prompt is None:
-            prompts = [
-                m.content
-                for m in payload.messages
-                if m.role == "system" and m.content and m.content not in view.seen_system
-            ]
-            view.system_prompt = "\n\n".join(prompts) if prompts else ""
+        _request(view, payload)
     elif isinstance(payload, ModelResponseEvent) and event.agent == agent:
         message = payload.message
         if message is None:  # a failed attempt
@@ -265,36 +308,12 @@ def _visit(view: _View, event: Event) -> None:
             view.add_action(AdpMessageAction(content=payload.content))  # type: ignore[attr-defined]
         elif sender != agent and agent in recipients:
             view.add_input(
-                AdpTextObservation(content=payload.content, source="agent", name=sender)  # type: ignore[attr-defined]
+                AdpTextObservation(content=payload.content, source="user", name=sender)  # type: ignore[attr-defined]
             )
     elif isinstance(payload, EnvStep) and agent in payload.rewards:
         if view.step_action is not None:
             view.items[view.step_action].reward = payload.rewards[agent]
         view.step_action = None
-
-
-def _link_calls(items: list[Any]) -> None:
-    """Keep tool_call_ids that link an action to its result; make action ids unique."""
-    latest: dict[str, Any] = {}
-    answered: set[int] = set()
-    count: dict[str, int] = {}
-    for item in items:
-        call_id = item.tool_call_id
-        if call_id is None:
-            continue
-        if isinstance(item, TOOL_ACTIONS):
-            count[call_id] = count.get(call_id, 0) + 1
-            if count[call_id] > 1:
-                item.tool_call_id = f"{call_id}#{count[call_id]}"
-            latest[call_id] = item
-        elif call_id in latest and id(latest[call_id]) not in answered:
-            answered.add(id(latest[call_id]))
-            item.tool_call_id = latest[call_id].tool_call_id
-        else:
-            item.tool_call_id = None
-    for item in items:
-        if isinstance(item, TOOL_ACTIONS) and id(item) not in answered:
-            item.tool_call_id = None
 
 
 def _agents(events: Sequence[Event], start: EpisodeStart | None) -> list[str]:
@@ -306,10 +325,39 @@ def _agents(events: Sequence[Event], start: EpisodeStart | None) -> list[str]:
     return names
 
 
+def _kept_available(kept: dict[str, Any], version: str) -> list[str] | None:
+    """The tool list a trajectory from elsewhere named, under the version's field name."""
+    if version == "1.5.0":
+        value = kept.get("available_custom_tools", kept.get("available_apis"))
+    else:
+        value = kept.get("available_apis", kept.get("available_custom_tools"))
+    return list(value) if isinstance(value, list) else None
+
+
 def episode_to_adp(
-    events: Sequence[Event], *, run_id: str = "", row: EpisodeRow | None = None
+    events: Sequence[Event],
+    *,
+    run_id: str = "",
+    row: EpisodeRow | None = None,
+    version: str = ADP_SCHEMA_VERSION,
 ) -> list[AdpTrajectory]:
-    """Each agent's view of one episode's log as an ADP trajectory (agent order)."""
+    """Each agent's view of one episode's log as an ADP trajectory of `version` (agent
+    order)."""
+    return [traj for traj, _tools in episode_views(events, run_id=run_id, row=row, version=version)]
+
+
+def episode_views(
+    events: Sequence[Event],
+    *,
+    run_id: str = "",
+    row: EpisodeRow | None = None,
+    version: str = ADP_SCHEMA_VERSION,
+) -> list[tuple[AdpTrajectory, dict[str, ToolSpec]]]:
+    """`episode_to_adp`, each trajectory with the tool specs offered to its agent."""
+    if version not in ADP_VERSIONS:
+        raise UserError(
+            f"unknown ADP version {version!r}; palaestra writes {', '.join(ADP_VERSIONS)}"
+        )
     if not events:
         return []
     start = events[0].payload if isinstance(events[0].payload, EpisodeStart) else None
@@ -317,17 +365,19 @@ def episode_to_adp(
     end = events[-1].payload if isinstance(events[-1].payload, EpisodeEnd) else None
     episode_id = events[0].episode_id
     foreign = start.params.get("adp") if start else None
+    agents = _agents(events, start)
     trajectories = []
-    for agent in _agents(events, start):
+    for agent in agents:
         view = _View(agent)
         for event in events:
             _visit(view, event)
         if not view.items:
             continue
-        _link_calls(view.items)
+        items = link_calls(view.items)
         apis = list(view.tools) + [n for n in view.used if n not in view.tools]
         details: dict[str, Any] = {
             "agent": agent,
+            "agents": agents,
             "run_id": run_id or (row.run_id if row else ""),
             "episode_id": episode_id,
             "env": start.env if start else (row.env if row else ""),
@@ -348,41 +398,42 @@ def episode_to_adp(
         if view.tools:
             details["tools"] = [spec.model_dump(mode="json") for spec in view.tools.values()]
         traj_id = f"{details['run_id']}:{episode_id}:{agent}"
+        available: list[str] | None = apis or None
         if isinstance(foreign, dict) and isinstance(foreign.get(agent), dict):
             kept = foreign[agent]
-            traj_id, details, apis = kept["id"], kept["details"], kept.get("available_apis")
+            traj_id, details = kept["id"], kept["details"]
+            available = _kept_available(kept, version)
         trajectories.append(
-            AdpTrajectory(
-                id=traj_id, content=view.items, available_apis=apis or None, details=details
+            (
+                to_version(items, version, traj_id=traj_id, available=available, details=details),
+                view.tools,
             )
         )
     return trajectories
 
 
 def iter_adp(
-    store: Any, run_id: str, *, agents: Sequence[str] | None = None
-) -> Iterator[AdpTrajectory]:
-    """Every trajectory of a run, episode by episode (one episode in memory at a time)."""
-    for row in store.episodes(run_id):
-        events = store.events(run_id, row.episode_id)
-        for trajectory in episode_to_adp(events, run_id=run_id, row=row):
-            if agents is None or trajectory.details.get("agent") in agents:
-                yield trajectory
-
-
-def export_adp(
     store: Any,
     run_id: str,
-    fp_or_path: str | Path | IO[str],
     *,
     agents: Sequence[str] | None = None,
-) -> int:
-    """Write run `run_id` as ADP JSONL (one trajectory per line); returns how many."""
-    if store.get_run(run_id) is None:
-        raise UserError(f"no run {run_id!r} in store {store.path}")
-    written = 0
-    with _opened(fp_or_path, "w") as (fp, _name):
-        for trajectory in iter_adp(store, run_id, agents=agents):
-            fp.write(trajectory_json(trajectory) + "\n")
-            written += 1
-    return written
+    version: str = ADP_SCHEMA_VERSION,
+) -> Iterator[AdpTrajectory]:
+    """Every trajectory of a run, episode by episode (one episode in memory at a time)."""
+    for trajectory, _tools in iter_views(store, run_id, agents=agents, version=version):
+        yield trajectory
+
+
+def iter_views(
+    store: Any,
+    run_id: str,
+    *,
+    agents: Sequence[str] | None = None,
+    version: str = ADP_SCHEMA_VERSION,
+) -> Iterator[tuple[AdpTrajectory, dict[str, ToolSpec]]]:
+    """`iter_adp`, each trajectory with the tool specs offered to its agent."""
+    for row in store.episodes(run_id):
+        events = store.events(run_id, row.episode_id)
+        for trajectory, tools in episode_views(events, run_id=run_id, row=row, version=version):
+            if agents is None or trajectory.details.get("agent") in agents:
+                yield trajectory, tools

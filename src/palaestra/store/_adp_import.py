@@ -1,12 +1,26 @@
 """ADP import: trajectories back into episodes whose ADP export is the same file.
 
+Reading (`read_adp`, `read_adp_dataset`) accepts every ADP version: a JSONL file (or a
+JSON list, ADP's `sample_std.json`), or a 1.5.0 dataset directory with its
+`metadata.json`. Each trajectory is checked by the models of the ADP release that reads
+it, chosen by its shape and label as ADP's own releases would: `available_custom_tools`,
+`available_code_languages` or a 1.4.0 / 1.5.0 label -> 1.5.0; any `tool_call_id` or a 1.3
+label -> 1.3.0 (a 1.2.0 label with ids is what ADP 1.3.0 reads); otherwise 1.2.0. A label
+no release lists but files carry (`ADP_READ_ALIASES`: 1.3.1) is read under the rules it
+names. Items without `class_` get the class ADP's union gives them. Trajectory ids may
+repeat (ADP does not require them unique).
+
 Trajectories with the same `details.episode_id` become one episode, one agent each (in
-file order); observations become `observation` events (text with `data.source`, or one
-chat message for a tool result or a named speaker), consecutive tool actions one
-`action` event (a description, reasoning or reward ends a group), rewards `env_step`
-events, the score a `score` event. A trajectory palaestra did not write keeps its id,
-details and available_apis verbatim in `EpisodeStart.params["adp"]`. See
-`palaestra.store._adp` for the export and docs/exports.md for the mapping.
+file order; a second trajectory of the same agent starts another episode); observations
+become `observation` events (text with `data.source`, or one chat message for a tool
+result or a named speaker), consecutive tool actions one `action` event (a description,
+reasoning or reward ends a group), rewards `env_step` events, the score a `score` event.
+Calls and results without ids (1.2.0) are paired by adjacency, as ADP's converters pair
+them: a tool action and the observation right after it (unless that one is the user's).
+The `NO_RESULT` markers of palaestra's export are dropped (the export writes them again).
+A trajectory palaestra did not write keeps its id, details and tool lists verbatim in
+`EpisodeStart.params["adp"]`; its agent's tools are the dataset's `custom_tools` it may
+call. See `palaestra.store._adp` for the export and docs/exports.md for the mapping.
 """
 
 from __future__ import annotations
@@ -17,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from palaestra.core import (
     Action,
@@ -37,48 +51,177 @@ from palaestra.core import (
     make_event,
 )
 from palaestra.store._adp import _LANGUAGE_TOOL, _OWN_KEY
+from palaestra.store._adp_items import NO_RESULT
+from palaestra.store._adp_metadata import AdpDatasetMetadata
 from palaestra.store._adp_schema import (
+    ADP_READ_ALIASES,
+    LINKED_ACTIONS,
+    LINKED_OBSERVATIONS,
     OBSERVATIONS,
     TOOL_ACTIONS,
+    TRAJECTORY_MODELS,
+    Adp15Trajectory,
     AdpCodeAction,
+    AdpItem,
     AdpMessageAction,
     AdpTextObservation,
     AdpTrajectory,
 )
-from palaestra.store._jsonl import _opened, _problems
+from palaestra.store._adp_write import METADATA_FILE, TRAJECTORIES_FILE
+from palaestra.store._jsonl import _opened
 from palaestra.store._rows import EpisodeRow
+
+_ITEM: TypeAdapter[Any] = TypeAdapter(AdpItem)
+_NEWER_LABELS = ("1.4.0", "1.5.0")
+
+
+def _problems(exc: ValidationError) -> str:
+    """`field.path: message` for each error of a validation (at most five)."""
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(value)'}: {err['msg']}"
+        for err in exc.errors()[:5]
+    ]
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _release(record: dict[str, Any]) -> str:
+    """The ADP release whose models read `record` (see the module docstring)."""
+    label = record.get("schema_version")
+    label = ADP_READ_ALIASES.get(label, label) if isinstance(label, str) else label
+    content = record.get("content")
+    items = content if isinstance(content, list) else []
+    if (
+        "available_custom_tools" in record
+        or "available_code_languages" in record
+        or label in _NEWER_LABELS
+    ):
+        return "1.5.0"
+    if label == "1.3.0" or any(isinstance(i, dict) and "tool_call_id" in i for i in items):
+        return "1.3.0"
+    return "1.2.0"
+
+
+def parse_trajectory(record: Any) -> AdpTrajectory:
+    """One trajectory, checked by the ADP release that reads it; `ValueError` (with the
+    release's complaint) when it does not."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    release = _release(record)
+    label = record.get("schema_version")
+    if isinstance(label, str) and label in ADP_READ_ALIASES:
+        record = {**record, "schema_version": ADP_READ_ALIASES[label]}
+    try:
+        return TRAJECTORY_MODELS[release].model_validate(record)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise ValueError(f"(read as ADP {release}) {_problems(exc)}") from None
 
 
 def read_adp(fp_or_path: str | Path | IO[str]) -> list[AdpTrajectory]:
-    """Parse and validate an ADP JSONL file (or a JSON list); errors name file and line."""
+    """Parse and validate ADP trajectories: a JSONL file (or a JSON list), or a 1.5.0
+    dataset directory; errors name the file and line."""
+    if isinstance(fp_or_path, str | Path) and Path(fp_or_path).is_dir():
+        return read_adp_dataset(fp_or_path)[0]
     with _opened(fp_or_path, "r") as (fp, name):
-        text = fp.read()
+        try:
+            text = fp.read()
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
-            records = [(1, r) for r in json.loads(text)]
+            loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UserError(f"{name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise UserError(f"{name}: not valid JSON (nested too deeply)") from None
+        if not isinstance(loaded, list):
+            raise UserError(f"{name}: expected a JSON list of trajectories")
+        records = [(f"item {n}", r) for n, r in enumerate(loaded)]
     else:
         records = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                records.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise UserError(
-                    f"{name}:{lineno}: not valid JSON ({exc.msg}, column {exc.colno})"
-                ) from None
+                records.append((str(lineno), json.loads(line)))
+            except (json.JSONDecodeError, RecursionError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                raise UserError(f"{name}:{lineno}: not valid JSON ({why})") from None
     trajectories = []
-    for lineno, record in records:
+    for where, record in records:
         try:
-            trajectories.append(AdpTrajectory.model_validate(record))
-        except ValidationError as exc:
-            raise UserError(f"{name}:{lineno}: not an ADP trajectory: {_problems(exc)}") from None
+            trajectories.append(parse_trajectory(record))
+        except ValueError as exc:
+            raise UserError(f"{name}:{where}: not an ADP trajectory: {exc}") from None
     if not trajectories:
         raise UserError(f"{name}: no ADP trajectories (expected one JSON object per line)")
     return trajectories
+
+
+def read_adp_dataset(
+    path: str | Path,
+) -> tuple[list[AdpTrajectory], AdpDatasetMetadata | None]:
+    """Trajectories and `metadata.json` of an ADP dataset: a directory (its
+    `trajectories.jsonl`, else its one `*.jsonl` or `sample_std.json`), or a file with
+    the directory's `metadata.json` beside it (None when there is none)."""
+    path = Path(path)
+    given_directory = path.is_dir()
+    directory = path if given_directory else path.parent
+    if given_directory:
+        candidates = [path / TRAJECTORIES_FILE] if (path / TRAJECTORIES_FILE).exists() else []
+        candidates = candidates or sorted(path.glob("*.jsonl")) or sorted(path.glob("*std.json"))
+        if len(candidates) != 1:
+            found = ", ".join(c.name for c in candidates) or "none"
+            raise UserError(
+                f"{path}: an ADP dataset directory holds one trajectories file "
+                f"({TRAJECTORIES_FILE}, or one *.jsonl); found {found}"
+            )
+        path = candidates[0]
+    trajectories = read_adp(path)
+    meta_path = directory / METADATA_FILE
+    newest = any(isinstance(t, Adp15Trajectory) for t in trajectories)
+    if not meta_path.is_file() or not (given_directory or newest):
+        return trajectories, None
+    try:
+        metadata = AdpDatasetMetadata.model_validate_json(meta_path.read_bytes())
+    except ValidationError as exc:
+        raise UserError(f"{meta_path}: not ADP dataset metadata: {_problems(exc)}") from None
+    return trajectories, metadata
+
+
+def _items(traj: AdpTrajectory) -> list[Any]:
+    """A trajectory's items as 1.3 items: ids kept, `NO_RESULT` markers dropped, calls and
+    results without ids paired by adjacency."""
+    items = [_ITEM.validate_python(item.model_dump(mode="json")) for item in traj.content]
+    kept: list[Any] = []
+    for index, item in enumerate(items):
+        before = items[index - 1] if index else None
+        if (
+            isinstance(item, AdpTextObservation)
+            and item.content == NO_RESULT
+            and item.source == "environment"
+            and isinstance(before, LINKED_ACTIONS)
+            and before.tool_call_id == item.tool_call_id
+        ):
+            continue
+        kept.append(item)
+    taken = {i.tool_call_id for i in kept if i.tool_call_id is not None}
+    for index, item in enumerate(kept[:-1]):
+        following = kept[index + 1]
+        if (
+            isinstance(item, LINKED_ACTIONS)
+            and item.tool_call_id is None
+            and isinstance(following, LINKED_OBSERVATIONS)
+            and following.tool_call_id is None
+            and getattr(following, "source", "environment") != "user"
+        ):
+            n = index
+            while f"adp-{n}" in taken:
+                n += 1000
+            item.tool_call_id = following.tool_call_id = f"adp-{n}"
+            taken.add(item.tool_call_id)
+    return kept
 
 
 @dataclass
@@ -133,7 +276,7 @@ def _group_actions(items: list[Any]) -> Iterator[list[Any]]:
     for item in items:
         starts = (
             not group
-            or not isinstance(item, TOOL_ACTIONS)
+            or not isinstance(item, LINKED_ACTIONS)
             or not isinstance(group[-1], TOOL_ACTIONS)
             or item.description is not None
             or item.reasoning_content is not None
@@ -156,20 +299,18 @@ def _tool_call(item: Any, taken: set[str], index: int) -> ToolCall:
     taken.add(call_id)
     if isinstance(item, AdpCodeAction):
         name, arg = _LANGUAGE_TOOL.get(item.language, (f"run_{item.language}", "code"))
+        # run_<language> with a `code` argument is written back as a code_action
         return ToolCall(id=call_id, name=name, arguments={arg: item.content})
     return ToolCall(id=call_id, name=item.function, arguments=item.kwargs)
 
 
-def _add_trajectory(builder: _Builder, traj: AdpTrajectory, agent: str) -> None:
-    details = traj.details
-    tools = (
-        [ToolSpec.model_validate(t) for t in details.get("tools", [])]
-        if details.get(_OWN_KEY)
-        else []
-    )
-    taken = {i.tool_call_id for i in traj.content if i.tool_call_id}
+def _add_trajectory(
+    builder: _Builder, traj: AdpTrajectory, agent: str, tools: list[ToolSpec]
+) -> None:
+    items = _items(traj)
+    taken = {i.tool_call_id for i in items if i.tool_call_id}
     index = 0
-    for group in _group_actions(traj.content):
+    for group in _group_actions(items):
         first = group[0]
         if isinstance(first, OBSERVATIONS):
             obs = _item_observation(first)
@@ -194,31 +335,83 @@ def _add_trajectory(builder: _Builder, traj: AdpTrajectory, agent: str) -> None:
         index += len(group)
 
 
-def adp_to_episodes(trajectories: Sequence[AdpTrajectory]) -> list[ImportedEpisode]:
-    """Episodes (rows and events) from ADP trajectories; one per `details.episode_id`
-    (or per trajectory id for trajectories from elsewhere), in file order."""
+def _own(traj: AdpTrajectory) -> bool:
+    return isinstance(traj.details.get(_OWN_KEY), str)
+
+
+def _tools(traj: AdpTrajectory, metadata: AdpDatasetMetadata | None) -> list[ToolSpec]:
+    """The tools of a trajectory's agent: palaestra's `details.tools`, else the dataset's
+    custom tools it may call (all of them when it names none)."""
+    if _own(traj):
+        specs = traj.details.get("tools")
+        try:
+            return [ToolSpec.model_validate(t) for t in specs] if isinstance(specs, list) else []
+        except ValidationError as exc:
+            raise UserError(f"trajectory {traj.id!r}: details.tools: {_problems(exc)}") from None
+    if metadata is None:
+        return []
+    names = getattr(traj, "available_custom_tools", None)
+    return [
+        ToolSpec(
+            name=tool.function.name,
+            description=tool.function.description or "",
+            parameters=tool.function.parameters,
+        )
+        for tool in metadata.custom_tools
+        if names is None or tool.function.name in names
+    ]
+
+
+def _kept(traj: AdpTrajectory) -> dict[str, Any]:
+    """What the export writes back verbatim for a trajectory (its id, details, lists)."""
+    kept: dict[str, Any] = {"id": traj.id, "details": traj.details}
+    for key in ("available_apis", "available_custom_tools"):
+        if hasattr(traj, key):
+            kept[key] = getattr(traj, key)
+    return kept
+
+
+def _episodes_of(trajectories: Sequence[AdpTrajectory]) -> dict[str, list[AdpTrajectory]]:
+    """Trajectories grouped into episodes: palaestra's by `details.episode_id` (a second
+    trajectory of one agent starts a new episode), any other one alone; ids made unique."""
     grouped: dict[str, list[AdpTrajectory]] = {}
     for traj in trajectories:
-        own = isinstance(traj.details.get(_OWN_KEY), str)
-        grouped.setdefault(traj.details[_OWN_KEY] if own else traj.id, []).append(traj)
+        if _own(traj):
+            key = str(traj.details[_OWN_KEY])
+            agent = traj.details.get("agent")
+            n = 1
+            while any(t.details.get("agent") == agent for t in grouped.get(key, [])):
+                n += 1
+                key = f"{traj.details[_OWN_KEY]}#{n}"
+        else:
+            key, n = traj.id, 1
+            while key in grouped:
+                n += 1
+                key = f"{traj.id}#{n}"
+        grouped.setdefault(key, []).append(traj)
+    return grouped
+
+
+def adp_to_episodes(
+    trajectories: Sequence[AdpTrajectory], metadata: AdpDatasetMetadata | None = None
+) -> list[ImportedEpisode]:
+    """Episodes (rows and events) from ADP trajectories; one per `details.episode_id`
+    (or per trajectory for trajectories from elsewhere), in file order. `metadata` (a
+    1.5.0 dataset's) gives the tools of trajectories from elsewhere."""
     episodes = []
-    for episode_id, members in grouped.items():
-        head = members[0].details if isinstance(members[0].details.get(_OWN_KEY), str) else {}
+    for episode_id, members in _episodes_of(trajectories).items():
+        own = _own(members[0])
+        renamed = own and episode_id != members[0].details[_OWN_KEY]
+        head = members[0].details if own else {}
         agents: list[str] = []
         foreign: dict[str, Any] = {}
         prompts: dict[str, str] = {}
         for traj in members:
-            agent = str(traj.details.get("agent") or "agent") if head else "agent"
-            if agent in agents:
-                raise UserError(f"episode {episode_id!r}: two trajectories of agent {agent!r}")
+            agent = str(traj.details.get("agent") or "agent") if own else "agent"
             agents.append(agent)
-            if not head:
-                foreign[agent] = {
-                    "id": traj.id,
-                    "details": traj.details,
-                    "available_apis": traj.available_apis,
-                }
-            elif traj.details.get("system_prompt"):
+            if not own or renamed:
+                foreign[agent] = _kept(traj)
+            if own and traj.details.get("system_prompt"):
                 prompts[agent] = str(traj.details["system_prompt"])
         params: dict[str, Any] = {}
         if foreign:
@@ -229,62 +422,73 @@ def adp_to_episodes(trajectories: Sequence[AdpTrajectory]) -> list[ImportedEpiso
         start = EpisodeStart(
             env=str(head.get("env") or "adp"),
             task=str(head.get("task") or episode_id),
-            seed=seed if isinstance(seed, int) else 0,
-            epoch=epoch if isinstance(epoch, int) else 0,
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0,
+            epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
             agents=agents,
             params=params,
             operators={
                 str(t.details.get("agent")): str(t.details.get("operator") or "")
                 for t in members
-                if head and t.details.get("operator")
+                if own and t.details.get("operator")
             },
         )
         builder = _Builder(episode_id)
         builder.add("env", start)
         for traj, agent in zip(members, agents, strict=True):
-            _add_trajectory(builder, traj, agent)
-        score, success = head.get("score"), head.get("success")
-        if isinstance(score, int | float) and not isinstance(score, bool):
-            builder.add("env", ScoreEvent(value=float(score), success=bool(success)))
-        outcome = (
-            head.get("outcome") if head.get("outcome") in ("success", "failure", "error") else None
-        )
-        if outcome is None:
-            outcome = "success" if success else "failure"
-        reason = head.get("reason") or "done"
-        steps = head.get("steps") if isinstance(head.get("steps"), int) else builder.step
-        rewards = sum(
-            sum(e.payload.rewards.values())
-            for e in builder.events
-            if isinstance(e.payload, EnvStep)
-        )
-        builder.add(
-            "env", EpisodeEnd(outcome=outcome, reason=reason, steps=steps, total_reward=rewards)
-        )
-        row = EpisodeRow(
-            episode_id=episode_id,
-            env=start.env,
-            task=start.task,
-            seed=start.seed,
-            epoch=start.epoch,
-            agents=agents,
-            status="finished",
-            outcome=outcome,
-            reason=reason,
-            score=float(score)
-            if isinstance(score, int | float) and not isinstance(score, bool)
-            else None,
-            success=None if score is None else bool(success),
-            total_reward=rewards,
-            steps=steps,
-            n_events=len(builder.events),
-        )
-        episodes.append(ImportedEpisode(row=row, events=builder.events))
+            _add_trajectory(builder, traj, agent, _tools(traj, metadata))
+        episodes.append(_finish(builder, start, head, episode_id, agents))
     return episodes
 
 
+def _finish(
+    builder: _Builder,
+    start: EpisodeStart,
+    head: dict[str, Any],
+    episode_id: str,
+    agents: list[str],
+) -> ImportedEpisode:
+    success = head.get("success")
+    raw = head.get("score")
+    score = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+    if score is not None:
+        builder.add("env", ScoreEvent(value=score, success=bool(success)))
+    outcome = (
+        head.get("outcome") if head.get("outcome") in ("success", "failure", "error") else None
+    )
+    if outcome is None:
+        outcome = "success" if success else "failure"
+    reason = str(head.get("reason") or "done")
+    steps = head.get("steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        steps = builder.step
+    rewards = sum(
+        sum(e.payload.rewards.values()) for e in builder.events if isinstance(e.payload, EnvStep)
+    )
+    builder.add(
+        "env", EpisodeEnd(outcome=outcome, reason=reason, steps=steps, total_reward=rewards)
+    )
+    row = EpisodeRow(
+        episode_id=episode_id,
+        env=start.env,
+        task=start.task,
+        seed=start.seed,
+        epoch=start.epoch,
+        agents=agents,
+        status="finished",
+        outcome=outcome,
+        reason=reason,
+        score=score,
+        success=None if score is None else bool(success),
+        total_reward=rewards,
+        steps=steps,
+        n_events=len(builder.events),
+    )
+    return ImportedEpisode(row=row, events=builder.events)
+
+
 def import_adp(store: Any, fp_or_path: str | Path | IO[str], *, run_id: str | None = None) -> str:
-    """Read an ADP file (JSONL, or a JSON list) into `store` as a new run; returns its id.
+    """Read ADP trajectories (a JSONL file, a JSON list, or a 1.5.0 dataset directory)
+    into `store` as a new run; returns its id.
 
     The run id is `run_id`, else the `details.run_id` that palaestra's export wrote (when
     every trajectory names the same one), else `adp-<file stem>`. An existing run id is a
@@ -293,8 +497,11 @@ def import_adp(store: Any, fp_or_path: str | Path | IO[str], *, run_id: str | No
     from palaestra.core import episode_hash
     from palaestra.store._rows import EpisodeSummary
 
-    trajectories = read_adp(fp_or_path)
-    episodes = adp_to_episodes(trajectories)
+    if isinstance(fp_or_path, str | Path):
+        trajectories, metadata = read_adp_dataset(fp_or_path)
+    else:
+        trajectories, metadata = read_adp(fp_or_path), None
+    episodes = adp_to_episodes(trajectories, metadata)
     if run_id is None:
         named = {t.details.get("run_id") for t in trajectories}
         only = named.pop() if len(named) == 1 else None
