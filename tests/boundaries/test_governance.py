@@ -111,7 +111,7 @@ INJECTION_POLICY: dict[str, Any] = {
         {
             "name": "mail-only-to-customers",
             "tools": ["send_email"],
-            "when": {"to": {"not_pattern": r"@example\.com$"}},
+            "unless": {"to": {"email_domain_in": ["example.com"]}},
             "decision": "block",
         },
         {

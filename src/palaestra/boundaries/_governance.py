@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from palaestra.boundaries._addresses import address_list, domain_allowed, items_of
 from palaestra.boundaries._policy import (
     ArgumentConstraint,
     Capability,
@@ -308,11 +309,29 @@ def check_argument(constraint: ArgumentConstraint, name: str, arguments: Mapping
         return f"argument {name!r} must be of type {constraint.type}, got {value!r}"
     if constraint.enum is not None and value not in constraint.enum:
         return f"argument {name!r} must be one of {constraint.enum}, got {value!r}"
+    if constraint.match is not None and not (
+        isinstance(value, str) and re.fullmatch(constraint.match, value)
+    ):
+        return f"argument {name!r} must match {constraint.match!r} as a whole, got {value!r}"
     if isinstance(value, str):
         if constraint.pattern is not None and not re.search(constraint.pattern, value):
             return f"argument {name!r} must match {constraint.pattern!r}, got {value!r}"
         if constraint.not_pattern is not None and re.search(constraint.not_pattern, value):
             return f"argument {name!r} must not match {constraint.not_pattern!r}"
+    if constraint.email_domain_in is not None:
+        problem = _check_recipients(name, value, constraint.email_domain_in)
+        if problem:
+            return problem
+    if constraint.items is not None:
+        items = items_of(value, constraint.split)
+        if not items:
+            return f"argument {name!r} must hold at least one item, got {value!r}"
+        for index, item in enumerate(items):
+            problem = check_argument(
+                constraint.items, f"{name}[{index}]", {f"{name}[{index}]": item}
+            )
+            if problem:
+                return problem
     if isinstance(value, int | float) and not isinstance(value, bool):
         if constraint.minimum is not None and value < constraint.minimum:
             return f"argument {name!r} must be at least {constraint.minimum:g}, got {value:g}"
@@ -323,6 +342,24 @@ def check_argument(constraint: ArgumentConstraint, name: str, arguments: Mapping
             return f"argument {name!r} must have length >= {constraint.min_length}"
         if constraint.max_length is not None and len(value) > constraint.max_length:
             return f"argument {name!r} must have length <= {constraint.max_length}"
+    return ""
+
+
+def _check_recipients(name: str, value: Any, domains: list[str]) -> str:
+    addresses = address_list(value)
+    if addresses is None:
+        return (
+            f"argument {name!r} must be one or more plain e-mail addresses (a@domain or "
+            f"Name <a@domain>, separated by commas), got {value!r}"
+        )
+    outside = [
+        f"{local}@{domain}" for local, domain in addresses if not domain_allowed(domain, domains)
+    ]
+    if outside:
+        return (
+            f"argument {name!r}: {', '.join(outside)} outside the allowed domains "
+            f"({', '.join(domains)})"
+        )
     return ""
 
 
@@ -377,6 +414,11 @@ def _rule_matches(rule: Rule, request: GovernanceRequest, arguments: dict[str, A
     for name, condition in rule.when.items():
         if name not in arguments or check_argument(condition, name, arguments):
             return False
+    if rule.unless:
+        return any(
+            name not in arguments or check_argument(condition, name, arguments)
+            for name, condition in rule.unless.items()
+        )
     return True
 
 

@@ -9,7 +9,7 @@ governance:
       tools: ["find_*", "get_*", "list_*", "cancel_pending_order", "send_email"]
       deny: ["transfer_*"]
       arguments:                 # per tool (glob), per argument: bounds that must hold
-        send_email: {to: {pattern: '@example\\.com$'}}
+        send_email: {to: {email_domain_in: [example.com]}}   # every recipient
         issue_refund: {amount: {maximum: 25}}
       rate:                      # calls per episode / per step, per tool glob
         cancel_pending_order: {per_episode: 1}
@@ -23,7 +23,7 @@ governance:
       rewrite: [{redact: {argument: note, pattern: '[\\w.+-]+@[\\w-]+(\\.[\\w-]+)+'}}]
     - name: no-external-mail
       tools: [send_email]
-      when: {to: {not_pattern: '@example\\.com$'}}
+      unless: {to: {email_domain_in: [example.com]}}   # some recipient is not ours
       decision: block
       reason: mail may only go to customers' addresses
   python: ["my_package.hooks:check"]   # hooks, called after the rules
@@ -38,6 +38,8 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from palaestra.boundaries._addresses import DEFAULT_SPLIT, parse_address
 
 Outcome = Literal["allow", "rewrite", "block"]
 """What governance decided about one tool call or reply."""
@@ -58,7 +60,12 @@ def _check_regex(value: str | None) -> str | None:
 
 class ArgumentConstraint(_Config):
     """Bounds on one argument value (JSON-schema-like). Every bound given must hold;
-    a missing argument satisfies every bound unless `required`."""
+    a missing argument satisfies every bound unless `required`.
+
+    For text that names several things (recipients, ids), prefer the whole-value and
+    per-item bounds (`match`, `email_domain_in`, `items`) to `pattern`: a regex searched
+    in ``"evil@x.net, a@example.com"`` finds ``@example\\.com$``.
+    """
 
     required: bool = False
     """The argument must be present."""
@@ -66,10 +73,25 @@ class ArgumentConstraint(_Config):
     """JSON type the value must have."""
     enum: list[Any] | None = None
     """The value must be one of these."""
+    match: str | None = None
+    """A string value must match this regex as a whole (`re.fullmatch`: no anchors
+    needed, and ``$`` cannot end early before a newline)."""
     pattern: str | None = None
-    """A string value must contain a match of this regex (`re.search`; anchor with ^ $)."""
+    """A string value must contain a match of this regex (`re.search`, anywhere: a
+    weaker test than `match`; anchor with ``\\A`` and ``\\Z``)."""
     not_pattern: str | None = None
     """A string value must contain no match of this regex."""
+    email_domain_in: list[str] | None = Field(None, min_length=1)
+    """The value (a string, or an array of strings) names e-mail addresses, at least one,
+    every one readable (``a@d`` or ``Name <a@d>``, separated by commas, semicolons or
+    line breaks) and in one of these domains (``.d`` or ``*.d``: d and its subdomains).
+    Case and a trailing dot do not matter; anything unreadable violates it
+    (`palaestra.boundaries._addresses`)."""
+    items: ArgumentConstraint | None = None
+    """The value's items (a JSON array's elements, or a string cut at `split`) must each
+    satisfy this constraint; there must be at least one."""
+    split: str = DEFAULT_SPLIT
+    """Where `items` cuts a string (a regex; default commas, semicolons, whitespace)."""
     minimum: float | None = None
     """A number must be >= this."""
     maximum: float | None = None
@@ -79,10 +101,22 @@ class ArgumentConstraint(_Config):
     max_length: int | None = Field(None, ge=0)
     """A string or array must have at most this length."""
 
-    @field_validator("pattern", "not_pattern")
+    @field_validator("pattern", "not_pattern", "match", "split")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         return _check_regex(value)
+
+    @field_validator("email_domain_in")
+    @classmethod
+    def _domains(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or ():
+            bare = entry.lower().rstrip(".").removeprefix("*").removeprefix(".")
+            if parse_address(f"a@{bare}") is None:
+                raise ValueError(
+                    f"email_domain_in: {entry!r} is not a domain (e.g. example.com, or "
+                    ".example.com for it and its subdomains)"
+                )
+        return value
 
 
 class RateLimit(_Config):
@@ -189,10 +223,22 @@ class Rule(_Config):
     when: dict[str, ArgumentConstraint] = Field(default_factory=dict)
     """The rule matches only if every named argument satisfies its condition (a reply's
     text is the argument `text`); empty: always."""
+    unless: dict[str, ArgumentConstraint] = Field(default_factory=dict)
+    """The rule matches only if some named argument is missing or violates its
+    condition (``block ... unless: {to: {email_domain_in: [example.com]}}`` blocks every
+    call with a recipient outside example.com, or none); empty: always."""
     reason: str = ""
     """Told to the agent when the rule blocks; recorded with every decision."""
     rewrite: list[RewriteOp] = Field(default_factory=list)
     """The edits of a `rewrite` rule, applied in order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads the key `on` as the boolean true: `on: reply` as written
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _rewrite_needs_ops(self) -> Rule:
