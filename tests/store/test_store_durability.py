@@ -159,7 +159,9 @@ def test_finished_episodes_survive_kill_9_before_every_statement(tmp_path: Path)
     outcomes = [_check_store(tmp_path / f"k{k}.db") for k in range(1, total + 1)]
     finished_counts = [finished for finished, _ in outcomes]
     assert finished_counts == sorted(finished_counts)  # later kills never lose episodes
-    assert set(finished_counts) == {0, 1, 2, 3}  # kills fell inside every episode
+    # kills fell inside every episode (and, after the last commit, into the release of
+    # the run's lease at close: those find all four finished)
+    assert {0, 1, 2, 3} <= set(finished_counts) <= {0, 1, 2, 3, 4}
     assert any(running for _, running in outcomes)
 
 

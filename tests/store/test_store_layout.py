@@ -112,13 +112,14 @@ def test_a_failed_write_is_retried_under_a_new_id(make_store: Callable[..., Stor
         store.flush()  # rolled back, the insert of "e" included
 
     with Store(store.path) as intruder:  # takes the id "e" had in the rolled-back write
-        intruder.start_episode("r", episode_row("x"))
+        intruder.create_run("r2", experiment={}, seed=0)  # (run "r" is leased to `store`)
+        intruder.start_episode("r2", episode_row("x"))
     other.execute("DROP TRIGGER refuse")
     other.commit()
     other.close()
     store.flush()
     assert store.events("r", "e") == events
-    assert store.events("r", "x") == []
+    assert store.events("r2", "x") == []
     assert store.finished_episode_ids("r") == {"e"}
 
 
@@ -127,6 +128,7 @@ def test_full_batches_are_written_by_the_writer_process(
 ) -> None:
     store = make_store(batch_size=10)
     store.create_run("r", experiment={}, seed=0)
+    store.lease_run("r")  # (one transaction of the store's own when a run is first written)
     statements: list[str] = []
     assert store._conn is not None
     store._conn.set_trace_callback(statements.append)
@@ -209,7 +211,9 @@ def test_a_batch_committed_unheard_is_not_written_again(
     sent: list[object] = []
     send = WriterProcess.send
     monkeypatch.setattr(
-        WriterProcess, "send", lambda self, batch: sent.append(batch) or send(self, batch)
+        WriterProcess,
+        "send",
+        lambda self, batch, *leases: sent.append(batch) or send(self, batch, *leases),
     )
     events = episode_events("e", steps=5)
     store.start_episode("r", episode_row("e"))

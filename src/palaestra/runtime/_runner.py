@@ -4,7 +4,15 @@ concurrency into the store, resumable.
 Resume: running the same run id again skips every finished episode and re-runs the
 rest from scratch (an unfinished attempt's events are dropped when it restarts). An
 episode is marked finished in the same transaction that makes its last events durable,
-so this holds after `kill -9` at any moment.
+so this holds after `kill -9` at any moment. A resumed run first checks the store file
+(`Store.verify_integrity`): on a damaged file the finished marks cannot be trusted.
+
+One process writes a run at a time: the run's lease (`store._lease`) is taken before
+anything of the run is read or written, so a second process given the same run id
+stops with an error naming the first and changes nothing; it is released when the run
+ends, and taken over from a process that was killed. A run that stops on an error
+(a full disk, say) or an interrupt is marked `failed` or `interrupted` with the reason
+(`RunRow.reason`), even when writing its last events is what failed.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import inspect
 import logging
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +34,7 @@ from typing import Any
 
 from palaestra.assurance import Contract
 from palaestra.boundaries import FaultPlan
-from palaestra.core import Operator, UserError
+from palaestra.core import Operator, PalaestraError, StoreError, UserError
 from palaestra.envs import EnvSpec, get_spec
 from palaestra.eval import BoundScorer
 from palaestra.models import Model
@@ -252,6 +261,11 @@ async def arun(
     """Run an experiment (async). See `palaestra.run` for the arguments."""
     exp = load_experiment(experiment)
     if concurrency is not None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UserError(
+                f"concurrency must be a whole number of episodes in flight, at least 1; got "
+                f"{concurrency!r}"
+            )
         exp = exp.model_copy(
             update={"concurrency": exp.concurrency.model_copy(update={"episodes": concurrency})}
         )
@@ -265,37 +279,74 @@ async def arun(
             record = exp.model_dump(mode="json")
             record["_overrides"] = {"model": model, "base_url": base_url}
             run_id = run_id or new_run_id(exp.name)
-            record = _as_recorded(db, run_id, record)
-            db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name)
-            finished = db.finished_episode_ids(run_id)
-            todo = [p for p in planned if p.spec.episode_id not in finished]
-            db.set_run_status(run_id, "running")
-            bar = Progress(total=len(planned), already=len(planned) - len(todo), enabled=progress)
-            gc.freeze()  # the plan too lives for the whole run
+            db.lease_run(run_id)  # a live writer of this run: an error, nothing touched
             try:
-                with bar:
-                    await _run_all(todo, exp, db, run_id, bar)
-            except BaseException:
-                db.flush()
-                db.set_run_status(run_id, "interrupted")
-                raise
-            db.flush()
-            db.set_run_status(run_id, "finished")
-            from palaestra.runtime._summary import job_stats
+                record = _as_recorded(db, run_id, record)
+                if not db.create_run(run_id, experiment=record, seed=exp.seed, name=exp.name):
+                    db.verify_integrity()  # resumed: trust its finished marks on a sound file
+                finished = db.finished_episode_ids(run_id)
+                todo = [p for p in planned if p.spec.episode_id not in finished]
+                db.set_run_status(run_id, "running")
+                bar = Progress(
+                    total=len(planned), already=len(planned) - len(todo), enabled=progress
+                )
+                gc.freeze()  # the plan too lives for the whole run
+                try:
+                    with bar:
+                        await _run_all(todo, exp, db, run_id, bar)
+                    db.set_run_status(run_id, "finished")  # (writes every event first)
+                except BaseException as exc:
+                    _mark_stopped(db, run_id, exc)
+                    raise
+                from palaestra.runtime._summary import job_stats
 
-            rows = db.episodes(run_id)
-            return RunResult(
-                run_id=run_id,
-                store_path=Path(db.path),
-                episodes=rows,
-                jobs=job_stats(exp, rows),
-                wall_s=time.perf_counter() - started,
-                skipped=len(planned) - len(todo),
-            )
+                rows = db.episodes(run_id)
+                return RunResult(
+                    run_id=run_id,
+                    store_path=Path(db.path),
+                    episodes=rows,
+                    jobs=job_stats(exp, rows),
+                    wall_s=time.perf_counter() - started,
+                    skipped=len(planned) - len(todo),
+                )
+            finally:
+                _quietly_if_failing(db.release_run, run_id)
     finally:
         await pool.aclose()
         if own_store:
-            db.close()
+            _quietly_if_failing(db.close)
+
+
+def _quietly_if_failing(action: Callable[..., None], *args: Any) -> None:
+    """Run `action` (closing, releasing); while an exception is on its way out, a
+    palaestra error of `action` is logged instead of hiding it (a store that could not
+    write its events fails again when closed, and keeps its leases: see
+    `Store.close`)."""
+    if sys.exc_info()[1] is None:
+        action(*args)
+        return
+    try:
+        action(*args)
+    except PalaestraError as exc:
+        logger.debug("while stopping on an error: %s", exc)
+
+
+def _mark_stopped(db: Store, run_id: str, exc: BaseException) -> None:
+    """Mark a run that stopped on `exc` as `interrupted` (Ctrl-C, cancelled) or `failed`
+    (an error), with the reason, writing what is buffered first where that still works
+    (the status is written even when it does not: a full disk, say)."""
+    if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
+        status, reason = "interrupted", f"interrupted ({type(exc).__name__})"
+    else:
+        status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+    try:
+        db.flush()
+    except PalaestraError as flush_error:
+        logger.warning("run %s: its last events could not be written: %s", run_id, flush_error)
+    try:
+        db.set_run_status(run_id, status, reason=reason)
+    except PalaestraError as status_error:  # the next open sees the dead writer's lease
+        logger.warning("run %s could not be marked %s: %s", run_id, status, status_error)
 
 
 async def _run_all(
@@ -305,8 +356,16 @@ async def _run_all(
     for item in todo:
         queue.put_nowait(item)
 
+    store_failure: list[StoreError] = []
+    """The store's first failure: the episode loop would record it as the episode's
+    error; the run stops on it instead."""
+
     def sink(rows: list[EventRow]) -> None:
-        db.append_rows(run_id, rows)
+        try:
+            db.append_rows(run_id, rows)
+        except StoreError as exc:
+            store_failure.append(exc)
+            raise
         bar.events += len(rows)
 
     async def worker() -> None:
@@ -348,6 +407,8 @@ async def _run_all(
                 agents = [str(agent) for agent in getattr(env, "agents", None) or []] or None
             finally:
                 await close_env(env, spec.episode_id)
+            if store_failure:  # the episode's events are not all in the store
+                raise store_failure[0]
             db.finish_episode(
                 run_id,
                 EpisodeSummary(
@@ -381,7 +442,9 @@ async def _run_all(
             await asyncio.sleep(db.flush_interval_s)
             db.flush_if_stale()
 
-    workers = min(exp.concurrency.episodes, len(todo)) or 0
+    if exp.concurrency.episodes < 1:  # (the config refuses it; a model_copy does not)
+        raise UserError(f"concurrency.episodes must be at least 1, got {exp.concurrency.episodes}")
+    workers = min(exp.concurrency.episodes, len(todo))
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     flusher = asyncio.create_task(keep_durable())
     try:

@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.core import EndReason
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 """Version of the SQLite layout (tables and columns). Bumped on any incompatible change;
-a store written with another version is refused on open. Version 2: events refer to
-their episode by the episode's integer id."""
+a store written with another version is refused on open, except the versions
+`store._schema` migrates in place. Version 2: events refer to their episode by the
+episode's integer id. Version 3: the `leases` table (one writing process per run) and
+`runs.reason`; version 2 stores are migrated when opened."""
 
 RunStatus = Literal["running", "finished", "failed", "interrupted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "interrupted")
@@ -49,6 +51,8 @@ class RunRow(BaseModel):
     """Unix time the run was created."""
     updated_at: float = 0.0
     """Unix time of the last status change."""
+    reason: str | None = None
+    """Why a run that is not finished stopped (the error, in one line); None otherwise."""
 
 
 class EpisodeRow(BaseModel):

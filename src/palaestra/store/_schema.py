@@ -2,7 +2,10 @@
 
 ```
 meta      key -> value               store_schema_version, event_schema_version
-runs      one row per run            run_id, name, seed, experiment (JSON), status, times
+runs      one row per run            run_id, name, seed, experiment (JSON), status, times,
+                                     reason (why a run that is not finished stopped)
+leases    one row per run written    run_id, the writing process (pid, host, its start
+          now                        time), token, started_at, heartbeat_at (`_lease`)
 episodes  one row per episode        id (integer key, in first-start order), then the
                                      columns of `EpisodeRow`; (run_id, episode_id) unique
 events    one row per event          episode (= episodes.id), seq, kind, agent, step, json
@@ -20,7 +23,9 @@ episodes in the order they were first started.
 `events.json` is exactly `Event.to_json()`; `kind`, `agent` and `step` are copies kept as
 columns so that other tools can filter with SQL without parsing JSON. A store written
 with another layout (`STORE_SCHEMA_VERSION`) or another event schema (`SCHEMA_VERSION`)
-is refused on open, with both versions named.
+is refused on open, with both versions named; a store of version 2 is migrated in
+place when opened (`_MIGRATIONS`: the leases table and `runs.reason`, in one
+transaction).
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ CREATE TABLE runs (
     experiment TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    reason TEXT
 );
 CREATE TABLE episodes (
     id INTEGER PRIMARY KEY,
@@ -85,7 +91,25 @@ CREATE TABLE events (
     json TEXT NOT NULL,
     PRIMARY KEY (episode, seq)
 );
+CREATE TABLE leases (
+    run_id TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    proc_start TEXT NOT NULL,
+    token TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
 """
+
+_MIGRATIONS: dict[str, tuple[str, ...]] = {
+    "2": (
+        "ALTER TABLE runs ADD COLUMN reason TEXT",
+        _DDL[_DDL.index("CREATE TABLE leases") :].rstrip().rstrip(";"),
+    ),
+}
+"""Statements that bring a store of an older layout version to the next one (additions
+only: a migrated store reads like a new one)."""
 
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS episodes_by_run ON episodes (run_id)",
@@ -199,8 +223,11 @@ def _version_error(path: Path, store_version: object, event_version: object) -> 
     )
 
 
-def init_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables in an empty database, or check the versions of an existing one."""
+def init_schema(conn: sqlite3.Connection, path: Path) -> str | None:
+    """Create the tables in an empty database, or check the versions of an existing one
+    (migrating an older layout this release can upgrade). Returns the version migrated
+    from, or None."""
+    migrated: str | None = None
     conn.execute("BEGIN IMMEDIATE")
     try:
         tables = {
@@ -226,7 +253,18 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             store_version = meta.get("store_schema_version", "unknown")
             event_version = meta.get("event_schema_version", "unknown")
-            if store_version != str(STORE_SCHEMA_VERSION) or event_version != str(SCHEMA_VERSION):
+            if event_version != str(SCHEMA_VERSION):
+                raise _version_error(path, store_version, event_version)
+            while store_version in _MIGRATIONS:  # older layouts this release can upgrade
+                migrated = migrated or store_version
+                for statement in _MIGRATIONS[store_version]:
+                    conn.execute(statement)
+                store_version = str(int(store_version) + 1)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'store_schema_version'",
+                    (store_version,),
+                )
+            if store_version != str(STORE_SCHEMA_VERSION):
                 raise _version_error(path, store_version, event_version)
         for statement in _INDEXES:
             conn.execute(statement)
@@ -235,6 +273,7 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    return migrated
 
 
 ROWS_PER_INSERT = 500

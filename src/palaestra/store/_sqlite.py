@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -67,7 +68,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from palaestra.core import Event, StoreError, UserError
+from palaestra.core import Event, PalaestraError, StoreError, UserError
+from palaestra.store import _lease
+from palaestra.store._health import check_on_open, damaged_error, database_error, quick_check
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
 from palaestra.store._schema import (
     EPISODE_COLUMNS,
@@ -111,6 +114,7 @@ _WRITER_SQL = {  # (sent with ROWS_PER_INSERT, `_CHECKPOINT_ROWS`, `_WAL_RESTART
     "upsert_episode": UPSERT_EPISODE,
     "finish_episode": _FINISH_EPISODE,
     "insert_events": INSERT_EVENTS,
+    "check_lease": _lease.CHECK_LEASE,
 }
 """The statements the writer process runs (it imports nothing of palaestra)."""
 _SELECT_EVENTS_BY_ID = "SELECT json FROM events WHERE episode = ? ORDER BY seq"
@@ -206,6 +210,16 @@ def _committed(db: sqlite3.Connection, batch: _Batch) -> bool:
     return True  # an empty batch: nothing to write again
 
 
+def _sqlite_header(path: Path) -> bool:
+    """Whether the file begins as an SQLite database does (one that does not is some
+    other file, not a damaged store)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 class Store:
     """The event store of runs, episodes and their events, in one SQLite file.
 
@@ -242,12 +256,13 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the `_Checkpointer` does it
-            init_schema(conn, self.path)
+            migrated = init_schema(conn, self.path)
+            check_on_open(conn, self.path, migrated=migrated is not None)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if "not a database" in str(exc):
+            if "file is not a database" in str(exc) and not _sqlite_header(self.path):
                 raise StoreError(f"{self.path} is not a palaestra store: {exc}") from exc
-            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+            raise database_error(self.path, exc, "opening it") from exc
         except BaseException:
             conn.close()
             raise
@@ -272,6 +287,11 @@ class Store:
         self._checkpointer: _Checkpointer | None = None
         self._rows_since_checkpoint = 0
         self._writer: WriterProcess | None = None
+        self._token = secrets.token_hex(8)
+        """Identifies this store object in the leases it holds (`_lease`)."""
+        self._leases: set[str] = set()
+        """Runs whose lease this store holds."""
+        self._heartbeat: _lease.Heartbeat | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -282,7 +302,14 @@ class Store:
                 return
             try:
                 self._flush_locked()
+                # released only once everything is written: a store that could not
+                # write its last batch keeps its leases, the trace of a writer that
+                # did not finish (the next open checks the file, a resume takes over)
+                self._release_locked(None)
             finally:
+                if self._heartbeat is not None:
+                    self._heartbeat.stop()
+                    self._heartbeat = None
                 if self._writer is not None:
                     self._writer.close()  # (after a failed flush nothing is in flight)
                     self._writer = None
@@ -316,10 +343,12 @@ class Store:
         return self._conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (buffered events are flushed before it starts)."""
-        with self._lock:
-            self._flush_locked()
+    def _transaction(self, *, flush: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (buffered events are flushed before it starts, unless
+        not `flush`)."""
+        with self._lock, self._sqlite("writing"):
+            if flush:
+                self._flush_locked()
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -329,6 +358,74 @@ class Store:
                     db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    @contextmanager
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """SQLite's failures as errors that say what to do (`_health.database_error`): a
+        damaged file names `palaestra doctor`, never a raw `sqlite3.DatabaseError`."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # misuse of the connection: a bug, not the file
+        except sqlite3.DatabaseError as exc:
+            raise database_error(self.path, exc, doing) from exc
+
+    # -- leases ------------------------------------------------------------------------
+
+    def lease_run(self, run_id: str) -> None:
+        """Become the one process that writes `run_id` (see `_lease`): take its lease,
+        or take it over from a holder that is dead. A live holder is a `UserError`
+        naming it, and nothing is changed. Writing a run (`start_episode`,
+        `set_run_status`) takes its lease first; `release_run` and `close` give it back."""
+        with self._lock:
+            if run_id in self._leases:
+                return
+            with self._sqlite("taking the lease of a run"):
+                db = self._db
+                _lease.acquire(db, run_id, self._token, self.path)
+            self._leases.add(run_id)
+            if self._heartbeat is None:
+                self._heartbeat = _lease.Heartbeat(self.path, self._token)
+
+    def release_run(self, run_id: str) -> None:
+        """Write what is buffered, then give the run's lease back (another process may
+        write the run from now on). Harmless for a run whose lease this store does not
+        hold."""
+        with self._lock:
+            if run_id not in self._leases:
+                return
+            self._flush_locked()
+            self._release_locked([run_id])
+
+    def _release_locked(self, run_ids: list[str] | None) -> None:
+        if not self._leases or self._conn is None:
+            return
+        with self._sqlite("giving back a run's lease"):
+            _lease.release(self._db, self._token, run_ids)
+        if run_ids is None:
+            self._leases.clear()
+        else:
+            self._leases.difference_update(run_ids)
+
+    def run_lease(self, run_id: str) -> _lease.Lease | None:
+        """Who writes `run_id` now (its lease; held by a live process or not), or None."""
+        with self._lock, self._sqlite("reading a run's lease"):
+            found = self._db.execute(
+                _lease.SELECT_LEASES + " WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return None if found is None else _lease.Lease(*found)
+
+    def verify_integrity(self, *, thorough: bool = False) -> None:
+        """Check the file with SQLite's `quick_check` (`thorough`: `integrity_check`);
+        a damaged store is a `UserError` that names it and `palaestra doctor`. A resumed
+        run calls this before trusting which of its episodes are finished."""
+        with self._lock, self._sqlite("checking the file"):
+            self._flush_locked()
+            problems = quick_check(self._db, thorough=thorough)
+        if problems:
+            shown = "; ".join(problems[:3])
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise damaged_error(self.path, f"its check found: {shown}{more}")
 
     # -- runs --------------------------------------------------------------------------
 
@@ -381,29 +478,43 @@ class Store:
 
     def get_run(self, run_id: str) -> RunRow | None:
         """The run with this exact id, or None."""
-        with self._lock:
+        with self._lock, self._sqlite("reading a run"):
             values = self._db.execute(SELECT_RUN + " WHERE run_id = ?", (run_id,)).fetchone()
         return None if values is None else run_from_values(values)
 
     def list_runs(self) -> list[RunRow]:
         """All runs, newest first."""
-        with self._lock:
+        with self._lock, self._sqlite("listing runs"):
             rows = self._db.execute(SELECT_RUN + " ORDER BY created_at DESC, rowid DESC")
             return [run_from_values(values) for values in rows.fetchall()]
 
-    def set_run_status(self, run_id: str, status: str) -> None:
-        """Set a run's status: running, finished, failed or interrupted."""
+    def set_run_status(self, run_id: str, status: str, *, reason: str | None = None) -> None:
+        """Set a run's status: running, finished, failed or interrupted, with the
+        `reason` a run that is not finished stopped (kept in `RunRow.reason`).
+
+        `finished` writes everything buffered first. The other statuses do not wait for
+        buffered events: marking a run interrupted must work when writing them is what
+        failed (a full disk); those events are still buffered, and written or lost with
+        the store."""
         if status not in RUN_STATUSES:
             raise StoreError(
                 f"unknown run status {status!r}; valid choices: {', '.join(RUN_STATUSES)}"
             )
-        with self._transaction() as db:
-            cursor = db.execute(
-                "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
-                (status, time.time(), run_id),
-            )
-            if cursor.rowcount != 1:
-                raise StoreError(f"no run {run_id!r} in store {self.path}")
+        with self._lock:
+            self.lease_run(run_id)
+            finishing = status == "finished"
+            if not finishing:
+                try:
+                    self._wait_for_writer()
+                except PalaestraError:  # its batches are buffered again: written later
+                    pass
+            with self._transaction(flush=finishing) as db:
+                cursor = db.execute(
+                    "UPDATE runs SET status = ?, updated_at = ?, reason = ? WHERE run_id = ?",
+                    (status, time.time(), None if status == "running" else reason, run_id),
+                )
+                if cursor.rowcount != 1:
+                    raise StoreError(f"no run {run_id!r} in store {self.path}")
 
     def resolve_run(self, ref: str) -> RunRow:
         """The run named by `ref`: an exact id, a unique id prefix, or `last` (newest)."""
@@ -434,7 +545,7 @@ class Store:
 
     def finished_episode_ids(self, run_id: str) -> set[str]:
         """Ids of the run's finished episodes (a resumed run skips them)."""
-        with self._lock:
+        with self._lock, self._sqlite("reading a run's episodes"):
             self._flush_locked()
             rows = self._db.execute(
                 "SELECT episode_id FROM episodes WHERE run_id = ? AND status = 'finished'",
@@ -491,12 +602,15 @@ class Store:
         values = start_values(
             run_id, row, time.time() if row.started_at is None else row.started_at
         )
-        with self._lock:
+        with self._lock, self._sqlite("starting an episode"):
             if run_id not in self._known_runs:
                 found = self._db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,))
                 if found.fetchone() is None:
                     raise StoreError(f"no run {run_id!r} in store {self.path}; create_run first")
+                self.lease_run(run_id)  # before anything of the run is changed
                 self._known_runs.add(run_id)
+            elif run_id not in self._leases:  # released since: taken again
+                self.lease_run(run_id)
             if row.episode_id in self._finished_set(run_id):
                 raise UserError(
                     f"episode {row.episode_id!r} of run {run_id!r} is already finished; a "
@@ -671,6 +785,12 @@ class Store:
         batch: _Batch = (self._starts, self._buffer, self._buffered, self._finishes)
         self._starts, self._buffer, self._buffered, self._finishes = {}, [], 0, []
         self._last_write = time.monotonic()
+        # the runs the batch writes: their leases are checked in its transaction
+        run_ids = sorted(
+            {key[0] for key in batch[0]}
+            | {key[0] for key, _ in batch[1]}
+            | {values[-2] for values in batch[3]}
+        )
         if self._writer is None and self.writer_process and batch[2] >= self.batch_size:
             try:
                 self._writer = WriterProcess(
@@ -680,6 +800,7 @@ class Store:
                         "rows_per_insert": ROWS_PER_INSERT,
                         "checkpoint_rows": _CHECKPOINT_ROWS,
                         "wal_restart_frames": _WAL_RESTART_FRAMES,
+                        "token": self._token,
                     },
                     self._restore_unconfirmed,
                 )
@@ -688,7 +809,7 @@ class Store:
                 raise
         if self._writer is not None:
             try:
-                sent = self._writer.send(batch)
+                sent = self._writer.send(batch, run_ids)
             except BaseException:  # it is gone; what it did not commit is buffered again
                 self._writer = None
                 raise
@@ -698,7 +819,7 @@ class Store:
                 return
             self._wait_for_writer()  # a batch it cannot take is written here, after
         try:
-            self._write_batch(batch)
+            self._write_batch(batch, run_ids)
         except BaseException:
             self._restore([batch])
             raise
@@ -746,14 +867,19 @@ class Store:
             self._rows_since_checkpoint = 0
             self._checkpoint_in_background()
 
-    def _write_batch(self, batch: _Batch) -> None:
+    def _write_batch(self, batch: _Batch, run_ids: list[str]) -> None:
         """Write a batch's starts, events and finish markers, in that order, in one
-        transaction, on this store's own connection."""
+        transaction, on this store's own connection, once the leases of `run_ids` are
+        found still this store's."""
         starts, runs, rows, finishes = batch
         db = self._db
         ids = self._episode_ids
         db.execute("BEGIN IMMEDIATE")
         try:
+            now = time.time()
+            for run_id in run_ids:
+                if db.execute(_lease.CHECK_LEASE, (now, run_id, self._token)).rowcount != 1:
+                    raise StoreError(f"store {self.path}: {_lease.lost_message(db, run_id)}")
             new: list[tuple[Any, ...]] = []
             for key, (values, had_rows) in starts.items():
                 if not had_rows:
@@ -796,7 +922,7 @@ class Store:
             # the batch goes back for a retry, which writes the starts again: ids of
             # inserts rolled back here are replaced before any event row uses them
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"store {self.path}: writing {rows} events failed: {exc}") from exc
+                raise database_error(self.path, exc, f"writing {rows} events") from exc
             raise
         db.execute("COMMIT")
         for values in finishes:  # finished: no more events will need the id
@@ -825,7 +951,7 @@ class Store:
         if status is not None:
             query += " AND status = ?"
             params = (run_id, status)
-        with self._lock:
+        with self._lock, self._sqlite("reading a run's episodes"):
             self._flush_locked()
             rows = self._db.execute(query + " ORDER BY id", params).fetchall()
         return [episode_from_values(values) for values in rows]
@@ -844,13 +970,13 @@ class Store:
             marks = ", ".join("?" * len(kinds))
             query = f"SELECT json FROM events WHERE episode = ? AND kind IN ({marks}) ORDER BY seq"
             extra = tuple(kinds)
-        with self._lock:
+        with self._lock, self._sqlite("reading a run's episodes"):
             self._flush_locked()
             ids = self._db.execute(
                 "SELECT id FROM episodes WHERE run_id = ? ORDER BY id", (run_id,)
             ).fetchall()
         for (episode,) in ids:
-            with self._lock:
+            with self._lock, self._sqlite("reading events"):
                 self._flush_locked()
                 rows = self._db.execute(query, (episode, *extra)).fetchall()
             for (text,) in rows:
@@ -858,7 +984,7 @@ class Store:
 
     def _event_json(self, run_id: str, episode_id: str) -> list[str]:
         """The stored JSON text of one episode's events, ordered by seq."""
-        with self._lock:
+        with self._lock, self._sqlite("reading events"):
             self._flush_locked()
             rows = self._db.execute(_SELECT_EVENTS, (run_id, episode_id)).fetchall()
         return [text for (text,) in rows]
@@ -869,5 +995,6 @@ class Store:
             run = self.get_run(run_id)
             if run is None:
                 raise StoreError(f"no run {run_id!r} in store {self.path}")
-            self._flush_locked()
-            return summarise(self._db, run)
+            with self._sqlite("summarising a run"):
+                self._flush_locked()
+                return summarise(self._db, run)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.core import StoreError
+from palaestra.store._health import reported_error
 
 _HEADER = struct.Struct(">II")
 MAX_IN_FLIGHT = 2
@@ -94,10 +95,11 @@ class WriterProcess:
         """Batches sent and not yet acknowledged."""
         return len(self._pending)
 
-    def send(self, batch: Batch) -> bool:
-        """Hand a batch to the writer (it is kept until acknowledged). False, with
-        nothing sent, for a batch the writer cannot take: an event text with a raw
-        newline (never made by `Event.to_json()`; the store writes it itself)."""
+    def send(self, batch: Batch, run_ids: Sequence[str] = ()) -> bool:
+        """Hand a batch to the writer (it is kept until acknowledged); its transaction
+        checks first that the store still holds the leases of `run_ids` (`_lease`).
+        False, with nothing sent, for a batch the writer cannot take: an event text with
+        a raw newline (never made by `Event.to_json()`; the store writes it itself)."""
         starts, runs, rows, finishes = batch
         texts = [row[5] for _, run in runs for row in run]
         if [text for text in texts if "\n" in text]:  # texts are separated by newlines
@@ -107,6 +109,7 @@ class WriterProcess:
                 "starts": [[*values, had_rows] for values, had_rows in starts.values()],
                 "runs": [[key[0], key[1], len(run)] for key, run in runs],
                 "finishes": finishes,
+                "leases": list(run_ids),
             },
             separators=(",", ":"),
         ).encode()
@@ -220,7 +223,6 @@ class WriterProcess:
         if error is None:
             error = f"the writer process exited with code {self._proc.returncode}"
         self._restore(unconfirmed)
-        raise StoreError(
-            f"store {self.path}: writing {sum(batch[2] for batch in unconfirmed)} events "
-            f"failed: {error}"
+        raise reported_error(
+            self.path, error, f"writing {sum(batch[2] for batch in unconfirmed)} events"
         )

@@ -9,15 +9,22 @@ third thread beside the event loop).
 
 Messages on stdin, each `>II` (meta length, body length), the meta as JSON, the body as
 UTF-8: the first is the configuration (`{"sql": {...}, "checkpoint_rows": N,
-"wal_restart_frames": N, "rows_per_insert": N}`, no body); every other is one
-batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
-"runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...]}` and
+"wal_restart_frames": N, "rows_per_insert": N, "token": T}`, no body); every other is
+one batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
+"runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...],
+"leases": [run_id, ...]}` and
 the events' JSON texts joined by newlines (JSON text never holds a raw newline), `count`
 texts per run, in order. An event's columns (seq, step, agent, kind) are read from the
 start of its text, which is `Event.to_json()`'s field order.
 
+A batch's transaction first checks, for each run in `leases`, that the parent store
+(its `token`) still holds the run's lease, and refreshes its heartbeat (`sql
+["check_lease"]`, see `store._lease`): a writer whose parent lost a run writes nothing
+more of it.
+
 One line on stdout per batch, once its transaction is committed: `ok`, or `error
-MESSAGE` after which the process exits (the parent keeps every batch until it is
+MESSAGE` (`MESSAGE` begins with SQLite's result code, `SQLITE_FULL` say, when SQLite
+raised) after which the process exits (the parent keeps every batch until it is
 acknowledged, and sends them again to a new writer). At the end of stdin, or at a
 message cut short by the parent's death, it exits; a transaction is never left half
 written. SIGINT is ignored: a Ctrl-C in a terminal reaches the whole process group, and
@@ -32,6 +39,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import time
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct(">II")
@@ -94,6 +102,8 @@ class _Writer:
         self.rows_per_insert: int = config["rows_per_insert"]
         self.checkpoint_rows: int = config["checkpoint_rows"]
         self.wal_restart_frames: int = config["wal_restart_frames"]
+        self.token: str = config["token"]
+        """The parent store's lease token (`store._lease`)."""
         self.rows_since_checkpoint = 0
         self.ids: dict[tuple[str, str], int] = {}
         """Integer ids of running episodes (learnt from the starts, or looked up)."""
@@ -118,6 +128,13 @@ class _Writer:
         db, sql = self.db, self.sql
         db.execute("BEGIN IMMEDIATE")
         try:
+            now = time.time()
+            for run_id in meta["leases"]:  # fenced: nothing is written for a lost lease
+                if db.execute(sql["check_lease"], (now, run_id, self.token)).rowcount != 1:
+                    raise ValueError(
+                        f"this process no longer holds the lease of run {run_id!r}: another "
+                        "process took the run over, so nothing more of it is written from here"
+                    )
             for *values, had_rows in meta["starts"]:
                 # an episode that may have rows from an earlier try: reset in place (its
                 # id kept) and its old events dropped, as the parent does
@@ -193,7 +210,9 @@ def main() -> None:
             try:
                 writer.write(json.loads(meta), body.decode())
             except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+                code = getattr(exc, "sqlite_errorname", "")  # SQLITE_FULL, SQLITE_CORRUPT...
+                code = "_".join(code.split("_")[:2]) + " " if code else ""
+                message = f"{code}{type(exc).__name__}: {exc}".replace("\n", " ")
                 stdout.write(f"error {message}\n")
                 stdout.flush()
                 sys.exit(1)

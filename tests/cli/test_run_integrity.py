@@ -1,0 +1,240 @@
+"""One writer per run, with real processes: a second `palaestra run --run-id X` while the
+first is live stops with an error naming the first and changes nothing; a writer killed
+with SIGKILL leaves a lease that the next `palaestra run` takes over, resuming the run.
+
+The first process runs episodes that wait for a gate file (episodes of seed 0 go
+freely), so the second one always meets a live run with finished and running episodes,
+whatever the machine's speed: no timing decides the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import palaestra
+from palaestra.core import Event
+from palaestra.store import Store
+
+REPO = Path(__file__).parents[2]
+RUN_ID = "shared"
+
+EXPERIMENT = textwrap.dedent(
+    """
+    name: gated
+    seed: 0
+    concurrency: {episodes: 9}
+    jobs:
+      - env: test.counter
+        tasks: 3
+        seeds: 3
+        operator: {kind: python, factory: "tests.cli.test_run_integrity:Gated"}
+    """
+)
+
+CLI = textwrap.dedent(
+    """
+    import sys
+    from tests.runtime.toy_env import register_counter
+    from palaestra.cli import main
+
+    register_counter()
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from tests.runtime.toy_env import register_counter
+    from palaestra.runtime import run
+    from palaestra.store import Store
+
+    register_counter()
+    # small batches: the store's writer process writes them, under the run's lease
+    with Store(sys.argv[2], batch_size=8, flush_interval_s=0.05) as store:
+        run(sys.argv[1], run_id=sys.argv[3], store=store)
+    """
+)
+
+
+class Gated:
+    """Counts to the target; in episodes of seed > 0, past the first step only once the
+    gate file exists (their first step's events are written meanwhile)."""
+
+    def __init__(self, agent: str = "") -> None:
+        self.gate = Path(os.environ["PALAESTRA_TEST_GATE"])
+
+    async def act(self, observation, ctx):
+        import asyncio
+
+        if not ctx.episode_id.endswith("/0/0") and observation.data["counter"] >= 1:
+            while not self.gate.exists():  # seed > 0: after a first step, wait for the test
+                await asyncio.sleep(0.02)
+        if observation.data["counter"] >= 3:
+            return palaestra.Action(text="DONE")
+        return palaestra.Action(
+            tool_calls=[{"id": f"c{ctx.step}", "name": "add", "arguments": {"n": 1}}]
+        )
+
+
+def _env(gate: Path) -> dict[str, str]:
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "PALAESTRA_TEST_GATE": str(gate)}
+
+
+def _snapshot(db: Path) -> dict[str, list[Event]]:
+    """Every episode's stored events, read with plain SQLite (no lease, no store)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT ep.episode_id, ev.json FROM events AS ev JOIN episodes AS ep "
+            "ON ev.episode = ep.id ORDER BY ep.id, ev.seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    found: dict[str, list[Event]] = {}
+    for episode_id, text in rows:
+        found.setdefault(episode_id, []).append(Event.from_json(text))
+    return found
+
+
+def _wait_until(predicate, what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.05)
+
+
+def _finished(db: Path) -> set[str]:
+    import sqlite3
+
+    if not db.exists():
+        return set()
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT episode_id FROM episodes WHERE status = 'finished'")
+        return {episode_id for (episode_id,) in rows.fetchall()}
+    except sqlite3.OperationalError:  # not created yet
+        return set()
+    finally:
+        conn.close()
+
+
+def _check_complete(db: Path, episodes: int) -> None:
+    """The run is finished and every episode holds all its events, once each."""
+    with Store(db) as store:
+        run = store.get_run(RUN_ID)
+        assert run is not None and run.status == "finished", run
+        rows = store.episodes(RUN_ID)
+        assert len(rows) == episodes
+        for row in rows:
+            events = store.events(RUN_ID, row.episode_id)
+            assert row.status == "finished" and row.outcome == "success", row
+            assert [e.seq for e in events] == list(range(row.n_events)), row.episode_id
+            assert events[0].kind == "episode_start" and events[-1].kind == "episode_end"
+        assert store.run_lease(RUN_ID) is None  # released at the end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first_writer", ["cli", "writer-process"])
+def test_a_second_writer_of_a_live_run_is_refused_and_touches_nothing(
+    tmp_path: Path, first_writer: str
+) -> None:
+    experiment, db, gate = tmp_path / "gated.yaml", tmp_path / "runs.db", tmp_path / "gate"
+    experiment.write_text(EXPERIMENT)
+    cli, writer = tmp_path / "cli.py", tmp_path / "writer.py"
+    cli.write_text(CLI)
+    writer.write_text(WRITER)
+    command = (
+        [sys.executable, str(cli), "run", str(experiment), "--store", str(db)]
+        + ["--run-id", RUN_ID, "--quiet"]
+        if first_writer == "cli"
+        else [sys.executable, str(writer), str(experiment), str(db), RUN_ID]
+    )
+    first = subprocess.Popen(
+        command, env=_env(gate), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        # seed 0 episodes finish; the others start, write events and wait for the gate
+        _wait_until(lambda: len(_finished(db)) >= 3, "the first run's free episodes")
+        _wait_until(lambda: len(_snapshot(db)) >= 4, "events of a gated episode")
+        before = _snapshot(db)
+        second = subprocess.run(
+            [sys.executable, str(cli), "run", str(experiment), "--store", str(db)]
+            + ["--run-id", RUN_ID, "--quiet"],
+            env=_env(gate),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2, second.stderr
+        message = second.stderr.strip()
+        assert message.startswith("error: run 'shared' is being written by pid")
+        assert f"pid {first.pid} on " in message and "heartbeat" in message, message
+        assert "Traceback" not in second.stderr
+        after = _snapshot(db)
+        for episode_id, events in before.items():  # nothing deleted, nothing rewritten
+            assert after[episode_id][: len(events)] == events, episode_id
+        gate.touch()
+        out, err = first.communicate(timeout=120)
+    finally:
+        gate.touch()
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, err.decode()
+    _check_complete(db, episodes=9)
+
+
+@pytest.mark.slow
+def test_a_killed_writer_leaves_a_lease_the_resume_takes_over(tmp_path: Path) -> None:
+    experiment, db, gate = tmp_path / "gated.yaml", tmp_path / "runs.db", tmp_path / "gate"
+    experiment.write_text(EXPERIMENT)
+    writer, cli = tmp_path / "writer.py", tmp_path / "cli.py"
+    writer.write_text(WRITER)
+    cli.write_text(CLI)
+    first = subprocess.Popen(
+        [sys.executable, str(writer), str(experiment), str(db), RUN_ID], env=_env(gate)
+    )
+    try:
+        _wait_until(lambda: len(_finished(db)) >= 3, "the first run's free episodes")
+        _wait_until(lambda: len(_snapshot(db)) >= 4, "events of a gated episode")
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    finished_before = {
+        episode_id: events
+        for episode_id, events in _snapshot(db).items()
+        if episode_id in _finished(db)
+    }
+    with Store(db) as store:  # the dead writer's lease is still there, and says who
+        lease = store.run_lease(RUN_ID)
+        assert lease is not None and lease.pid == first.pid and not lease.alive()
+        run = store.get_run(RUN_ID)
+        assert run is not None and run.status == "running"
+    gate.touch()
+    resumed = subprocess.run(
+        [sys.executable, str(cli), "run", str(experiment), "--store", str(db)]
+        + ["--run-id", RUN_ID, "--quiet"],
+        env=_env(gate),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({len(finished_before)} episodes were already finished)" in resumed.stdout
+    _check_complete(db, episodes=9)
+    after = _snapshot(db)
+    for episode_id, events in finished_before.items():  # finished episodes untouched
+        assert after[episode_id] == events
