@@ -49,6 +49,7 @@ from palaestra.core._events import (
     is_judge,
     make_event,
 )
+from palaestra.core._files import atomic_directory, atomic_path, atomic_write
 from palaestra.core._imports import import_object
 from palaestra.core._limiter import Limiter
 from palaestra.core._scope import CallScope, call_scope, current_scope
@@ -101,6 +102,9 @@ __all__ = [
     "UserError",
     "Z95",
     "action_payload",
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write",
     "call_scope",
     "current_scope",
     "derive_rng",

@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from palaestra.core import atomic_write
 from palaestra.eval import _svg
 from palaestra.eval._metrics import GroupMetrics, metrics
 from palaestra.eval._paired import PairedComparison, paired_compare
@@ -309,9 +310,10 @@ def build_report(
 
 
 def write_report(store: Store, run_ids: Sequence[str], path: str | Path, **options: Any) -> Path:
-    """`build_report` written to `path` (UTF-8); returns the path."""
+    """`build_report` written to `path` (UTF-8, atomically: a crash leaves the old file or
+    none); returns the path."""
     out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True)
-    out.write_text(build_report(store, run_ids, **options), encoding="utf-8")
+    html = build_report(store, run_ids, **options)
+    with atomic_write(out, make_parents=True) as fp:
+        fp.write(html)
     return out

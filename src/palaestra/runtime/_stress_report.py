@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from palaestra.boundaries import FaultPlan
-from palaestra.core import Event
+from palaestra.core import Event, atomic_write
 from palaestra.runtime._episode import EpisodeSpec
 from palaestra.runtime._experiment import Experiment
 
@@ -85,18 +85,19 @@ class StressReport:
         if repro is None or self.smallest is None:
             return {}
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         plan_path = out / "faults.yaml"
-        plan_path.write_text(self.plan_yaml())
+        with atomic_write(plan_path, make_parents=True) as fp:
+            fp.write(self.plan_yaml())
         data = repro.model_dump(mode="json")
         data["faults"] = plan_data(self.smallest.plan)
         for job in data["jobs"]:
             job.pop("faults", None)
         experiment_path = out / "counterexample.yaml"
-        experiment_path.write_text(
-            f"# palaestra stress {self.stress_id}: {self.smallest.violation.description}\n"
-            + yaml.safe_dump(data, sort_keys=False)
-        )
+        with atomic_write(experiment_path) as fp:
+            fp.write(
+                f"# palaestra stress {self.stress_id}: {self.smallest.violation.description}\n"
+                + yaml.safe_dump(data, sort_keys=False)
+            )
         return {"faults": plan_path, "experiment": experiment_path}
 
     def commands(self, files: dict[str, Path], experiment_path: str | None = None) -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from palaestra.core import UserError
+from palaestra.core import UserError, atomic_path
 
 _EVENT_COLUMNS: list[tuple[str, str]] = [
     ("run_id", "string"),
@@ -203,12 +203,27 @@ def export_parquet(
     if batch_size < 1:
         raise UserError(f"batch_size must be at least 1, got {batch_size}")
     events_path, episodes_path = parquet_paths(target)
-    events_path.parent.mkdir(parents=True, exist_ok=True)
+    # both files are written to temporary names and renamed when both are complete
+    with (
+        atomic_path(events_path, make_parents=True) as events_tmp,
+        atomic_path(episodes_path, make_parents=True) as episodes_tmp,
+    ):
+        count = _write_events(pa, pq, store, run_id, events_tmp, batch_size)
+        rows = [row.model_dump(mode="json") for row in store.episodes(run_id)]
+        episode_schema = _schema(pa, _EPISODE_COLUMNS)
+        episode_names = [name for name, _ in _EPISODE_COLUMNS]
+        pq.write_table(
+            _table(pa, episode_schema, episode_names, rows), episodes_tmp, compression="zstd"
+        )
+    return ParquetExport(events_path, episodes_path, count, len(rows))
 
+
+def _write_events(pa: Any, pq: Any, store: Any, run_id: str, path: Path, batch_size: int) -> int:
+    """Stream the run's events into the Parquet file `path`; returns how many."""
     schema = _schema(pa, _EVENT_COLUMNS)
     names = [name for name, _ in _EVENT_COLUMNS]
     count = 0
-    with pq.ParquetWriter(events_path, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         batch: list[dict[str, Any]] = []
         for text in _event_texts(store, run_id, batch_size):
             batch.append(event_row(run_id, text))
@@ -219,14 +234,7 @@ def export_parquet(
         if batch or count == 0:
             writer.write_table(_table(pa, schema, names, batch))
             count += len(batch)
-
-    rows = [row.model_dump(mode="json") for row in store.episodes(run_id)]
-    episode_schema = _schema(pa, _EPISODE_COLUMNS)
-    episode_names = [name for name, _ in _EPISODE_COLUMNS]
-    pq.write_table(
-        _table(pa, episode_schema, episode_names, rows), episodes_path, compression="zstd"
-    )
-    return ParquetExport(events_path, episodes_path, count, len(rows))
+    return count
 
 
 def _table(pa: Any, schema: Any, names: list[str], rows: list[dict[str, Any]]) -> Any:

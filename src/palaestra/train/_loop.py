@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from palaestra.core import ConfigError, derive_seed
+from palaestra.core import ConfigError, atomic_directory, atomic_write, derive_seed
 from palaestra.models._torch import TorchPolicy
 from palaestra.runtime import Experiment, arun, load_experiment
 from palaestra.runtime._experiment import LLMOperatorConfig, ModelConfig
@@ -368,7 +368,8 @@ def _reference(policy: TorchPolicy, root: Path, *, fresh: bool) -> Any:
     folder = root / "reference"
     if fresh or not (folder / "config.json").exists():
         reference = copy.deepcopy(policy.model)
-        reference.save_pretrained(folder)
+        with atomic_directory(folder) as tmp:  # config.json is there only with the weights
+            reference.save_pretrained(tmp)
     else:
         reference, _ = load_pretrained(folder)
     reference.eval()
@@ -381,11 +382,19 @@ def _read_curve(root: Path) -> list[dict[str, Any]]:
     path = root / CURVE_FILE
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _curve_records(path.read_text())
+
+
+def _curve_records(text: str) -> list[dict[str, Any]]:
+    """The records of a curve file's text. A last line without its newline is a record
+    whose append a crash cut off (steps are appended one line at a time): it is dropped."""
+    lines = text.split("\n")
+    return [json.loads(line) for line in lines[:-1] if line.strip()]
 
 
 def _write_curve(root: Path, records: list[dict[str, Any]]) -> None:
-    (root / CURVE_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
+    with atomic_write(root / CURVE_FILE, make_parents=True) as fp:
+        fp.write("".join(json.dumps(r) + "\n" for r in records))
 
 
 def _append_curve(root: Path, record: dict[str, Any]) -> None:
@@ -402,7 +411,7 @@ def read_curve(path: str | Path) -> list[dict[str, Any]]:
         from palaestra.core import UserError
 
         raise UserError(f"no curve file {path} (palaestra train writes {CURVE_FILE} there)")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _curve_records(path.read_text())
 
 
 def learning_curves(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from palaestra.core import atomic_directory
 from palaestra.models._torch import TorchPolicy
 from palaestra.models._torch_load import STEP_DIR, latest_checkpoint, save_policy
 from palaestra.train._batch import Sample
@@ -204,26 +205,23 @@ def save_checkpoint(
     config: TrainConfig,
     state: dict[str, Any],
 ) -> Path:
-    """Write `folder/step-NNNNNN/` (written to a temporary name, then renamed, so a
-    crash never leaves a half checkpoint that resume would pick) and prune old ones."""
+    """Write `folder/step-NNNNNN/` and prune old ones. The folder is filled under a
+    temporary name, fsync'd and renamed (`palaestra.core.atomic_directory`), so a crash
+    never leaves a half checkpoint that resume would pick."""
     import torch
 
     root = Path(folder)
     final = root / f"step-{step:06d}"
-    tmp = root / f".tmp-step-{step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_policy(policy, tmp / "model")
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    record = {
-        "step": step,
-        "config": config.to_json(),
-        **state,
-        "rng": {"python": random.getstate()[1][:1], "torch": torch.get_rng_state().tolist()},
-    }
-    (tmp / "state.json").write_text(json.dumps(record, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_directory(final) as tmp:
+        save_policy(policy, tmp / "model")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        record = {
+            "step": step,
+            "config": config.to_json(),
+            **state,
+            "rng": {"python": random.getstate()[1][:1], "torch": torch.get_rng_state().tolist()},
+        }
+        (tmp / "state.json").write_text(json.dumps(record, indent=1))
     if config.keep_checkpoints > 0:
         steps = sorted(
             (int(m.group(1)), p)

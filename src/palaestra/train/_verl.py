@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from palaestra.core import Usage, UserError
+from palaestra.core import Usage, UserError, atomic_path
 from palaestra.models import ModelRequest, ModelResponse
 from palaestra.models._embedded import reply_message
 from palaestra.models._torch_tokens import PromptTokens
@@ -181,8 +181,9 @@ def write_verl_dataset(experiment: Any, path: str | Path) -> Path:
     import pyarrow.parquet as pq
 
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(verl_rows(experiment)), out)
+    table = pa.Table.from_pylist(verl_rows(experiment))
+    with atomic_path(out, make_parents=True) as tmp:
+        pq.write_table(table, tmp)
     return out
 
 
