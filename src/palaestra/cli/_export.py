@@ -7,7 +7,7 @@ palaestra export RUN --format adp --adp-version 1.3.0|1.2.0 [-o FILE]   ADP JSON
 palaestra export RUN --format sft [-o FILE] [--all] [--agent A] [--no-metadata]
 palaestra export RUN --format parquet -o DIR_OR_FILE        events + episodes tables
 palaestra export RUN --format otel [--endpoint URL | --console] [--content]
-palaestra import FILE [--format jsonl|adp] [--run-id ID]   (adp: FILE or DIR)
+palaestra import FILE [--format jsonl|adp] [--run-id ID] [--partial]   (adp: FILE or DIR)
 ```
 """
 
@@ -68,6 +68,12 @@ def add_export_parsers(sub: Any, store_arg: Callable[[argparse.ArgumentParser], 
     p.add_argument("file")
     p.add_argument("--format", choices=IMPORT_FORMATS, default="jsonl")
     p.add_argument("--run-id", help="import under a new run id")
+    p.add_argument(
+        "--partial",
+        action="store_true",
+        help="jsonl: import what a cut or altered file holds (its trailer does not prove it "
+        "whole); the run is marked interrupted",
+    )
     store_arg(p)
 
 
@@ -113,6 +119,9 @@ def cmd_export(store: Any, args: argparse.Namespace) -> int:
     if fmt == "jsonl":
         from palaestra.store import export_jsonl
 
+        if not args.output:  # bytes: the trailer's digest is of UTF-8, whatever the locale
+            sys.stdout.flush()
+            target = getattr(sys.stdout, "buffer", sys.stdout)
         export_jsonl(store, run.run_id, target)
         what = "run"
     elif fmt == "adp":
@@ -156,10 +165,20 @@ def cmd_import(store: Any, args: argparse.Namespace) -> int:
     if args.format == "adp":
         from palaestra.store import import_adp
 
+        if args.partial:
+            raise UserError("--partial applies to --format jsonl only")
         run_id = import_adp(store, path, run_id=args.run_id)
     else:
         from palaestra.store import import_jsonl
 
-        run_id = import_jsonl(store, path, run_id=args.run_id)
+        result = import_jsonl(store, path, run_id=args.run_id, partial=args.partial)
+        run_id = result.run_id
+        if not result.complete:
+            print(
+                f"warning: {path} is not whole ({'; '.join(result.problems)}); imported "
+                f"{result.episodes} episodes and {result.events} events as run {run_id}, "
+                "marked interrupted",
+                file=sys.stderr,
+            )
     print(f"imported run {run_id} into {store.path}")
     return 0

@@ -24,7 +24,8 @@ from palaestra.store._adp_schema import (
     AdpTrajectory,
 )
 from palaestra.store._adp_write import export_adp
-from palaestra.store._jsonl import export_jsonl, import_jsonl
+from palaestra.store._jsonl import JSONL_FORMAT_VERSION, export_jsonl
+from palaestra.store._jsonl_import import JsonlImport, import_jsonl
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
 from palaestra.store._rows import (
@@ -39,6 +40,7 @@ from palaestra.store._sqlite import Store
 __all__ = [
     "ADP_SCHEMA_VERSION",
     "ADP_VERSIONS",
+    "JSONL_FORMAT_VERSION",
     "STORE_SCHEMA_VERSION",
     "Adp12Trajectory",
     "Adp13Trajectory",
@@ -51,6 +53,7 @@ __all__ = [
     "AdpTrajectory",
     "EpisodeRow",
     "EpisodeSummary",
+    "JsonlImport",
     "ParquetExport",
     "RunRow",
     "Store",
