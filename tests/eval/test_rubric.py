@@ -137,11 +137,11 @@ def test_yaml_file_and_its_errors(tmp_path, log) -> None:
     result = _grade(Rubric.from_yaml(path), log)
     assert result.value == pytest.approx(2 / 3) and result.success
     path.write_text("items:\n  - {id: db, metric: db_match, wieght: 2}\n")
-    with pytest.raises(ConfigError, match=r"invalid rubric .*r\.yaml: items\.0\.wieght"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:2: items\.0\.wieght: Extra inputs"):
         Rubric.from_yaml(path)
     from palaestra.runtime._scoring import load_rubric_file
 
-    with pytest.raises(ConfigError, match=r"(?s)invalid rubric file .*r\.yaml:2: items\.0\.wieght"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:2: items\.0\.wieght: unknown field"):
         load_rubric_file(path)
 
 

@@ -41,9 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from palaestra._safe_yaml import load_yaml_file
 from palaestra.core import ConfigError, UserError
 from palaestra.eval._judge import (
     DEFAULT_INSTRUCTIONS,
@@ -155,19 +155,17 @@ class Rubric(BaseModel):
     def from_yaml(cls, path: str | Path) -> Rubric:
         """Load a rubric file (errors name the file and the field)."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read rubric {path}: {exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"rubric {path} is not valid YAML: {exc}") from None
+        data, lines = load_yaml_file(path, what="rubric file", expected="a rubric mapping")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(f"invalid rubric {path}: {problems}") from None
+            problems = []
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                line = next(lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines)
+                field = ".".join(str(p) for p in loc) or "(top level)"
+                problems.append(f"{path}:{line}: {field}: {error['msg']}")
+            raise ConfigError("\n".join(problems)) from None
 
 
 RubricItem.model_rebuild()

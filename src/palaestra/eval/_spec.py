@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,6 +40,7 @@ from pydantic import (
     model_validator,
 )
 
+from palaestra._safe_yaml import load_yaml
 from palaestra.core import (
     ConfigError,
     ModelRequestEvent,
@@ -189,10 +189,7 @@ def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSp
     text = text.strip()
     data: Any
     if text.startswith("{"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UserError(f"--scorer {text!r} is not a YAML mapping: {exc}") from None
+        data, _ = load_yaml(text, source=f"--scorer {text!r}", expected="a mapping")
     elif text.startswith("python:"):
         data = {"python": text[len("python:") :]}
     elif text.endswith((".yaml", ".yml")):

@@ -152,12 +152,10 @@ def load_contracts_file(path: str | Path) -> list[ContractSpec]:
     experiment file works too) or the list itself. Errors name the file and line."""
     from pydantic import TypeAdapter
 
-    from palaestra.runtime._yaml import format_validation_error, load_yaml_with_lines
+    from palaestra.runtime._yaml import format_validation_error, load_yaml_file
 
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such contracts file")
-    data, lines = load_yaml_with_lines(path.read_text(), source=str(path))
+    data, lines = load_yaml_file(path, what="contracts file", expected="a `contracts:` list")
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "contracts" in data:
         data, prefix = data["contracts"], ("contracts",)
@@ -178,4 +176,4 @@ def load_contracts_file(path: str | Path) -> list[ContractSpec]:
                 line.replace(": ", ": contracts.", 1) if line.startswith(str(path)) else line
                 for line in message.splitlines()
             )
-        raise ConfigError(f"invalid contracts file {path}:\n{message}") from None
+        raise ConfigError(message) from None

@@ -47,12 +47,10 @@ def load_fault_plan(path: str | Path) -> FaultPlan:
     """A plan from a YAML file: a mapping with a `faults:` key (as `palaestra stress`
     writes, possibly with other keys), the plan itself (`seed`, `rules`), or a list of
     rules. Errors name the file and line."""
-    from palaestra.runtime._yaml import format_validation_error, load_yaml_with_lines
+    from palaestra.runtime._yaml import format_validation_error, load_yaml_file
 
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such fault plan file")
-    data, lines = load_yaml_with_lines(path.read_text(), source=str(path))
+    data, lines = load_yaml_file(path, what="fault plan file", expected="a fault plan")
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "faults" in data:
         data, prefix = data["faults"], ("faults",)
@@ -69,10 +67,7 @@ def load_fault_plan(path: str | Path) -> FaultPlan:
         }
         if isinstance(data, list):  # the shorthand: errors are reported under `rules`
             shifted = {("rules", *loc): line for loc, line in shifted.items()}
-        raise ConfigError(
-            f"invalid fault plan {path}:\n"
-            + format_validation_error(exc, source=str(path), lines=shifted)
-        ) from None
+        raise ConfigError(format_validation_error(exc, source=str(path), lines=shifted)) from None
 
 
 def apply_faults(operator: Any, plan: FaultPlan | None, *, model_key: str, replaying: bool) -> None:

@@ -95,21 +95,14 @@ def load_rubric_file(path: Path) -> Rubric:
     """A rubric YAML file, validated with errors that name the file line."""
     from pydantic import ValidationError
 
-    from palaestra.runtime._yaml import format_validation_error, load_yaml_with_lines
+    from palaestra.runtime._yaml import format_validation_error, load_yaml_file
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read rubric file {path}: {exc}") from None
-    data, lines = load_yaml_with_lines(text, source=str(path))
+    data, lines = load_yaml_file(path, what="rubric file", expected="a rubric mapping")
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(
-            f"invalid rubric file {path}:\n"
-            + format_validation_error(exc, source=str(path), lines=lines)
-        ) from None
+        raise ConfigError(format_validation_error(exc, source=str(path), lines=lines)) from None
 
 
 def env_target(env: Any) -> Any:

@@ -1,5 +1,7 @@
-"""Loading YAML while remembering where each value came from (file and line), so that a
-validation error can name the line of the offending field."""
+"""Config files validated into pydantic models with errors that name the file and the
+line of the offending field. Reading and parsing (plain data only, under size, depth
+and node limits) is `palaestra._safe_yaml`'s; this module maps pydantic's errors back
+to lines."""
 
 from __future__ import annotations
 
@@ -7,48 +9,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from palaestra._safe_yaml import Loc, load_yaml, load_yaml_file
 from palaestra.core import ConfigError
 from palaestra.runtime._systems_config import UNION_TAGS
 
-Loc = tuple[str | int, ...]
 
-
-def load_yaml_with_lines(text: str, *, source: str = "<string>") -> tuple[Any, dict[Loc, int]]:
-    """Parse YAML; returns the data and a map from each value's path to its 1-based line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if node is None:
-        raise ConfigError(f"{source}: the file is empty; expected an experiment mapping")
-    lines: dict[Loc, int] = {}
-    _walk(node, (), lines)
-    data = yaml.safe_load(text)
-    return data, lines
-
-
-def _walk(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk_value(value_node, (*path, key), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
-
-
-def _walk_value(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
-    key_line = lines[path]
-    _walk(node, path, lines)
-    lines[path] = key_line if not isinstance(node, yaml.ScalarNode) else node.start_mark.line + 1
+def load_yaml_with_lines(
+    text: str, *, source: str = "<string>", expected: str = "an experiment mapping"
+) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML as plain data under the config limits (`palaestra._safe_yaml`);
+    returns the data and a map from each value's path to its 1-based line."""
+    return load_yaml(text, source=source, expected=expected)
 
 
 def line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -121,18 +94,13 @@ _UNION_TAGS = {"baseline", "llm", "scripted", "human", "python", *UNION_TAGS}
 def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:
     """Read and validate a YAML file into `model`, with errors naming file and line."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such experiment file")
-    text = path.read_text()
-    data, lines = load_yaml_with_lines(text, source=str(path))
+    data, lines = load_yaml_file(path, what="experiment file", expected="an experiment mapping")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}:1: expected a mapping of experiment fields, got {type(data).__name__}"
         )
     try:
-        return model.model_validate(data, context={"base_dir": str(path.parent)})
+        context = {"base_dir": str(path.parent), "check_imports": True}
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(
-            f"invalid experiment file {path}:\n"
-            + format_validation_error(exc, source=str(path), lines=lines)
-        ) from None
+        raise ConfigError(format_validation_error(exc, source=str(path), lines=lines)) from None

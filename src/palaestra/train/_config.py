@@ -180,15 +180,15 @@ def train_config(
         if any(e["type"] == "unexpected_keyword_argument" for e in exc.errors()):
             valid = ", ".join(f.name for f in dataclasses.fields(TrainConfig))
             text += f"\nvalid fields of train: {valid}"
-        raise ConfigError(f"invalid train block in {source}:\n{text}") from None
+        raise ConfigError(text) from None
 
 
 def train_config_from_file(path: str | Path) -> TrainConfig:
     """The `train:` block of an experiment file, errors naming file and line."""
-    from palaestra.runtime._yaml import load_yaml_with_lines
+    from palaestra.runtime._yaml import load_yaml_file
 
     path = Path(path)
-    data, lines = load_yaml_with_lines(path.read_text(), source=str(path))
+    data, lines = load_yaml_file(path, what="experiment file", expected="an experiment mapping")
     block = data.get("train") if isinstance(data, dict) else None
     return train_config(block, source=str(path), lines=lines)
 
