@@ -27,11 +27,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from palaestra.assurance import ContractSpec
 from palaestra.boundaries import FaultPlan, Policy
-from palaestra.core import ConfigError
+from palaestra.core import ConfigError, import_object
 from palaestra.eval import ScorerSpec
 from palaestra.eval._spec import check_unique_names
 from palaestra.runtime import _systems_config
@@ -45,9 +52,37 @@ from palaestra.runtime._systems_config import (
 )
 from palaestra.tools import MCPServer
 
+MAX_SEED = 2**63 - 1
+"""Seeds are stored as SQLite integers (signed 64 bits) and must be >= 0."""
+MAX_EPISODES_PER_JOB = 1_000_000
+"""tasks x seeds x epochs of one job, at most: the plan of a run is held in memory."""
+
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # unknown fields are typos; NaN and infinity are no config values (JSON has neither)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _repeated(values: list[Any]) -> Any:
+    """The first value that occurs a second time, or None."""
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+def _check_import(path: str, info: ValidationInfo) -> str:
+    """Import `package.module:attr` now when loading a file (`check_imports` in the
+    validation context), so that a typo is an error naming its line, not a failure of
+    every episode later."""
+    if (info.context or {}).get("check_imports"):
+        try:
+            import_object(path)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    return path
 
 
 class ScriptedToolCall(_Config):
@@ -83,13 +118,15 @@ class ModelConfig(_Config):
     """Server URL for `openai:` specs (default: OPENAI_BASE_URL, then OpenAI)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the API key."""
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_connections: int = 64
+    temperature: float | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_connections: int = Field(64, ge=1)
     """Per-provider HTTP connection limit."""
-    timeout_s: float = 60.0
-    max_retries: int = 4
+    timeout_s: float = Field(60.0, gt=0)
+    """Seconds one request may take."""
+    max_retries: int = Field(4, ge=0)
+    """Retries of a failed request (0: one attempt)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Further constructor options of the model (e.g. `n_ctx` for the local model)."""
     replies: list[str | ScriptedReply] | None = None
@@ -123,12 +160,22 @@ class LLMOperatorConfig(_Config):
     tools: list[str] = Field(default_factory=list)
     """Import paths `package.module:function` of Python functions to offer as tools."""
     max_tool_rounds: int = Field(8, ge=1)
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: float | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
     keep_history: bool = True
     mcp: list[MCPServer] = Field(default_factory=list)
     """Model Context Protocol servers whose tools the operator may also call (each
     connected once per run; see `palaestra.tools.MCPServer`)."""
+
+    @field_validator("tools")
+    @classmethod
+    def _tools_import(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for index, path in enumerate(value):
+            try:
+                _check_import(path, info)
+            except ValueError as exc:
+                raise ValueError(f"{index}: {exc}") from None
+        return value
 
     @field_validator("mcp")
     @classmethod
@@ -161,6 +208,11 @@ class PythonOperatorConfig(_Config):
     factory: str
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("factory")
+    @classmethod
+    def _factory_imports(cls, value: str, info: ValidationInfo) -> str:
+        return _check_import(value, info)
+
 
 OperatorConfig = Annotated[
     BaselineOperatorConfig
@@ -192,7 +244,7 @@ class Job(_Config):
     params: dict[str, Any] = Field(default_factory=dict)
     tasks: int | list[str] | Literal["all"] = 1
     seeds: int | list[int] = 1
-    epochs: int = Field(1, ge=1)
+    epochs: int = Field(1, ge=1, le=MAX_EPISODES_PER_JOB)
     operator: OperatorConfig = Field(default_factory=BaselineOperatorConfig)
     agents: dict[str, OperatorConfig] = Field(default_factory=dict)
     """Per-agent overrides of `operator`."""
@@ -229,14 +281,44 @@ class Job(_Config):
     def _positive_tasks(cls, value: Any) -> Any:
         if isinstance(value, int) and value < 1:
             raise ValueError("tasks must be >= 1, a list of task ids, or 'all'")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list runs nothing; give task ids, a count, or 'all'")
+            twice = _repeated(value)
+            if twice is not None:
+                raise ValueError(f"task {twice!r} is listed twice; list each task once")
         return value
 
     @field_validator("seeds")
     @classmethod
     def _seed_list(cls, value: Any) -> Any:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("seeds must be >= 1 or a list of seeds")
+        if isinstance(value, int) and not 1 <= value <= MAX_EPISODES_PER_JOB:
+            raise ValueError(
+                f"seeds must be a count from 1 to {MAX_EPISODES_PER_JOB:,} or a list of seeds"
+            )
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list runs nothing; give seeds or a count")
+            for index, seed in enumerate(value):
+                if not 0 <= seed <= MAX_SEED:
+                    raise ValueError(f"{index}: a seed must be from 0 to 2**63-1, got {seed}")
+            twice = _repeated(value)
+            if twice is not None:
+                raise ValueError(f"seed {twice} is listed twice; list each seed once")
         return value
+
+    @model_validator(mode="after")
+    def _episode_count(self) -> Job:
+        # a count of tasks is "the first N" (at most what the environment has): the
+        # runner checks the total once it knows the tasks
+        tasks = len(self.tasks) if isinstance(self.tasks, list) else 1
+        seeds = len(self.seeds) if isinstance(self.seeds, list) else self.seeds
+        if tasks * seeds * self.epochs > MAX_EPISODES_PER_JOB:
+            raise ValueError(
+                f"epochs: {tasks:,} tasks x {seeds:,} seeds x {self.epochs:,} epochs is more "
+                f"than {MAX_EPISODES_PER_JOB:,} episodes; split the job over several runs"
+            )
+        return self
 
     def seed_list(self) -> list[int]:
         """The episode seeds: 0..N-1 for a count, else the list."""
@@ -262,7 +344,8 @@ class Experiment(_Config):
     """A whole experiment: jobs × tasks × seeds × epochs, models, limits."""
 
     name: str = "experiment"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    """Run seed, from 0 to 2**63-1."""
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     jobs: list[Job] = Field(min_length=1)
     concurrency: Concurrency = Field(default_factory=Concurrency)
@@ -377,7 +460,5 @@ def load_experiment(source: Experiment | str | Path | dict[str, Any]) -> Experim
         try:
             return Experiment.model_validate(source)
         except ValidationError as exc:
-            raise ConfigError(
-                "invalid experiment:\n" + format_validation_error(exc, source="<dict>")
-            ) from None
+            raise ConfigError(format_validation_error(exc, source="<dict>")) from None
     return Experiment.from_yaml(source)
