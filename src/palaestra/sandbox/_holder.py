@@ -38,6 +38,8 @@ WORKSPACE = "/workspace"
 """Where the workspace's files are, inside the sandbox (the working directory, ``HOME``)."""
 DATA = "/data"
 """Where a workspace's task data is mounted read-only, inside the sandbox."""
+IMPORT_PATHS = "/opt/palaestra/python"
+"""Where a workspace's extra import paths are mounted read-only, inside the sandbox."""
 CALL_DIR = "/run/palaestra"
 """The read-only directory of one command inside the sandbox: the launcher, ``main.py``
 and the files given with it (never part of the workspace)."""
@@ -95,15 +97,22 @@ def interpreter() -> tuple[str, str]:
     return os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix)
 
 
+def import_path(index: int) -> str:
+    """Where the `index`-th extra import path of a workspace is, inside the sandbox."""
+    return f"{IMPORT_PATHS}/{index}"
+
+
 def readonly_bindings(python_paths: Sequence[str], data: str | None) -> list[Binding]:
     """The read-only paths of a sandbox beyond ``/usr``: the interpreter's prefix (when
-    not under ``/usr``), extra import paths at their own path, task data at `DATA`."""
+    not under ``/usr``; at its own path, which the interpreter was built for), extra
+    import paths at `import_path` (not at their own: a host path under ``/tmp`` would be
+    hidden by the sandbox's ``/tmp``), task data at `DATA`."""
     _, prefix = interpreter()
     found: list[Binding] = []
     if not (prefix == "/usr" or prefix.startswith("/usr/")):
         found.append(Binding(prefix, prefix))
-    for path in python_paths:
-        found.append(Binding(os.path.realpath(path), os.path.abspath(path)))
+    for index, path in enumerate(python_paths):
+        found.append(Binding(os.path.realpath(path), import_path(index)))
     if data is not None:
         found.append(Binding(os.path.realpath(data), DATA))
     return found
@@ -176,6 +185,8 @@ def bwrap_argv(
     argv = [
         "bwrap",
         "--unshare-all",  # user, mount, pid, net, ipc, uts, cgroup (where possible)
+        "--unshare-user",  # implied by --unshare-all, but --disable-userns wants it named
+        "--disable-userns",  # no nested user namespace: no capabilities, ever, inside
         "--die-with-parent",
         "--new-session",
         "--uid", str(SANDBOX_UID),

@@ -64,6 +64,8 @@ def set_limits(config: dict[str, str]) -> None:
         resource.RLIMIT_NOFILE: (int(config["open_files"]),) * 2,
         resource.RLIMIT_CORE: (0, 0),
     }
+    if int(config["nproc"]) == 0:  # no user namespace: it would count the host's processes
+        del wanted[resource.RLIMIT_NPROC]
     for which, (soft, hard) in wanted.items():
         _, current_hard = resource.getrlimit(which)
         if current_hard != resource.RLIM_INFINITY:

@@ -52,7 +52,8 @@ class Limits(BaseModel):
         ge=1,
         le=64,
         description="Processes (and threads) the command may run, itself included (1: no "
-        "fork). RLIMIT_NPROC of the sandbox's own user, counted per sandbox.",
+        "fork). RLIMIT_NPROC of the sandbox's own user, counted per sandbox; not applied "
+        "with isolation none (it would count all of the host user's processes).",
     )
     max_file_mb: int = Field(
         default=16, ge=1, le=4096, description="Largest file the snippet may write, in MiB."

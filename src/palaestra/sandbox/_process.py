@@ -57,9 +57,10 @@ def launcher_config(
         "call_dir": call_dir,
         "cpu_seconds": limits.cpu_seconds,
         "memory_bytes": limits.memory_mb * 1024 * 1024,
-        # the launcher waits for the worker, and under bwrap its PID 1 runs as the same
-        # user: both count against RLIMIT_NPROC with the command's own processes
-        "nproc": limits.max_processes + (2 if isolated else 1),
+        # the launcher waits for the worker and bwrap's PID 1 runs as the same user: both
+        # count against RLIMIT_NPROC with the command's own processes. Without isolation
+        # the count would be the host user's, every process of it: no cap is set (0)
+        "nproc": limits.max_processes + 2 if isolated else 0,
         "file_bytes": limits.max_file_mb * 1024 * 1024,
         "open_files": limits.max_open_files,
         "wall_seconds": limits.wall_seconds,

@@ -56,12 +56,13 @@ class Workspace:
     `limits` are the default limits of its commands (each may pass its own); `disk_mb`
     and `max_files` cap what the workspace holds (its files and ``/tmp`` together: the
     kernel answers ``ENOSPC`` past them); `data` is a host directory (or file) mounted
-    read-only at `DATA`; `python_paths` are host directories made importable, read-only,
-    at their own path (``PYTHONPATH`` of commands, ``sys.path`` of `run_python`: e.g. a
-    site-packages with pytest); `env` adds variables to every command's environment,
-    which otherwise holds only ``PATH``, ``HOME``, ``PWD``, ``TMPDIR``, ``LANG``,
-    ``LC_ALL``, ``USER`` and ``LOGNAME`` (nothing of the host's). `isolation="none"` runs without
-    the kernel sandbox: an explicit opt-in that contains nothing (docs/sandbox.md).
+    read-only at `DATA`; `python_paths` are host directories made importable, read-only
+    (mounted under ``/opt/palaestra/python/``, on ``PYTHONPATH`` of commands and on
+    ``sys.path`` of `run_python`: e.g. a site-packages with pytest); `env` adds
+    variables to every command's environment, which otherwise holds only ``PATH``,
+    ``HOME``, ``PWD``, ``TMPDIR``, ``LANG``, ``LC_ALL``, ``USER`` and ``LOGNAME``
+    (nothing of the host's). `isolation="none"` runs without the kernel sandbox: an
+    explicit opt-in that contains nothing (docs/sandbox.md).
     """
 
     def __init__(
@@ -298,7 +299,7 @@ class Workspace:
                 limits, mode=mode, call_dir=call_dir, isolated=self.isolated, status_fd=status[1]
             )
             if self.python_paths:
-                config.append("paths=" + os.pathsep.join(self.python_paths))
+                config.append("paths=" + os.pathsep.join(self._import_paths()))
             python, _ = _holder.interpreter()
             command = [python, *_PYTHON_FLAGS, "-c", _process.loader(call_dir), *config]
             if mode == "exec":
@@ -344,8 +345,14 @@ class Workspace:
             "LOGNAME": _holder.SANDBOX_USER,
         }
         if self.python_paths:
-            env["PYTHONPATH"] = os.pathsep.join(self.python_paths)
+            env["PYTHONPATH"] = os.pathsep.join(self._import_paths())
         return env
+
+    def _import_paths(self) -> list[str]:
+        """The extra import paths as commands see them."""
+        if not self.isolated:
+            return list(self.python_paths)
+        return [_holder.import_path(i) for i in range(len(self.python_paths))]
 
     def _write_call(self, name: str, program: Mapping[str, str]) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
