@@ -371,9 +371,10 @@ def episode_views(
         view = _View(agent)
         for event in events:
             _visit(view, event)
-        if not view.items:
+        kept = foreign.get(agent) if isinstance(foreign, dict) else None
+        if not view.items and not isinstance(kept, dict):  # (one from elsewhere: always)
             continue
-        items = link_calls(view.items)
+        items = link_calls(view.items, adjacency=version == "1.2.0")
         apis = list(view.tools) + [n for n in view.used if n not in view.tools]
         details: dict[str, Any] = {
             "agent": agent,
@@ -399,8 +400,7 @@ def episode_views(
             details["tools"] = [spec.model_dump(mode="json") for spec in view.tools.values()]
         traj_id = f"{details['run_id']}:{episode_id}:{agent}"
         available: list[str] | None = apis or None
-        if isinstance(foreign, dict) and isinstance(foreign.get(agent), dict):
-            kept = foreign[agent]
+        if isinstance(kept, dict):
             traj_id, details = kept["id"], kept["details"]
             available = _kept_available(kept, version)
         trajectories.append(

@@ -140,7 +140,8 @@ def read_adp(fp_or_path: str | Path | IO[str]) -> list[AdpTrajectory]:
         records = [(f"item {n}", r) for n, r in enumerate(loaded)]
     else:
         records = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        # lines end at "\n" only: U+0085, U+2028 and U+2029 may stand unescaped in JSON text
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -195,6 +196,7 @@ def _items(traj: AdpTrajectory) -> list[Any]:
     results without ids paired by adjacency."""
     items = [_ITEM.validate_python(item.model_dump(mode="json")) for item in traj.content]
     kept: list[Any] = []
+    marked: set[int] = set()  # calls a marker said have no result: not paired
     for index, item in enumerate(items):
         before = items[index - 1] if index else None
         if (
@@ -204,6 +206,7 @@ def _items(traj: AdpTrajectory) -> list[Any]:
             and isinstance(before, LINKED_ACTIONS)
             and before.tool_call_id == item.tool_call_id
         ):
+            marked.add(id(before))
             continue
         kept.append(item)
     taken = {i.tool_call_id for i in kept if i.tool_call_id is not None}
@@ -212,6 +215,7 @@ def _items(traj: AdpTrajectory) -> list[Any]:
         if (
             isinstance(item, LINKED_ACTIONS)
             and item.tool_call_id is None
+            and id(item) not in marked
             and isinstance(following, LINKED_OBSERVATIONS)
             and following.tool_call_id is None
             and getattr(following, "source", "environment") != "user"

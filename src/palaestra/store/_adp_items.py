@@ -15,7 +15,8 @@ action and tool result carrying the call id of the log. Before it is written:
    or a member's proposal the system did not execute and the member never heard of)
    keeps no id; if an observation follows it, a `NO_RESULT` observation is put between
    them, so that nothing else is read as its result (ADP 1.3.0 requires an id there,
-   and an id must be answered). Import drops these markers.
+   and an id must be answered). In 1.2.0, which pairs by adjacency only, so is a call
+   whose result could not be put right after it. Import drops these markers.
 
 `to_version` then builds the trajectory model of the version asked for (1.2.0: the ids
 dropped; 1.5.0: `available_custom_tools` and `available_code_languages`).
@@ -42,23 +43,33 @@ from palaestra.store._adp_schema import (
     AdpTrajectory,
 )
 
-NO_RESULT = "No result: this call was not executed, or its result was not recorded."
+NO_RESULT = (
+    "No result follows here: the call was not executed, or its result was not recorded "
+    "right after it."
+)
 """Text of the observation written between an unanswered tool action and the observation
 that follows it (see the module docstring)."""
 
 
-def link_calls(items: list[Any]) -> list[Any]:
+def link_calls(items: list[Any], *, adjacency: bool = False) -> list[Any]:
     """The items with exact links, results right after their calls and unanswered calls
-    marked (steps 1-3 of the module docstring). Items are changed in place."""
+    marked (steps 1-3 of the module docstring). Items are changed in place.
+
+    `adjacency` (1.2.0, no ids): a call counts as answered only by the observation right
+    after it; a result that could not be moved there (another action of the agent came
+    first) stays where it is as a plain observation, and the call is marked."""
     answered = _link(items)
     ordered = _results_after_calls(items, answered)
     out: list[Any] = []
     taken = {item.tool_call_id for item in ordered if item.tool_call_id is not None}
     for index, item in enumerate(ordered):
         out.append(item)
-        if not isinstance(item, LINKED_ACTIONS) or id(item) in answered:
-            continue
         following = ordered[index + 1] if index + 1 < len(ordered) else None
+        result = answered.get(id(item))
+        if not isinstance(item, LINKED_ACTIONS) or (
+            result is not None and (not adjacency or result is following)
+        ):
+            continue
         if not isinstance(following, LINKED_OBSERVATIONS):
             item.tool_call_id = None
             continue

@@ -18,9 +18,9 @@ ADP's `schema/` files; docs/exports.md has the table):
   a linked text or image result is not `source: "user"`. Reads 1.3.0 down to 1.0.0.
 - **1.5.0** (`Adp15Trajectory`): `available_apis` renamed `available_custom_tools`,
   `available_code_languages` added (ADP languages, exactly those of the code actions);
-  tool specs live in a dataset-level `metadata.json` (`AdpDatasetMetadata`: OpenAI
-  function specs, `code_enabled`, `browser_enabled`; see `metadata_problems`). Reads
-  1.5.0, 1.4.0 and 1.3.0 down to 1.0.0, the link rules unchanged.
+  tool specs live in a dataset-level `metadata.json` (`_adp_metadata`: OpenAI function
+  specs, `code_enabled`, `browser_enabled`, and the checks of trajectories against it).
+  Reads 1.5.0, 1.4.0 and 1.3.0 down to 1.0.0, the link rules unchanged.
 
 Items carry `class_` (ADP types it as a plain string with a default, so an item without
 it is accepted by their union: `_infer_class` restores it the way their union resolves
