@@ -127,3 +127,60 @@ def test_browse_filter_and_read_an_episode(browsing: tuple[Any, ViewerRuns]) -> 
     assert '"kind": "model_response"' in page.inner_text("#json-view")
     page.keyboard.press("Escape")
     assert page.locator("#json-panel").is_hidden()
+
+
+def _banner(page: Any, needle: str) -> str:
+    page.wait_for_function(
+        "needle => !document.querySelector('#error').hidden && "
+        "document.querySelector('#error').textContent.includes(needle)",
+        arg=needle,
+    )
+    return str(page.inner_text("#error"))
+
+
+def test_bad_addresses_and_failed_calls_show_a_banner(browsing: tuple[Any, ViewerRuns]) -> None:
+    page, viewer_runs = browsing
+    rows(page, "runs-table").first.wait_for()
+    base = page.url.split("#")[0]
+    # a truncated percent-escape: the banner says so over the runs list
+    page.goto(base + "#/run/%E0%A4%A")
+    assert "malformed" in _banner(page, "not valid percent-encoding")
+    assert rows(page, "runs-table").count() == 3
+    page.goto(base + "#/episode/abc")
+    _banner(page, "is not an episode id")
+    page.goto(base + "#/run/no-such-run")
+    assert "404" in _banner(page, "no run 'no-such-run'")
+    # a bad page offset is read as the first page; the banner clears on a good address
+    page.goto(base + f"#/run/{viewer_runs.errors}?offset=abc")
+    page.wait_for_function("document.querySelectorAll('#episodes-table tbody tr').length === 5")
+    assert page.locator("#error").is_hidden()
+    page.goto(base + "#/episode/1?seq=x")
+    _banner(page, "is not an event number")
+
+
+def test_a_token_server_signs_the_browser_in_from_the_printed_url(viewer_runs: ViewerRuns) -> None:
+    sync_playwright = _launch_or_skip()
+    token = "browser-token-0123456789"
+    errors: list[str] = []
+    with ViewerServer(viewer_runs.store, token=token) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            refused = page.goto(server.url)
+            assert refused is not None and refused.status == 401
+            page.goto(f"{server.url}?token={token}#/run/{viewer_runs.errors}")
+            assert "token" not in page.url  # the redirect took it out of the address
+            page.wait_for_function(
+                "document.querySelectorAll('#episodes-table tbody tr').length === 5"
+            )
+            # a browser with the cookie, whose API calls start failing: a banner, not silence
+            page.context.clear_cookies()
+            page.evaluate("location.hash = '#/'")
+            assert "401" in _banner(page, "needs its token")
+        finally:
+            browser.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -42,19 +42,30 @@ async function api(path, params = {}) {
     if (Array.isArray(value)) value.forEach((v) => query.append(key, v));
     else query.append(key, value);
   }
-  const response = await fetch(`api/${path}?${query}`);
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
-    throw new Error(detail || `${response.status} ${response.statusText}`);
+  let response;
+  try {
+    response = await fetch(`api/${path}?${query}`);
+  } catch (error) {
+    throw new Error(`the viewer server does not answer (${error.message}); is palaestra view still running?`);
   }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = body && body.detail !== undefined
+      ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail))
+      : "";
+    throw new Error(`${response.status} ${response.statusText}${detail ? ": " + detail : ""} (GET api/${path})`);
+  }
+  if (body === null) throw new Error(`GET api/${path}: the answer is not JSON`);
   return body;
 }
 
+// Every failure shows in the banner (an API error's `detail`, a network error, a bad
+// address): the page never fails silently. `showError(null)` clears it on navigation.
 function showError(error) {
   const banner = $("#error");
   if (!error) { banner.hidden = true; banner.textContent = ""; return; }
-  banner.textContent = String(error.message || error);
+  const message = error && error.message !== undefined ? error.message : error;
+  banner.textContent = String(message || "something went wrong");
   banner.hidden = false;
 }
 
@@ -102,11 +113,30 @@ function card(label, value) {
 
 // -- routing: #/  #/run/ID?filters  #/episode/ID ---------------------------------------
 
+// A hand-edited or truncated address must not break the page: a part that does not
+// decode (`%E0%A4`) is a BadAddress, shown in the banner over the runs list.
+class BadAddress extends Error {}
+
+function decodePart(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch (error) {
+    throw new BadAddress(`this address is malformed: ${JSON.stringify(part)} is not valid percent-encoding`);
+  }
+}
+
 function parseHash() {
   const raw = location.hash.replace(/^#/, "") || "/";
-  const [path, query = ""] = raw.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const cut = raw.indexOf("?");
+  const path = cut < 0 ? raw : raw.slice(0, cut);
+  const query = cut < 0 ? "" : raw.slice(cut + 1);
+  const parts = path.split("/").filter(Boolean).map(decodePart);
   return { parts, params: new URLSearchParams(query) };
+}
+
+// A whole number >= 0 from the address, or `fallback` (e.g. a page offset of "abc").
+function wholeNumber(text, fallback) {
+  return text !== null && /^\d{1,15}$/.test(text) ? Number(text) : fallback;
 }
 
 function go(parts, params) {
@@ -119,13 +149,25 @@ let renderToken = 0;
 
 async function route() {
   const token = ++renderToken;
-  const { parts, params } = parseHash();
   closeJson();
   showError(null);
   try {
+    let address;
+    try {
+      address = parseHash();
+    } catch (error) {
+      if (!(error instanceof BadAddress)) throw error;
+      showError(error);
+      await renderRuns(new URLSearchParams(), token);
+      return;
+    }
+    const { parts, params } = address;
     if (parts[0] === "run" && parts[1]) await renderRun(parts[1], params, token);
-    else if (parts[0] === "episode" && parts[1]) await renderEpisode(Number(parts[1]), params, token);
-    else await renderRuns(params, token);
+    else if (parts[0] === "episode" && parts[1]) {
+      const id = wholeNumber(parts[1], null);
+      if (id === null) throw new Error(`${JSON.stringify(parts[1])} is not an episode id (a whole number, as in #/episode/42)`);
+      await renderEpisode(id, params, token);
+    } else await renderRuns(params, token);
   } catch (error) {
     if (token === renderToken) showError(error);
   }
@@ -134,7 +176,7 @@ async function route() {
 // -- runs ------------------------------------------------------------------------------
 
 async function renderRuns(params, token) {
-  const offset = Number(params.get("offset") || 0);
+  const offset = wholeNumber(params.get("offset"), 0);
   const page = await api("runs", { limit: RUNS_PAGE, offset });
   if (token !== renderToken) return;
   crumbs({ label: "runs" });
@@ -181,7 +223,7 @@ function facetSelect(name, label, values) {
 }
 
 async function renderRun(runRef, params, token) {
-  const offset = Number(params.get("offset") || 0);
+  const offset = wholeNumber(params.get("offset"), 0);
   const filters = {};
   for (const name of FILTERS) if (params.get(name)) filters[name] = params.get(name);
   const [run, facets, page] = await Promise.all([
@@ -432,6 +474,8 @@ class Timeline {
       page.items.forEach((e) => this.add(e));
       if (page.next_after_seq === null) this.done = true;
       else this.nextAfter = page.next_after_seq;
+    } catch (error) {
+      showError(error);  // the "load more" button stays, to try again
     } finally {
       this.loading = false;
       this.more.disabled = this.done;
@@ -498,7 +542,11 @@ async function renderEpisode(id, params, token) {
   });
   observer.observe(timeline.more);
   const seq = params.get("seq");
-  if (seq !== null) openJson(timeline, Number(seq));
+  if (seq !== null) {
+    const number = wholeNumber(seq, null);
+    if (number === null) showError(`seq ${JSON.stringify(seq)} in the address is not an event number`);
+    else openJson(timeline, number);
+  }
 }
 
 // -- the JSON panel --------------------------------------------------------------------
@@ -528,6 +576,7 @@ async function openJson(timeline, seq) {
     };
   } catch (error) {
     view.textContent = String(error.message || error);
+    showError(error);
   }
 }
 
@@ -542,5 +591,8 @@ $("#json-copy").addEventListener("click", () => {
   if (navigator.clipboard) navigator.clipboard.writeText($("#json-view").textContent);
 });
 document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeJson(); });
+// Anything that still escapes (a bug) says so in the banner rather than leaving a blank page.
+window.addEventListener("unhandledrejection", (event) => showError(event.reason));
+window.addEventListener("error", (event) => showError(event.error || event.message));
 window.addEventListener("hashchange", route);
 route();
