@@ -252,3 +252,40 @@ def test_import_refuses_an_existing_run(source, runs, tmp_path):
         with pytest.raises(UserError, match="already exists"):
             import_adp(store, path)
         assert import_adp(store, path, run_id="again") == "again"
+
+
+def test_1_5_0_directory_is_written_whole_or_not_at_all(source, runs, tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    export_adp(source, runs.code, out, version="1.5.0")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # an earlier export is replaced whole; a failure half-way leaves it as it was
+    import palaestra.store._adp_write as writer
+
+    calls = []
+
+    def failing(trajectory):
+        calls.append(trajectory)
+        if len(calls) > 1:
+            raise RuntimeError("disk gone")
+        return trajectory_json(trajectory)
+
+    monkeypatch.setattr(writer, "trajectory_json", failing)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        export_adp(source, runs.code, out, version="1.5.0")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(RuntimeError, match="disk gone"):
+        calls.clear()
+        export_adp(source, runs.code, tmp_path / "new", version="1.5.0")
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary left
+
+
+def test_1_5_0_into_a_directory_with_other_files_keeps_them(source, runs, tmp_path):
+    (tmp_path / "README.md").write_text("my dataset\n")
+    export_adp(source, runs.code, tmp_path, version="1.5.0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "README.md",
+        "metadata.json",
+        "trajectories.jsonl",
+    ]
+    assert (tmp_path / "README.md").read_text() == "my dataset\n"

@@ -11,17 +11,21 @@ a 1.5.0 export is a directory holding
   never offered gets an empty parameter schema), `code_enabled` (the languages of the code actions),
   `browser_enabled` (web observations or browser actions, by ADP's rule).
 
-`palaestra import` reads such a directory back (or a JSONL file with a `metadata.json`
-beside it, ADP's own dataset layout).
+The directory is written whole or not at all (`atomic_directory`: filled under a
+temporary name, renamed into place) when it is new or holds only an earlier export; in a
+directory with other files (ADP's `datasets/NAME/` layout) the two files are each
+written atomically, the trajectories first. `palaestra import` reads such a directory
+back (or a JSONL file with a `metadata.json` beside it, ADP's own dataset layout).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from palaestra.core import ToolSpec, UserError
+from palaestra.core import ToolSpec, UserError, atomic_directory
 from palaestra.store._adp import iter_views
 from palaestra.store._adp_metadata import (
     BROWSER_ACTIONS,
@@ -140,15 +144,18 @@ def export_adp(
                 written += 1
         return written
     directory = _dataset_directory(fp_or_path)
-    gathered = _Metadata()
-    written = 0
-    with _opened(directory / TRAJECTORIES_FILE, "w") as (fp, _name):
-        for trajectory, tools in views:
-            gathered.add(trajectory, tools)
-            fp.write(trajectory_json(trajectory) + "\n")
-            written += 1
-    with _opened(directory / METADATA_FILE, "w") as (fp, _name):
-        fp.write(metadata_json(gathered.result()))
+    ours = {TRAJECTORIES_FILE, METADATA_FILE}
+    whole = not directory.exists() or {p.name for p in directory.iterdir()} <= ours
+    with atomic_directory(directory) if whole else contextlib.nullcontext(directory) as into:
+        gathered = _Metadata()
+        written = 0
+        with _opened(into / TRAJECTORIES_FILE, "w") as (fp, _name):
+            for trajectory, tools in views:
+                gathered.add(trajectory, tools)
+                fp.write(trajectory_json(trajectory) + "\n")
+                written += 1
+        with _opened(into / METADATA_FILE, "w") as (fp, _name):
+            fp.write(metadata_json(gathered.result()))
     return written
 
 
@@ -166,8 +173,4 @@ def _dataset_directory(target: str | Path | IO[str]) -> Path:
         )
     if path.exists() and not path.is_dir():
         raise UserError(f"-o {path}: exists and is not a directory (ADP 1.5.0 is a directory)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"-o {path}: cannot create the directory ({exc.strerror})") from None
     return path
