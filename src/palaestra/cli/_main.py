@@ -19,6 +19,7 @@ from typing import Any
 from palaestra.cli._check import add_check_parser, add_show_options, cmd_check, show_event
 from palaestra.cli._compare import add_compare_parser, cmd_compare
 from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assurance
+from palaestra.cli._doctor import add_doctor_parser, cmd_doctor
 from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
 from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
 from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
@@ -26,7 +27,6 @@ from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
 from palaestra.cli._shapley import add_shapley_parser, cmd_shapley
 from palaestra.cli._stress import add_stress_parser, cmd_stress
-from palaestra.cli._terminal import printable, safe_stdout
 from palaestra.cli._train import add_train_parser, cmd_train
 from palaestra.cli._view import add_view_parser, cmd_view
 from palaestra.core import PalaestraError, UserError
@@ -46,6 +46,17 @@ def _store_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number of at least 1 (`--concurrency`): 0 would run nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="palaestra",
@@ -59,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arg(p)
     p.add_argument("--model", help="model spec for every LLM operator, e.g. openai:gpt-4o-mini")
     p.add_argument("--base-url", help="OpenAI-compatible server URL for --model")
-    p.add_argument("--concurrency", type=int, help="episodes in flight")
+    p.add_argument("--concurrency", type=_at_least_one, help="episodes in flight (at least 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--faults", help="fault plan file: replaces the experiment's `faults:` (docs/faults.md)"
@@ -89,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(sub, _store_arg)
     add_compare_parser(sub, _store_arg)
     add_diagnose_parser(sub, _store_arg)
+    add_doctor_parser(sub)
     add_eval_parser(sub, _store_arg)
     add_report_parser(sub, _store_arg)
     add_score_parser(sub, _store_arg)
@@ -103,10 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with safe_stdout():  # recorded text cannot drive the terminal (cli/_terminal.py)
-            return int(_dispatch(args) or 0)
+        return int(_dispatch(args) or 0)
     except PalaestraError as exc:
-        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command with the same --run-id to resume", file=sys.stderr)
@@ -146,6 +157,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_serve_env(args)
     if command == "view":
         return cmd_view(args)
+    if command == "doctor":
+        return cmd_doctor(args)
     with _open_store(args) as store:
         if command == "runs":
             return _cmd_runs(store, args)

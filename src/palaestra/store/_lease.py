@@ -12,7 +12,8 @@ gone (or is a zombie, or is another process that reused the pid); on another hos
 (a store on a shared file system), its heartbeat is older than `STALE_AFTER_S`. A live
 holder makes `acquire` raise a `UserError` that names it, in a transaction that changes
 nothing. The lease is released when the run finishes and when its store closes; a holder
-killed with `kill -9` leaves it, and the next resume of the run takes it over.
+killed with `kill -9` leaves it, and the next resume of the run takes it over; a
+store that closes gives its leases back even when its last write failed.
 
 Every batch the store writes is *fenced*: its transaction first runs `CHECK_LEASE`
 (which also refreshes the heartbeat) for each run it touches, and is rolled back if the
@@ -72,6 +73,14 @@ def _stat(pid: int) -> tuple[str, str] | None:
 
 
 _OWN_START = process_start(os.getpid())
+_RETIRED: set[str] = set()
+"""Tokens of the stores this process has closed: their leases are dead."""
+
+
+def retire(token: str) -> None:
+    """Mark the leases of a store that is closing as dead (even if giving them back
+    fails: a full disk, say)."""
+    _RETIRED.add(token)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ class Lease:
 
     def alive(self, now: float | None = None) -> bool:
         """Whether the holder may still be writing (see the module docstring)."""
+        if self.token in _RETIRED and self.pid == os.getpid() and self.host == HOST:
+            return False  # a closed store of this process
         if self.host == HOST:
             return pid_alive(self.pid, self.proc_start)
         return (time.time() if now is None else now) - self.heartbeat_at < STALE_AFTER_S

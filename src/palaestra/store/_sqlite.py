@@ -302,11 +302,16 @@ class Store:
                 return
             try:
                 self._flush_locked()
-                # released only once everything is written: a store that could not
-                # write its last batch keeps its leases, the trace of a writer that
-                # did not finish (the next open checks the file, a resume takes over)
-                self._release_locked(None)
             finally:
+                # this store writes nothing more, whether or not its last batch could be
+                # written: its leases go (a run that could not write its end is marked
+                # by the runner), and if giving them back fails too, they read as dead
+                # (`_lease.retire`) and the next writer of the run takes them over
+                _lease.retire(self._token)
+                try:
+                    self._release_locked(None)
+                except PalaestraError as exc:
+                    logger.warning("%s: the leases of this store stay behind: %s", self, exc)
                 if self._heartbeat is not None:
                     self._heartbeat.stop()
                     self._heartbeat = None

@@ -1,0 +1,458 @@
+"""`palaestra doctor`: check a store file, and recover what can be read from a damaged one.
+
+`check_store` runs SQLite's `integrity_check` and says which table (or index) each
+problem is in, counts what each table still lets read, and lists the runs left
+`running` by a process that is gone (no live lease). On a sound file it marks those
+runs `interrupted` (with the reason) and drops the dead leases, so that the store says
+what happened; a damaged file is not written to.
+
+`recover_store` copies what can be read into a NEW store, table by table and row by
+row: rows are read in rowid order, a few hundred at a time; a read that fails (a damaged
+page) is retried row by row, and a row that cannot be read is skipped by searching for
+the first rowid past the damage (the B-tree seek lands beyond the bad page). Rows read
+are checked (an event's JSON must parse and agree with its columns), so a page
+overwritten with garbage that SQLite still reads loses its rows instead of copying
+garbage. Then, in the new store: an episode marked finished without all of its events
+(dense seqs up to its `n_events`, its last one an `episode_end`) is marked running again
+(a resume re-runs it); a run with such an episode, or left running, is marked
+`interrupted` with the reason; leases are not copied. Counts of rows recovered and lost
+(lost: estimated from the rowids skipped) are reported per table.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from palaestra.core import UserError
+from palaestra.store._lease import Lease, read_leases
+from palaestra.store._schema import EPISODE_COLUMNS, RUN_COLUMNS
+
+TABLES = ("meta", "runs", "episodes", "events", "leases")
+_RESTARTED = (
+    "UPDATE episodes SET status = 'running', outcome = NULL, reason = NULL, score = NULL, "
+    "success = NULL, total_reward = 0, steps = 0, n_events = 0, input_tokens = 0, "
+    "output_tokens = 0, wall_s = 0, hash = NULL, error = NULL, finished_at = NULL WHERE id = ?"
+)
+"""An episode that lost events goes back to how a running one reads."""
+_CHUNK = 500
+_LEFT_RUNNING = "left running by a process that is gone (found by palaestra doctor)"
+
+
+@dataclass
+class TableReport:
+    """What one table holds and what is wrong with it."""
+
+    name: str
+    readable: int = 0
+    """Rows that could be read."""
+    lost: int = 0
+    """Rows that could not be read (estimated from the rowids skipped)."""
+    problems: list[str] = field(default_factory=list)
+    """`integrity_check` lines about this table or its indexes."""
+
+
+@dataclass
+class DoctorReport:
+    """The outcome of `check_store` (and, with a recovery, of `recover_store`)."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    """Every `integrity_check` line (empty: the file is sound)."""
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    left_running: list[str] = field(default_factory=list)
+    """Runs `running` with no live writer: marked interrupted (in a sound file, or in
+    the recovered copy)."""
+    dead_leases: list[Lease] = field(default_factory=list)
+    recovered_to: Path | None = None
+    incomplete: list[tuple[str, str]] = field(default_factory=list)
+    """(run_id, episode_id) of finished episodes whose events were not all recovered:
+    marked running in the copy, so a resume runs them again."""
+    missing_events: int = 0
+    """Events of finished episodes (by their `n_events`) not recovered."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems and not any(t.lost for t in self.tables.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store": str(self.path),
+            "healthy": self.healthy,
+            "problems": self.problems,
+            "tables": {
+                name: {"readable": t.readable, "lost": t.lost, "problems": t.problems}
+                for name, t in self.tables.items()
+            },
+            "left_running": self.left_running,
+            "dead_leases": [lease.run_id for lease in self.dead_leases],
+            "recovered_to": None if self.recovered_to is None else str(self.recovered_to),
+            "incomplete": [list(pair) for pair in self.incomplete],
+            "missing_events": self.missing_events,
+            "notes": self.notes,
+        }
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise UserError(f"no store file at {path}; give the path of a palaestra store (.db)")
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=10000")
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot open {path}: {exc}") from exc
+    db.text_factory = bytes  # a damaged page may hold text that is not UTF-8
+    return db
+
+
+def _owner(db: sqlite3.Connection) -> dict[int, str]:
+    """Root page -> the table a B-tree belongs to (an index counts as its table's)."""
+    try:
+        rows = db.execute("SELECT rootpage, tbl_name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError:
+        return {}
+    return {int(page): name.decode() for page, name in rows if page}
+
+
+def _integrity(db: sqlite3.Connection) -> list[str]:
+    try:
+        rows = db.execute("PRAGMA integrity_check(1000)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [f"integrity_check could not run: {exc}"]
+    lines = [row[0].decode(errors="replace") for row in rows]
+    return [] if lines == ["ok"] else lines
+
+
+def _table_of(line: str, owners: dict[int, str]) -> str | None:
+    words = line.replace(":", " ").split()
+    for index, word in enumerate(words[:-1]):
+        if word == "Tree" and words[index + 1].isdigit():
+            return owners.get(int(words[index + 1]))
+        if word == "index":  # "row 3 missing from index sqlite_autoindex_events_1"
+            name = words[index + 1]
+            for table in TABLES:
+                if table in name:
+                    return table
+    return None
+
+
+def _rows(db: sqlite3.Connection, table: str, columns: str, report: TableReport) -> Iterator[tuple]:
+    """The readable rows of `table` in rowid order (see the module docstring)."""
+    select = f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    last = -(2**63)
+    while True:
+        try:
+            rows = db.execute(select, (last, _CHUNK)).fetchall()
+        except sqlite3.DatabaseError:
+            found = _one_by_one(db, select, last, report)
+            if found is None:
+                return
+            rows = found
+        if not rows:
+            return
+        for row in rows:
+            yield row[1:]
+        last = rows[-1][0]
+        report.readable += len(rows)
+
+
+def _one_by_one(
+    db: sqlite3.Connection, select: str, last: int, report: TableReport
+) -> list[tuple] | None:
+    """Rows after `last` read one at a time until the damage; past it, the first rowid a
+    seek can reach. None once nothing more can be reached."""
+    rows: list[tuple] = []
+    while len(rows) < _CHUNK:
+        try:
+            found = db.execute(select, (last, 1)).fetchall()
+        except sqlite3.DatabaseError:
+            break
+        if not found:
+            return rows or None
+        rows += found
+        last = found[0][0]
+    else:
+        return rows
+    if rows:
+        return rows
+    # `last` is followed by damage: find the least rowid past which a seek works
+    step, limit = 1, 2**62
+    while step < limit:
+        try:
+            db.execute(select, (last + step, 1)).fetchall()
+            break
+        except sqlite3.DatabaseError:
+            step *= 2
+    else:
+        return None
+    low, high = last, last + step  # seeks from `low` fail, from `high` work
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            db.execute(select, (middle, 1)).fetchall()
+            high = middle
+        except sqlite3.DatabaseError:
+            low = middle
+    found = db.execute(select, (high, _CHUNK)).fetchall()
+    first = found[0][0] if found else high + 1
+    report.lost += max(first - last - 1, 1)
+    return found or None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()  # UnicodeDecodeError: the caller drops the row
+    return str(value)
+
+
+def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
+    """Check a store file (see the module docstring); `repair`: mark the runs left
+    running interrupted and drop dead leases when the file is sound."""
+    path = Path(path)
+    db = _connect(path)
+    try:
+        report = DoctorReport(path=path, problems=_integrity(db))
+        owners = _owner(db)
+        for table in TABLES:
+            entry = report.tables[table] = TableReport(table)
+            try:
+                for _ in _rows(db, table, "*", entry):  # payloads too: overflow pages
+                    pass
+            except sqlite3.DatabaseError as exc:
+                entry.problems.append(f"cannot be read: {exc}")
+        for line in report.problems:
+            owner = _table_of(line, owners)
+            if owner is not None and owner in report.tables:
+                report.tables[owner].problems.append(line)
+        try:
+            db.text_factory = str
+            leases = read_leases(db)
+            report.dead_leases = [lease for lease in leases if not lease.alive()]
+            live = {lease.run_id for lease in leases if lease.alive()}
+            running = [r for (r,) in db.execute("SELECT run_id FROM runs WHERE status='running'")]
+            report.left_running = [run_id for run_id in running if run_id not in live]
+        except sqlite3.DatabaseError as exc:
+            report.notes.append(f"runs and leases could not be read: {exc}")
+            return report
+        if repair and report.healthy and (report.left_running or report.dead_leases):
+            _mark_left_running(db, report)
+        return report
+    finally:
+        db.close()
+
+
+def _mark_left_running(db: sqlite3.Connection, report: DoctorReport) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        now = time.time()
+        for run_id in report.left_running:
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', reason = ?, updated_at = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (_LEFT_RUNNING, now, run_id),
+            )
+        for lease in report.dead_leases:
+            db.execute(
+                "DELETE FROM leases WHERE run_id = ? AND token = ?", (lease.run_id, lease.token)
+            )
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    if report.left_running:
+        report.notes.append(
+            f"marked interrupted (left running by a process that is gone): "
+            f"{', '.join(report.left_running)}"
+        )
+
+
+def recover_store(path: str | Path, out: str | Path) -> DoctorReport:
+    """Check `path`, then copy what can be read into the new store `out` (see the
+    module docstring). `out` must not exist."""
+    from palaestra.store._sqlite import Store
+
+    path, out = Path(path), Path(out)
+    if out.exists():
+        raise UserError(f"--recover {out}: the file exists; give the path of a new store")
+    if out.resolve() == path.resolve():
+        raise UserError("--recover: give another path than the damaged store's")
+    report = check_store(path, repair=False)
+    Store(out).close()  # the schema of this release
+    source, target = _connect(path), sqlite3.connect(out, isolation_level=None)
+    tables = {name: TableReport(name) for name in ("runs", "episodes", "events")}
+    try:
+        target.execute("BEGIN IMMEDIATE")
+        runs = _copy_runs(source, target, tables["runs"])
+        episodes = _copy_episodes(source, target, tables["episodes"], runs)
+        counts = _copy_events(source, target, tables["events"], episodes)
+        _mark_incomplete(target, report, episodes, counts, runs)
+        target.execute("COMMIT")
+    finally:
+        if target.in_transaction:
+            target.execute("ROLLBACK")
+        source.close()
+        target.close()
+    report.tables.update({f"recovered {name}": entry for name, entry in tables.items()})
+    report.recovered_to = out
+    return report
+
+
+def _copy_runs(
+    source: sqlite3.Connection, target: sqlite3.Connection, report: TableReport
+) -> dict[str, str]:
+    """Readable runs -> their status."""
+    runs: dict[str, str] = {}
+    try:  # a store of an older layout may lack newer columns: they stay empty
+        present = {row[1].decode() for row in source.execute("PRAGMA table_info(runs)")}
+    except sqlite3.DatabaseError:
+        present = set(RUN_COLUMNS)
+    columns = ", ".join(c if c in present else "NULL" for c in RUN_COLUMNS)
+    insert = (
+        f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})"
+    )
+    for row in _rows(source, "runs", columns, report):
+        try:
+            values: list[Any] = [_text(v) if isinstance(v, bytes) else v for v in row]
+            json.loads(values[RUN_COLUMNS.index("experiment")])
+            target.execute(insert, values)
+        except (UnicodeDecodeError, ValueError, TypeError, sqlite3.Error):
+            report.lost += 1
+            report.readable -= 1
+            continue
+        runs[values[0]] = values[RUN_COLUMNS.index("status")]
+    return runs
+
+
+def _copy_episodes(
+    source: sqlite3.Connection,
+    target: sqlite3.Connection,
+    report: TableReport,
+    runs: dict[str, str],
+) -> dict[int, tuple[str, str, str, int]]:
+    """Readable episodes -> (run_id, episode_id, status, n_events), by their id. An
+    episode whose run row was lost gets a run row saying so."""
+    episodes: dict[int, tuple[str, str, str, int]] = {}
+    columns = ", ".join(("id", *EPISODE_COLUMNS))
+    insert = (
+        f"INSERT INTO episodes ({columns}) VALUES ({', '.join('?' * (len(EPISODE_COLUMNS) + 1))})"
+    )
+    position = {name: i + 1 for i, name in enumerate(EPISODE_COLUMNS)}
+    for row in _rows(source, "episodes", columns, report):
+        try:
+            values: list[Any] = [_text(v) if isinstance(v, bytes) else v for v in row]
+            json.loads(values[position["agents"]])
+            run_id = values[position["run_id"]]
+            if run_id not in runs:
+                now = time.time()
+                target.execute(
+                    f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES "
+                    f"({', '.join('?' * len(RUN_COLUMNS))})",
+                    (run_id, "", 0, "{}", "interrupted", now, now, "its run row was lost"),
+                )
+                runs[run_id] = "interrupted"
+            target.execute(insert, values)
+        except (UnicodeDecodeError, ValueError, TypeError, sqlite3.Error):
+            report.lost += 1
+            report.readable -= 1
+            continue
+        episodes[values[0]] = (
+            run_id,
+            values[position["episode_id"]],
+            values[position["status"]],
+            values[position["n_events"]],
+        )
+    return episodes
+
+
+def _copy_events(
+    source: sqlite3.Connection,
+    target: sqlite3.Connection,
+    report: TableReport,
+    episodes: dict[int, tuple[str, str, str, int]],
+) -> dict[int, list[tuple[int, str]]]:
+    """Readable events of recovered episodes, checked against their columns ->
+    (seq, kind) per episode id."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    insert = (
+        "INSERT OR IGNORE INTO events (episode, seq, kind, agent, step, json) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    batch: list[tuple[Any, ...]] = []
+    for episode, seq, kind, agent, step, text in _rows(
+        source, "events", "episode, seq, kind, agent, step, json", report
+    ):
+        try:
+            kind, agent, text = _text(kind), _text(agent), _text(text)
+            parsed = json.loads(text or "")
+            owner = episodes.get(episode)
+            ok = (
+                owner is not None
+                and parsed.get("episode_id") == owner[1]
+                and parsed.get("seq") == seq
+                and parsed.get("kind") == kind
+                and parsed.get("agent") == agent
+            )
+        except (UnicodeDecodeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            report.lost += 1
+            report.readable -= 1
+            continue
+        batch.append((episode, seq, kind, agent, step, text))
+        found.setdefault(episode, []).append((seq, kind or ""))
+        if len(batch) >= _CHUNK:
+            target.executemany(insert, batch)
+            batch.clear()
+    if batch:
+        target.executemany(insert, batch)
+    return found
+
+
+def _mark_incomplete(
+    target: sqlite3.Connection,
+    report: DoctorReport,
+    episodes: dict[int, tuple[str, str, str, int]],
+    counts: dict[int, list[tuple[int, str]]],
+    runs: dict[str, str],
+) -> None:
+    touched: set[str] = set()
+    for episode, (run_id, episode_id, status, n_events) in episodes.items():
+        if status != "finished":
+            continue
+        events = sorted(counts.get(episode, []))
+        complete = (
+            [seq for seq, _ in events] == list(range(n_events))
+            and bool(events)
+            and events[-1][1] == "episode_end"
+        )
+        if not complete:
+            report.missing_events += max(n_events - len(events), 0)
+            target.execute(_RESTARTED, (episode,))
+            report.incomplete.append((run_id, episode_id))
+            touched.add(run_id)
+    now = time.time()
+    for run_id, status in runs.items():
+        if status == "running" or run_id in touched:
+            lost = sum(1 for r, _ in report.incomplete if r == run_id)
+            reason = (
+                f"recovered by palaestra doctor from a damaged store: {lost} episodes lost "
+                f"events and will run again on resume"
+                if lost
+                else _LEFT_RUNNING
+            )
+            target.execute(
+                "UPDATE runs SET status = 'interrupted', reason = ?, updated_at = ? "
+                "WHERE run_id = ?",
+                (reason, now, run_id),
+            )
+            if status == "running" and run_id not in report.left_running:
+                report.left_running.append(run_id)
