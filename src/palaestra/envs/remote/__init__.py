@@ -13,7 +13,8 @@ jobs:                                                    # another one
 - `create_app(env_id, params)`: the FastAPI app (verbs, fields and errors in
   `palaestra.envs.remote._wire` and `_server`); `serve(...)` runs it in the foreground,
   `EnvServer` in a background thread.
-- `HttpEnvironment(base_url, *, timeout, retries)`: the client, an `Environment`.
+- `HttpEnvironment(base_url, *, timeout, retries, token)`: the client, an `Environment`
+  (it sends `$PALAESTRA_ENV_TOKEN` as a bearer token unless given one).
 - ``remote.http`` (registered on import): builds an `HttpEnvironment` from `RemoteParams`;
   its baseline is the served environment's.
 
