@@ -26,8 +26,14 @@ same-origin (DNS rebinding). The guard refuses both, before the app sees the req
    ``SameSite=Strict``, named per port, and the redirect that sets it drops the token
    from the address bar. Tokens are compared in constant time.
 
-Every refusal is JSON ``{error_key: message}`` naming what was refused and how to allow
-it. This module imports only the standard library (and `palaestra.core`'s errors).
+A body over ``max_body`` bytes is a 413 (by its Content-Length, or, for a chunked body,
+once the guard has read that much of it). Every refusal is JSON ``{error_key: message}``
+naming what was refused and how to allow it.
+
+`GuardPolicy` holds the options (checked when it is built, so a bad ``--token`` or
+``--allow-host`` is a `UserError` before any server starts) and decides; `WebGuard` is
+the ASGI middleware that applies it: ``app.add_middleware(WebGuard, policy=policy)``.
+This module imports only the standard library (and `palaestra.core`'s errors).
 """
 
 from __future__ import annotations
@@ -147,7 +153,7 @@ class GuardPolicy:
         allowed.discard("*")
         allowed.discard("")
         self.explicit = frozenset(allowed)
-        names = set(allowed) | {"localhost", "127.0.0.1", "::1"}
+        names = set(allowed) | set(LOCAL_NAMES)
         if bound_host is not None and bound_host.strip("[]") not in _WILDCARD_BINDS:
             names.add(_normalise_allowed(bound_host.strip("[]")))
         self.names = frozenset(names)
@@ -215,7 +221,8 @@ class GuardPolicy:
                 [],
             )
         length = headers.get("content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > self.max_body):
+        digits = length is not None and length.isascii() and length.strip().isdigit()
+        if length is not None and (not digits or int(length) > self.max_body):
             return (
                 413,
                 f"request body over {self.max_body} bytes (Content-Length {length[:30]})",
@@ -326,30 +333,47 @@ class WebGuard:
             if login is not None:
                 await _respond(send, 303, b"", [*login])
                 return
-        if scope["type"] == "http" and "content-length" not in headers:
-            receive = _bounded(receive, self.policy.max_body)
+        if scope["type"] == "http" and "transfer-encoding" in headers:
+            # no Content-Length to check up front: read the body here, within the limit
+            read = await _read_bounded(receive, self.policy.max_body)
+            if read is None:
+                message = f"request body over {self.policy.max_body} bytes"
+                await self.policy.refuse(scope, send, 413, message, [])
+                return
+            receive = _replay(read[0], receive)
         await self.app(scope, receive, send)
 
 
-class BodyTooLarge(Exception):
-    """A chunked request body grew past the guard's `max_body`."""
-
-
-def _bounded(receive: Receive, limit: int) -> Receive:
-    """`receive` that raises `BodyTooLarge` once the body passes `limit` bytes (for
-    bodies without a Content-Length, which the guard could not check up front)."""
-    seen = 0
-
-    async def bounded() -> MutableMapping[str, Any]:
-        nonlocal seen
+async def _read_bounded(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
+    """The whole body of a request without a Content-Length (chunked), read up to
+    `limit` bytes: (body, whether the client disconnected); None once it passes `limit`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
-        if message.get("type") == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge(f"request body over {limit} bytes")
-        return message
+        if message.get("type") == "http.disconnect":
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
 
-    return bounded
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` that first gives `body` as one message, then defers to `receive`."""
+    sent = False
+
+    async def replay() -> MutableMapping[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _query_token(scope: Scope) -> str | None:
