@@ -207,6 +207,7 @@ def _refused_then_partial(
     assert not result.complete and result.problems
     run = store.get_run("p")
     assert run is not None and run.status == "interrupted"  # never a clean finished run
+    assert run.reason is not None and run.reason.startswith("imported with --partial from ")
     return message, result
 
 

@@ -190,16 +190,21 @@ def import_jsonl(
                 problems.insert(0, f"line {reader.cut} is cut off (the file ends inside it)")
             if layout >= 2:
                 problems += _trailer_problems(reader, exported_id, episodes, events)
-            if problems and not partial:
+            if problems:
                 more = len(problems) - _SHOWN_PROBLEMS
                 shown = "; ".join(problems[:_SHOWN_PROBLEMS]) + (
                     f"; and {more} more" if more > 0 else ""
                 )
-                raise UserError(f"{reader.name}: not imported: {shown}. {PARTIAL_HINT}")
-            if problems:
+                if not partial:
+                    raise UserError(f"{reader.name}: not imported: {shown}. {PARTIAL_HINT}")
                 db.execute(
-                    "UPDATE runs SET status = 'interrupted', updated_at = ? WHERE run_id = ?",
-                    (time.time(), run.run_id),
+                    "UPDATE runs SET status = 'interrupted', updated_at = ?, reason = ? "
+                    "WHERE run_id = ?",
+                    (
+                        time.time(),
+                        f"imported with --partial from {reader.name}: {shown}",
+                        run.run_id,
+                    ),
                 )
     return JsonlImport(run.run_id, episodes, events, tuple(problems))
 
