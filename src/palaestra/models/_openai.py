@@ -76,7 +76,14 @@ from palaestra.models._openai_wire import (
 )
 from palaestra.models._protocol import Attempt, ModelRequest, ModelResponse
 from palaestra.models._retry import RetryPolicy, parse_retry_after
-from palaestra.models._transport import RESENT_EXTENSION, PooledTransport, Resend, resent_of
+from palaestra.models._transport import (
+    RESENT_EXTENSION,
+    PooledTransport,
+    RawResponse,
+    Resend,
+    note_resend,
+    resent_of,
+)
 
 __all__ = [
     "OpenAIModel",
@@ -109,9 +116,10 @@ def _env_proxy_for(url: str) -> bool:
 
 
 class _Sent(NamedTuple):
-    """What one attempt got back: the status and the (decoded) body."""
+    """What one attempt got back: the status and the (decoded) body (the fields a
+    transport's `RawResponse` has too, which the hot path passes on as it is)."""
 
-    status_code: int
+    status: int
     content: bytes
     resent: Resend | None = None
     """Set when the transport had to send the request twice (see `Resend`)."""
@@ -174,7 +182,7 @@ class _DirectPost:
             extensions={"timeout": self._timeout},
         )
 
-    async def post(self, content: bytes, retries_taken: int) -> _Sent:
+    async def post(self, content: bytes, retries_taken: int) -> _Sent | RawResponse:
         """Send one attempt and read its response; raise what the SDK would raise: its
         `APIStatusError` subclass for a 4xx/5xx, `APITimeoutError` for a timeout,
         `APIConnectionError` for any other transport failure."""
@@ -194,9 +202,11 @@ class _DirectPost:
         except (httpx2.RequestError, ssl.SSLError) as exc:
             request = self._request(content, retries_taken)
             raise openai.APIConnectionError(request=request) from exc
+        if sent.status < 400 and not any(
+            name.lower() == b"content-encoding" for name, _ in sent.headers
+        ):
+            return sent
         status, reason, headers, body, resent = sent
-        if status < 400 and not any(name.lower() == b"content-encoding" for name, _ in headers):
-            return _Sent(status, body, resent)
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
         if resent is not None:  # so that the SDK's status error carries it too
             extensions[RESENT_EXTENSION] = resent
@@ -330,18 +340,20 @@ class OpenAIModel:
         failed: list[Attempt] = []
         for number in range(1, self.retry.max_attempts + 1):
             start = time.monotonic()
-            sent: _Sent | None = None
             try:
                 if direct is not None:
                     sent = await direct.post(content, number - 1)
-                    if sent.status_code >= 300:  # a redirect: the SDK's client follows it
+                    if sent.status >= 300:  # a redirect: the SDK's client follows it
                         sent = await self._sdk_post(content, number - 1)
                 else:
                     sent = await self._sdk_post(content, number - 1)
-                response = parse_response(sent.content)
-                resent = sent.resent
+                try:
+                    response = parse_response(sent.content)
+                except ModelReplyError as exc:
+                    note_resend(exc, sent.resent)
+                    raise
             except (openai.APIError, ModelReplyError) as exc:
-                resent = sent.resent if sent is not None else resent_of(exc)
+                resent = resent_of(exc)
                 if resent is not None:  # the transport's re-send: its first send too
                     failed.append(_resend_attempt(resent, start))
                     start = resent.failed_at
@@ -356,9 +368,9 @@ class OpenAIModel:
                 failed.append(Attempt(failure.error, latency, delay, failure.status))
                 await asyncio.sleep(delay)
                 continue
-            if resent is not None:
-                failed.append(_resend_attempt(resent, start))
-                start = resent.failed_at
+            if sent.resent is not None:
+                failed.append(_resend_attempt(sent.resent, start))
+                start = sent.resent.failed_at
             response.latency_s = time.monotonic() - start
             response.failed_attempts = failed
             return response

@@ -182,6 +182,13 @@ class Resend(NamedTuple):
     re-send's own starts there)."""
 
 
+def note_resend(exc: BaseException, resent: Resend | None) -> None:
+    """Let `exc` carry `resent` (where there was a re-send) for `resent_of` to find: for
+    an error raised after the transport returned (e.g. a reply that is not JSON)."""
+    if resent is not None:
+        setattr(exc, _RESENT_ATTR, resent)
+
+
 def resent_of(value: object) -> Resend | None:
     """The `Resend` behind a result or an error of this transport, if there was one: on
     a `RawResponse`, an httpx2 response (or the response of an SDK status error), or an
@@ -281,36 +288,53 @@ class PooledTransport(httpx2.AsyncBaseTransport):
         await self._slots.acquire()
         try:
             conn = self._take_idle(key)
-            resent: Resend | None = None
-            while True:
-                reused = conn is not None
+            if conn is not None:  # reused: a send that gets nothing back is sent again
                 try:
-                    conn = conn or await self._connect(key, timeout)
-                    sent = await self._exchange(
+                    return await self._exchange(
                         conn, method, request, data, close, timeout, whole=whole
                     )
                 except _NothingReceived as exc:
-                    if reused:  # the server closed the pooled one: once more, on a new one
-                        resent = Resend(f"{exc} on a reused keep-alive connection", _now())
-                        conn = None
-                        continue
-                    error = httpx2.RemoteProtocolError(_NO_RESPONSE, request=request)
-                    if resent is not None:
-                        setattr(error, _RESENT_ATTR, resent)
-                    raise error from None
-                except httpx2.TransportError as exc:
-                    if resent is not None:
-                        setattr(exc, _RESENT_ATTR, resent)
-                    raise
-                if resent is None:
-                    return sent
-                if isinstance(sent, RawResponse):
-                    return sent._replace(resent=resent)
-                sent.extensions[RESENT_EXTENSION] = resent
-                return sent
+                    resent = Resend(f"{exc} on a reused keep-alive connection", _now())
+                return await self._resend(key, data, close, timeout, method, request, resent, whole)
+            conn = await self._connect(key, timeout)
+            try:
+                return await self._exchange(
+                    conn, method, request, data, close, timeout, whole=whole
+                )
+            except _NothingReceived:
+                raise httpx2.RemoteProtocolError(_NO_RESPONSE, request=request) from None
         except BaseException:
             self._slots.release()
             raise
+
+    async def _resend(
+        self,
+        key: _Key,
+        data: bytes,
+        close: bool,
+        timeout: dict[str, float | None],
+        method: str,
+        request: httpx2.Request | None,
+        resent: Resend,
+        whole: bool,
+    ) -> httpx2.Response | RawResponse:
+        """The request again, once, on a new connection, after its first send on a reused
+        one got nothing back: `resent` goes with its response, or with its error."""
+        try:
+            conn = await self._connect(key, timeout)
+            try:
+                sent = await self._exchange(
+                    conn, method, request, data, close, timeout, whole=whole
+                )
+            except _NothingReceived:
+                raise httpx2.RemoteProtocolError(_NO_RESPONSE, request=request) from None
+        except httpx2.TransportError as exc:
+            note_resend(exc, resent)
+            raise
+        if isinstance(sent, RawResponse):
+            return sent._replace(resent=resent)
+        sent.extensions[RESENT_EXTENSION] = resent
+        return sent
 
     async def aclose(self) -> None:
         """Close the idle connections; those in use close when their response ends."""
