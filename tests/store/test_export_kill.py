@@ -66,16 +66,18 @@ class BigRun:
     episodes: int
 
 
+EXPERIMENT = Experiment(
+    name="big",
+    jobs=[Job(env="graph.coloring", params={"n": 16, "num_tasks": 20}, tasks="all")],
+)
+
+
 @pytest.fixture(scope="module")
 def big() -> Iterator[BigRun]:
     folder = Path(tempfile.mkdtemp(prefix="palaestra-kill-"))
     path = folder / "big.db"
-    experiment = Experiment(
-        name="big",
-        jobs=[Job(env="graph.coloring", params={"n": 16, "num_tasks": 20}, tasks="all")],
-    )
     with Store(path) as store:
-        palaestra.run(experiment, store=store, run_id="big")
+        palaestra.run(EXPERIMENT, store=store, run_id="big")
         export_jsonl(store, "big", folder / "full.jsonl")
     full = (folder / "full.jsonl").read_bytes()
     assert len(full) > 2_000_000  # large enough that the pipe test cuts it mid-run
@@ -183,6 +185,13 @@ def test_kill_while_writing_to_a_pipe_then_import(big: BigRun, tmp_path: Path, c
             assert store.events("big", episode_id) == source.events("big", episode_id)
         unfinished = [row for row in store.episodes("big") if row.status == "running"]
         assert len(unfinished) <= 1  # at most the episode the cut fell into
+
+    with Store(target) as store, Store(big.store) as source:  # a resume completes it
+        palaestra.run(EXPERIMENT, store=store, run_id="big")
+        run = store.get_run("big")
+        assert run is not None and run.status == "finished"
+        resumed = {row.episode_id: row.hash for row in store.episodes("big")}
+        assert resumed == {row.episode_id: row.hash for row in source.episodes("big")}
 
 
 def test_cut_at_an_episode_boundary_is_refused_by_the_cli(
