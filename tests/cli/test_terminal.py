@@ -10,6 +10,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import palaestra
 from palaestra.cli import main
@@ -39,7 +41,7 @@ def test_printable_escapes_each_kind_visibly():
     assert printable("\x9b\x85\x7f") == "\\u009b\\u0085\\u007f"
     assert printable("abc\u202edef") == "abc\\u202edef"
     assert printable("\u2066\u2069\u200b\ufeff") == "\\u2066\\u2069\\u200b\\ufeff"
-    assert printable("\U000e0041") == "\\U000e0041"
+    assert printable("\U000e0041") == "\\udb40\\udc41"  # a surrogate pair, as in JSON
     assert printable("lone \ud800") == "lone \\ud800"
     assert printable("line\u2028para\u2029") == "line\\u2028para\\u2029"
     assert printable("cr\rlf\ntab\t") == "cr\\x0dlf\ntab\t"
@@ -72,8 +74,24 @@ def test_every_code_point_is_escaped_exactly_when_its_category_says_so():
 
 
 def test_the_escapes_of_del_and_c1_are_json_escapes():
-    text = "\x7f\x9b\u202e"
+    text = "\x7f\x9b\u202e\U000e0041\ud800"
     assert json.loads(f'"{printable(text)}"') == text
+
+
+any_text = st.text(st.characters(exclude_categories=[]))  # surrogates and controls too
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=json_values, ascii_only=st.booleans())
+def test_json_written_through_printable_parses_to_the_same_value(value, ascii_only):
+    """What `palaestra ... --json` or an export to standard output writes stays exact."""
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=2)
+    assert json.loads(printable(text)) == value
 
 
 def test_safe_text_passes_binary_output_and_file_methods_through(tmp_path: Path):

@@ -10,9 +10,10 @@ on some terminals, and Unicode bidi controls (U+202A-U+202E, U+2066-U+2069) reor
 is displayed (the "Trojan Source" trick), while zero-width and tag characters hide text.
 
 `printable(text)` replaces every such character by a visible escape: C0 controls as
-``\\x1b``, every other one (DEL included) as ``\\u202e`` (``\\U000e0041`` beyond the
-BMP). Escaped are the Unicode categories Cc (controls), Cf (format: bidi controls, zero-width
-characters, tags, the BOM), Cs (lone surrogates, which would not even encode) and Zl /
+``\\x1b``, every other one (DEL included) as ``\\u202e`` (a surrogate pair such as
+``\\udb40\\udc41`` beyond the BMP, as JSON writes it). Escaped are the Unicode
+categories Cc (controls), Cf (format: bidi controls, zero-width characters, tags, the
+BOM), Cs (lone surrogates, which would not even encode) and Zl /
 Zp (line and paragraph separators); `keep` names the characters a layout wants as they
 are (newline and tab by default). Everything else, letters of every script and emoji
 included, is left alone. A backslash is not escaped, so ``\\x1b`` written by a model
@@ -22,9 +23,12 @@ reads the same as an escaped ESC: the escapes make text visible, not reversible.
 through `printable`, so no printer (a table, a timeline, a report) can forget it.
 Machine-readable output keeps its meaning: ``--json`` output is written with
 ``json.dumps``' default ``ensure_ascii``, so it holds no raw control or bidi character
-(U+202E is the JSON escape ``\\u202e``, equal to the original once parsed), and the
-escapes chosen here for DEL and C1 are JSON escapes too. Binary output written to
-``sys.stdout.buffer`` (``palaestra export -o -``) passes untouched.
+(U+202E is the JSON escape ``\\u202e``, equal to the original once parsed), and every
+escape `printable` writes for a character JSON may hold raw is a JSON escape too (C0
+controls never appear raw in JSON), so JSON written through it (``--json``, ``palaestra
+export`` to standard output) parses to the same value. Binary output written to
+``sys.stdout.buffer`` (``palaestra export --format jsonl`` without ``-o``) passes
+untouched.
 """
 
 from __future__ import annotations
@@ -53,7 +57,10 @@ def _escape(char: str, keep: str) -> str:
         return f"\\x{code:02x}"
     if code < 0x7F or (code > 0x9F and unicodedata.category(char) not in ESCAPED_CATEGORIES):
         return char
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+    return f"\\u{high:04x}\\u{low:04x}"  # as JSON writes it: JSON text stays JSON
 
 
 def printable(text: str, *, keep: str = "\n\t") -> str:
