@@ -28,7 +28,7 @@ def add_doctor_parser(sub: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from palaestra.store._doctor import check_store, recover_store
+    from palaestra.store import check_store, recover_store
 
     report = recover_store(args.store, args.recover) if args.recover else check_store(args.store)
     if args.json:

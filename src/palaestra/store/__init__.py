@@ -5,7 +5,9 @@ view) reads from. `export_jsonl` / `import_jsonl` move a run between stores as o
 self-describing text file. The other exports (docs/exports.md) turn a run into the
 formats other tools read: ADP trajectories (`export_adp` / `import_adp`), OpenTelemetry
 GenAI spans (`export_otel`), chat-format SFT data (`export_sft`, `to_hf_dataset`) and
-Parquet tables (`export_parquet`).
+Parquet tables (`export_parquet`). One process writes a run at a time (its `Lease`);
+`check_store` / `recover_store` check a store file and copy what a damaged one holds
+into a new store (`palaestra doctor`, docs/store.md).
 """
 
 from palaestra.store._adp import episode_to_adp, iter_adp
@@ -24,8 +26,10 @@ from palaestra.store._adp_schema import (
     AdpTrajectory,
 )
 from palaestra.store._adp_write import export_adp
+from palaestra.store._doctor import DoctorReport, TableReport, check_store, recover_store
 from palaestra.store._jsonl import JSONL_FORMAT_VERSION, export_jsonl
 from palaestra.store._jsonl_import import JsonlImport, import_jsonl
+from palaestra.store._lease import Lease
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
 from palaestra.store._rows import (
@@ -51,13 +55,17 @@ __all__ = [
     "AdpMessageAction",
     "AdpTextObservation",
     "AdpTrajectory",
+    "DoctorReport",
     "EpisodeRow",
     "EpisodeSummary",
     "JsonlImport",
+    "Lease",
     "ParquetExport",
     "RunRow",
     "Store",
+    "TableReport",
     "adp_to_episodes",
+    "check_store",
     "emit_episode",
     "episode_sft",
     "episode_spans",
@@ -73,5 +81,6 @@ __all__ = [
     "iter_sft",
     "read_adp",
     "read_adp_dataset",
+    "recover_store",
     "to_hf_dataset",
 ]
