@@ -127,3 +127,36 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not under `models:`"):
         train(exp, policy=tiny_policy(), store=tmp_path / "x.db", log=None)
     assert TrainConfig().estimator == "grpo"
+
+
+def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A save that fails halfway (here: the optimizer's state cannot be read, after the
+    model was written) leaves the previous checkpoint the latest and nothing else."""
+    from palaestra.models._torch_load import latest_checkpoint
+    from palaestra.train._torch_backend import make_optimizer, save_checkpoint
+
+    policy = tiny_policy(seed=3)
+    config = train_config({"keep_checkpoints": 3})
+    optimizer = make_optimizer(policy, config)
+    first = save_checkpoint(
+        tmp_path, step=1, policy=policy, optimizer=optimizer, config=config, state={}
+    )
+
+    class Unreadable:
+        def state_dict(self) -> dict[str, Any]:
+            raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error"):
+        save_checkpoint(
+            tmp_path, step=2, policy=policy, optimizer=Unreadable(), config=config, state={}
+        )
+    assert latest_checkpoint(tmp_path) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000001"]
+    assert (first / "model" / "config.json").exists() and (first / "optimizer.pt").exists()
+
+
+def test_a_curve_line_cut_by_a_crash_is_dropped(tmp_path: Path) -> None:
+    from palaestra.train import read_curve
+
+    (tmp_path / "curve.jsonl").write_text('{"step": 1}\n{"step": 2}\n{"st')
+    assert read_curve(tmp_path) == [{"step": 1}, {"step": 2}]
