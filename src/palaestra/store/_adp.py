@@ -325,6 +325,24 @@ def _agents(events: Sequence[Event], start: EpisodeStart | None) -> list[str]:
     return names
 
 
+def _by_agent(events: Sequence[Event], agents: list[str]) -> dict[str, list[Event]]:
+    """The events each agent's view reads, in log order: its own, the messages it sent
+    or received, the environment steps that reward it (one pass over the episode)."""
+    relevant: dict[str, list[Event]] = {agent: [] for agent in agents}
+    for event in events:
+        payload = event.payload
+        if event.kind == "message":
+            who = {payload.sender, *payload.recipients}  # type: ignore[attr-defined]
+        elif isinstance(payload, EnvStep):
+            who = set(payload.rewards)
+        else:
+            who = {event.agent}
+        for agent in who:
+            if agent in relevant:
+                relevant[agent].append(event)
+    return relevant
+
+
 def _kept_available(kept: dict[str, Any], version: str) -> list[str] | None:
     """The tool list a trajectory from elsewhere named, under the version's field name."""
     if version == "1.5.0":
@@ -367,9 +385,10 @@ def episode_views(
     foreign = start.params.get("adp") if start else None
     agents = _agents(events, start)
     trajectories = []
+    relevant = _by_agent(events, agents)
     for agent in agents:
         view = _View(agent)
-        for event in events:
+        for event in relevant[agent]:
             _visit(view, event)
         kept = foreign.get(agent) if isinstance(foreign, dict) else None
         if not view.items and not isinstance(kept, dict):  # (one from elsewhere: always)
