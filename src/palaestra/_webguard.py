@@ -58,6 +58,7 @@ LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 _WILDCARD_BINDS = {"", "0.0.0.0", "::"}
 _TOKEN = re.compile(r"[A-Za-z0-9._~-]{8,512}")
 _MAX_HOST = 255
+_BAD_HOST_CHARS = re.compile(r"[/\\@?#%\s]")
 
 
 def split_host(value: str) -> tuple[str, int | None] | None:
@@ -90,7 +91,7 @@ def split_host(value: str) -> tuple[str, int | None] | None:
         if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
             return None
     host = host.lower().rstrip(".")
-    if not host or any(c in host for c in "/\\@?#% \t") or not host.isascii():
+    if not host or not host.isascii() or _BAD_HOST_CHARS.search(host):
         return None
     return host, int(port_text) if port_text else None
 
@@ -171,11 +172,9 @@ class GuardPolicy:
 
     def host_allowed(self, host: str) -> bool:
         """Whether a ``Host`` header's host (from `split_host`) names this server."""
-        if self.any_host or _is_ip(host):
+        if self.any_host or host in self.names or host.endswith(".localhost"):
             return True
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        return self._name_allowed(host, self.names)
+        return _is_ip(host) or self._name_allowed(host, self.names)
 
     def origin_allowed(self, origin: str, host_header: tuple[str, int | None]) -> bool:
         """Whether an ``Origin`` header is this server's own origin, or an allowed one."""

@@ -44,8 +44,39 @@ from typing import Any, TextIO
 ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 """Unicode categories `printable` escapes."""
 
-_ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
-_CANDIDATES = re.compile(r"[\x00-\x1f\x7f-\U0010ffff]")
+_CANDIDATES = (
+    (0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C),
+    (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x206F), (0xD800, 0xDFFF), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1345F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE007F),
+)  # fmt: skip
+"""Ranges holding every code point of the escaped categories (Unicode 15.1, with room
+around the recent additions): `_escape` decides on each by its category, so the ranges
+only have to hold them all (a test checks it against `unicodedata` on every code point)."""
+
+
+@lru_cache(maxsize=16)
+def _pattern(keep: str) -> re.Pattern[str]:
+    """A regex class of the candidate code points, those in `keep` left out."""
+    kept = sorted(ord(c) for c in set(keep))
+    parts = []
+    for low, high in _CANDIDATES:
+        for code in kept:  # cut the kept code points out of the range
+            if low <= code <= high:
+                if low < code:
+                    parts.append((low, code - 1))
+                low = code + 1
+        if low <= high:
+            parts.append((low, high))
+    return re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in parts) + "]")
+
+
+@lru_cache(maxsize=16)
+def _ascii_pattern(keep: str) -> re.Pattern[str]:
+    """`_pattern(keep)` for ASCII text: the C0 controls and DEL not in `keep`."""
+    codes = [c for c in (*range(0x20), 0x7F) if chr(c) not in keep]
+    return re.compile("[" + "".join(f"\\x{c:02x}" for c in codes) + "]")
 
 
 @lru_cache(maxsize=4096)
@@ -66,11 +97,10 @@ def _escape(char: str, keep: str) -> str:
 def printable(text: str, *, keep: str = "\n\t") -> str:
     """`text` with every control, format, surrogate and separator character (but those
     in `keep`) written as a visible escape; see the module docstring."""
-    if text.isascii():
-        if _ASCII_CONTROLS.search(text) is None:
-            return text
-        return _ASCII_CONTROLS.sub(lambda m: _escape(m.group(), keep), text)
-    return _CANDIDATES.sub(lambda m: _escape(m.group(), keep), text)
+    pattern = _ascii_pattern(keep) if text.isascii() else _pattern(keep)
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: _escape(m.group(), keep), text)
 
 
 class SafeText:
