@@ -245,3 +245,20 @@ def test_hostile_input_is_a_user_error_naming_the_line(tmp_path):
     path.write_text("\n\n")
     with pytest.raises(UserError, match="no ADP trajectories"):
         read_adp(path)
+
+
+def test_hostile_details_and_arguments(tmp_path):
+    ours = {"episode_id": "e", "agent": "a", "run_id": "r"}
+    big = traj([msg()], details={**ours, "seed": 2**70, "epoch": -5, "steps": 2**64})
+    with Store(tmp_path / "s.db") as store:
+        run_id = import_adp(store, _write(tmp_path / "big.jsonl", big))
+        (row,) = store.episodes(run_id)
+        assert (row.seed, row.epoch, row.steps) == (0, 0, 0)
+    odd = traj([msg()], details={**ours, "run_id": "a/../b\u0000"})
+    with Store(tmp_path / "t.db") as store:
+        assert import_adp(store, _write(tmp_path / "odd.jsonl", odd)) == "adp-odd"
+    deep = traj([api(kwargs={"a": json.loads("[" * 600 + "]" * 600)})], "1.3.0")
+    with Store(tmp_path / "u.db") as store:
+        with pytest.raises(UserError, match="trajectory 't': cannot be read"):
+            import_adp(store, _write(tmp_path / "deep.jsonl", deep))
+        assert store.get_run("adp-deep") is None

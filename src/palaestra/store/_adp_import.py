@@ -191,10 +191,24 @@ def read_adp_dataset(
     return trajectories, metadata
 
 
+def _count(value: Any, default: int) -> int:
+    """A count from `details` (seed, epoch, steps): a whole number SQLite can hold."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+    return value if ok else default
+
+
+def _usable_id(value: str) -> bool:
+    """Whether a `details.run_id` can name the imported run (printable, not too long)."""
+    return 0 < len(value) <= 200 and value.isprintable()
+
+
 def _items(traj: AdpTrajectory) -> list[Any]:
     """A trajectory's items as 1.3 items: ids kept, `NO_RESULT` markers dropped, calls and
     results without ids paired by adjacency."""
-    items = [_ITEM.validate_python(item.model_dump(mode="json")) for item in traj.content]
+    try:
+        items = [_ITEM.validate_python(item.model_dump(mode="json")) for item in traj.content]
+    except (ValueError, RecursionError) as exc:  # e.g. arguments nested too deeply
+        raise UserError(f"trajectory {traj.id!r}: cannot be read: {exc}") from None
     kept: list[Any] = []
     marked: set[int] = set()  # calls a marker said have no result: not paired
     for index, item in enumerate(items):
@@ -422,12 +436,11 @@ def adp_to_episodes(
             params["adp"] = foreign
         if prompts:
             params["system_prompts"] = prompts
-        seed, epoch = head.get("seed", 0), head.get("epoch", 0)
         start = EpisodeStart(
             env=str(head.get("env") or "adp"),
             task=str(head.get("task") or episode_id),
-            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0,
-            epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else 0,
+            seed=_count(head.get("seed"), 0),
+            epoch=_count(head.get("epoch"), 0),
             agents=agents,
             params=params,
             operators={
@@ -462,9 +475,7 @@ def _finish(
     if outcome is None:
         outcome = "success" if success else "failure"
     reason = str(head.get("reason") or "done")
-    steps = head.get("steps")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        steps = builder.step
+    steps = _count(head.get("steps"), builder.step)
     rewards = sum(
         sum(e.payload.rewards.values()) for e in builder.events if isinstance(e.payload, EnvStep)
     )
@@ -509,7 +520,7 @@ def import_adp(store: Any, fp_or_path: str | Path | IO[str], *, run_id: str | No
     if run_id is None:
         named = {t.details.get("run_id") for t in trajectories}
         only = named.pop() if len(named) == 1 else None
-        if isinstance(only, str) and only:
+        if isinstance(only, str) and _usable_id(only):
             run_id = only
         else:
             stem = Path(str(getattr(fp_or_path, "name", fp_or_path))).stem or "stream"
