@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import palaestra
+from palaestra.cli import main
 from palaestra.core import Event
 from palaestra.store import Store
 
@@ -198,7 +199,9 @@ def test_a_second_writer_of_a_live_run_is_refused_and_touches_nothing(
 
 
 @pytest.mark.slow
-def test_a_killed_writer_leaves_a_lease_the_resume_takes_over(tmp_path: Path) -> None:
+def test_a_killed_writer_leaves_a_lease_the_resume_takes_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     experiment, db, gate = tmp_path / "gated.yaml", tmp_path / "runs.db", tmp_path / "gate"
     experiment.write_text(EXPERIMENT)
     writer, cli = tmp_path / "writer.py", tmp_path / "cli.py"
@@ -223,6 +226,10 @@ def test_a_killed_writer_leaves_a_lease_the_resume_takes_over(tmp_path: Path) ->
         assert lease is not None and lease.pid == first.pid and not lease.alive()
         run = store.get_run(RUN_ID)
         assert run is not None and run.status == "running"
+    assert main(["runs", "--store", str(db)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{RUN_ID}  running ")
+    assert line.endswith("(no live writer: resume it with the same --run-id)"), line
     gate.touch()
     resumed = subprocess.run(
         [sys.executable, str(cli), "run", str(experiment), "--store", str(db)]

@@ -1,5 +1,6 @@
-"""A full disk, for real: SQLite's `max_page_count` caps the file, so a write past it
-fails with `SQLITE_FULL` exactly as on a full disk. The run stops with an error that
+"""A full disk, for real: the store's size cap (`Store(max_bytes=)`, SQLite's
+`max_page_count` on every connection that writes, the writer process's included) makes
+a write past it fail with `SQLITE_FULL` exactly as on a full disk. The run stops with an error that
 says so, is marked `failed` with the reason (not left `running`), keeps everything it
 had committed, and a resume with room completes it."""
 
@@ -20,19 +21,24 @@ def _experiment() -> Experiment:
     return Experiment(name="full", jobs=[Job(env="test.counter", tasks=10, seeds=6)])
 
 
+@pytest.mark.parametrize("writer_process", [False, True])
 def test_a_run_on_a_full_disk_is_marked_failed_and_resumes_once_there_is_room(
-    tmp_path: Path,
+    tmp_path: Path, writer_process: bool
 ) -> None:
     register_counter()
     path = tmp_path / "runs.db"
     reference = palaestra.run(_experiment(), run_id="ref", store=tmp_path / "ref.db")
 
-    store = Store(path, batch_size=40, writer_process=False)
-    assert store._conn is not None
-    (pages,) = store._conn.execute("PRAGMA page_count").fetchone()
-    store._conn.execute(f"PRAGMA max_page_count = {pages + 4}")  # room for a few batches
-    with pytest.raises(StoreError, match="the disk is full, or the store reached its size"):
+    Store(path).close()  # an empty store; then room for a few batches more
+    store = Store(
+        path, batch_size=40, writer_process=writer_process, max_bytes=path.stat().st_size + 65536
+    )
+    with pytest.raises(StoreError, match="the disk is full, or the store reached its size") as e:
         palaestra.run(_experiment(), run_id="full", store=store)
+    # reported by the writer process (its SQLite code first) or by the store itself
+    assert ("SQLITE_FULL OperationalError: database or disk is full" in str(e.value)) == (
+        writer_process
+    )
     run = store.get_run("full")
     assert run is not None and run.status == "failed"
     assert run.reason is not None and "disk is full" in run.reason

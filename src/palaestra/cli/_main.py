@@ -261,9 +261,14 @@ def _cmd_runs(store: Any, args: argparse.Namespace) -> int:
         print(f"no runs in {store.path}")
     for r in runs:
         summary = store.run_summary(r.run_id)
+        status, note = r.status, f"  ({r.reason})" if r.reason else ""
+        if status == "running":  # by a live process, or left so by one that is gone
+            lease = store.run_lease(r.run_id)
+            if lease is None or not lease.alive():
+                note = "  (no live writer: resume it with the same --run-id)"
         print(
-            f"{r.run_id}  {r.status:<11} {r.created_at}  episodes={summary.get('episodes', 0)}"
-            f"  success={summary.get('success_rate', 0.0):.0%}"
+            f"{r.run_id}  {status:<11} {r.created_at}  episodes={summary.get('episodes', 0)}"
+            f"  success={summary.get('success_rate', 0.0):.0%}{note}"
         )
     return 0
 

@@ -233,7 +233,10 @@ class Store:
         batch_size: int = 2000,
         flush_interval_s: float = 1.0,
         writer_process: bool = True,
+        max_bytes: int | None = None,
     ) -> None:
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.path = Path(path)
@@ -243,6 +246,10 @@ class Store:
         self.writer_process = writer_process
         """Once a full batch is buffered, write batches from a writer process while the
         caller goes on (see `_writer`); False writes them in the calling thread."""
+        self.max_bytes = max_bytes
+        """A cap on the file's size (SQLite's `max_page_count`, set on every connection
+        that writes): a write past it fails as on a full disk (docs/store.md). None:
+        no cap."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -256,6 +263,8 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the `_Checkpointer` does it
+            if max_bytes is not None:
+                conn.execute(f"PRAGMA max_page_count = {self._max_pages(conn)}")
             migrated = init_schema(conn, self.path)
             check_on_open(conn, self.path, migrated=migrated is not None)
         except sqlite3.DatabaseError as exc:
@@ -323,6 +332,11 @@ class Store:
                     self._checkpointer = None
                 self._conn.close()  # the last connection checkpoints the rest, drops the WAL
                 self._conn = None
+
+    def _max_pages(self, conn: sqlite3.Connection) -> int:
+        """`max_bytes` in pages of this file."""
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        return max(1, (self.max_bytes or 0) // page_size)
 
     def __enter__(self) -> Store:
         return self
@@ -806,6 +820,9 @@ class Store:
                         "checkpoint_rows": _CHECKPOINT_ROWS,
                         "wal_restart_frames": _WAL_RESTART_FRAMES,
                         "token": self._token,
+                        "max_page_count": None
+                        if self.max_bytes is None
+                        else self._max_pages(self._db),
                     },
                     self._restore_unconfirmed,
                 )

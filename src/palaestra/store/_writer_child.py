@@ -9,7 +9,8 @@ third thread beside the event loop).
 
 Messages on stdin, each `>II` (meta length, body length), the meta as JSON, the body as
 UTF-8: the first is the configuration (`{"sql": {...}, "checkpoint_rows": N,
-"wal_restart_frames": N, "rows_per_insert": N, "token": T}`, no body); every other is
+"wal_restart_frames": N, "rows_per_insert": N, "token": T, "max_page_count": N or
+null}`, no body); every other is
 one batch, written in one transaction: `{"starts": [[*episode values, had_rows], ...],
 "runs": [[run_id, episode_id, count], ...], "finishes": [[*finish values], ...],
 "leases": [run_id, ...]}` and
@@ -98,6 +99,8 @@ class _Writer:
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA wal_autocheckpoint=0")  # done below, between batches
+        if config.get("max_page_count") is not None:  # the store's size cap
+            self.db.execute(f"PRAGMA max_page_count = {int(config['max_page_count'])}")
         self.sql: dict[str, str] = config["sql"]
         self.rows_per_insert: int = config["rows_per_insert"]
         self.checkpoint_rows: int = config["checkpoint_rows"]
