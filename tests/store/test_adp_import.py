@@ -262,3 +262,10 @@ def test_hostile_details_and_arguments(tmp_path):
         with pytest.raises(UserError, match="trajectory 't': cannot be read"):
             import_adp(store, _write(tmp_path / "deep.jsonl", deep))
         assert store.get_run("adp-deep") is None
+
+
+def test_an_unreadable_file_is_a_user_error(tmp_path):
+    path = tmp_path / "dangling.jsonl"
+    path.symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(UserError, match=r"dangling\.jsonl: cannot be read \(No such file"):
+        read_adp(path)

@@ -122,11 +122,16 @@ def read_adp(fp_or_path: str | Path | IO[str]) -> list[AdpTrajectory]:
     dataset directory; errors name the file and line."""
     if isinstance(fp_or_path, str | Path) and Path(fp_or_path).is_dir():
         return read_adp_dataset(fp_or_path)[0]
-    with _opened(fp_or_path, "r") as (fp, name):
-        try:
+    name = str(
+        fp_or_path if isinstance(fp_or_path, str | Path) else getattr(fp_or_path, "name", "")
+    )
+    try:
+        with _opened(fp_or_path, "r") as (fp, name):
             text = fp.read()
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UserError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
