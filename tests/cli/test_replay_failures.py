@@ -54,7 +54,11 @@ def test_run_on_a_failing_server_then_replay_is_identical(tmp_path, monkeypatch)
         attempts = [e["payload"] for e in json.loads(out) if e["kind"] == "model_response"]
         logged += len(attempts)
         resent += sum(bool(a.get("resent")) for a in attempts)
+        if attempts[0].get("resent"):
+            with_resend = episode["episode_id"]
     assert logged == seen == 16 and resent == 2
+    timeline = palaestra("show", "f", with_resend, store=store).stdout
+    assert "attempt 1 FAILED (re-sent at once): connection error: server disconnected" in timeline
 
     proc = palaestra("replay", "f", store=store, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

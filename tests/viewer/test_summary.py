@@ -46,6 +46,8 @@ def test_model_turn_shows_tokens_latency_and_calls():
     failed = described(ModelResponseEvent(attempt=2, error="HTTP 503: overloaded"))
     assert failed["summary"] == "attempt 2 failed: HTTP 503: overloaded"
     assert failed["facts"]["error"] is True
+    resent = described(ModelResponseEvent(attempt=1, error="connection error: x", resent=True))
+    assert resent["summary"] == "attempt 1 failed (re-sent at once): connection error: x"
     request = described(
         ModelRequestEvent(model="openai:gpt", messages=[Message(role="user", content="hi")])
     )

@@ -42,7 +42,8 @@ def _summary(event: Event) -> str:
         return f"{p.model} messages={len(p.messages)} last[{last.role if last else '-'}]: {said}"
     if kind == "model_response":
         if p.error:
-            return f"attempt {p.attempt} FAILED: {_clip(p.error, 80)}"
+            resent = " (re-sent at once)" if p.resent else ""
+            return f"attempt {p.attempt} FAILED{resent}: {_clip(p.error, 80)}"
         msg = p.message
         calls = ", ".join(c.name for c in msg.tool_calls) if msg and msg.tool_calls else ""
         text = _clip(msg.content if msg else "", 70)

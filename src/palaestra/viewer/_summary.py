@@ -62,7 +62,8 @@ def _summary(kind: str, p: dict[str, Any]) -> str:
         return f"{p.get('model', '?')} ({len(messages)} messages) {last.get('role', '-')}: {said}"
     if kind == "model_response":
         if p.get("error"):
-            return f"attempt {p.get('attempt', 1)} failed: {clip(p['error'], 120)}"
+            resent = " (re-sent at once)" if p.get("resent") else ""
+            return f"attempt {p.get('attempt', 1)} failed{resent}: {clip(p['error'], 120)}"
         msg = _dict(p.get("message"))
         calls = _calls(msg.get("tool_calls"))
         text = clip(msg.get("content"), 100)
