@@ -12,7 +12,9 @@ and its subclasses, made by the SDK's own `_make_status_error_from_response`;
   included, is returned in `ModelResponse.failed_attempts` (or attached to the final
   `ModelError`), so the event log shows what really happened; the wait is jittered from
   the request's seed (see `palaestra.models._retry`). Each attempt says which retry it is
-  in `X-Stainless-Retry-Count`, as the SDK's own retries do.
+  in `X-Stainless-Retry-Count`, as the SDK's own retries do. A request the transport
+  sent twice (a kept-alive connection that closed before a byte of the reply: see
+  `Resend`) is one attempt more, marked `resent`, which spends no retry.
 - **A real per-provider connection limit, at a low cost per call**: requests go over
   `PooledTransport` (`palaestra.models._transport`), which keeps at most
   `max_connections` requests in flight (more queue for a slot) and takes or returns a

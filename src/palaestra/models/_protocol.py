@@ -1,7 +1,8 @@
 """The `Model` protocol: one async call from a request to a response.
 
 Providers translate this neutral form to and from their wire format. A response carries
-every attempt the provider made (retries included), so that the log shows each of them.
+every attempt the provider made (retries, and the transport's re-sends, included), so that
+the log shows each of them.
 """
 
 from __future__ import annotations
