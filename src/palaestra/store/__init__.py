@@ -11,8 +11,9 @@ into a new store (`palaestra doctor`, docs/store.md).
 """
 
 from palaestra.store._adp import episode_to_adp, iter_adp
-from palaestra.store._adp_import import adp_to_episodes, import_adp, read_adp, read_adp_dataset
+from palaestra.store._adp_import import adp_to_episodes, import_adp
 from palaestra.store._adp_metadata import AdpDatasetMetadata
+from palaestra.store._adp_read import read_adp, read_adp_dataset
 from palaestra.store._adp_schema import (
     ADP_SCHEMA_VERSION,
     ADP_VERSIONS,
