@@ -127,3 +127,13 @@ def test_browser_actions_follow_adps_rule():
     assert is_browser_action("goto", {"url": "http://a.test"}, browsing=False)
     assert not is_browser_action("go_back", {"url": "x"}, browsing=False)
     assert not is_browser_action("lookup", {"bid": "1"}, browsing=True)
+
+
+def test_a_value_nested_too_deeply_to_write_is_a_user_error():
+    from palaestra.store import Adp13Trajectory
+    from palaestra.store._adp_schema import trajectory_json
+
+    deep = json.loads("[" * 400 + "]" * 400)
+    record = traj([api(kwargs={"a": deep})], "1.3.0")
+    with pytest.raises(UserError, match="'t' cannot be written.*nested too deeply"):
+        trajectory_json(Adp13Trajectory.model_validate(record))

@@ -44,7 +44,9 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticSerializationError
 
+from palaestra.core import UserError
 from palaestra.store._adp_languages import ADP_CODE_LANGUAGES
 
 ADP_VERSIONS = ("1.2.0", "1.3.0", "1.5.0")
@@ -478,5 +480,15 @@ TRAJECTORY_MODELS: dict[str, type[_TrajectoryBase]] = {
 
 
 def trajectory_json(trajectory: _TrajectoryBase) -> str:
-    """One compact JSON line of a trajectory (optional None fields left out)."""
-    return json.dumps(trajectory.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    """One compact JSON line of a trajectory (optional None fields left out).
+
+    A value nested deeper than pydantic serialises (about 250 levels, e.g. tool arguments
+    a model wrote) is a `UserError` naming the trajectory, not a traceback."""
+    try:
+        data = trajectory.model_dump(mode="json")
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    except (PydanticSerializationError, RecursionError) as exc:
+        raise UserError(
+            f"ADP trajectory {trajectory.id!r} cannot be written: {exc} (a value in it, "
+            f"such as a tool call's arguments, is nested too deeply)"
+        ) from None
