@@ -256,6 +256,16 @@ async def test_a_failure_the_episode_did_not_end_with_says_it_is_a_replay() -> N
         assert len(caught.value.failed_attempts) == 3
 
 
+async def test_a_failure_its_caller_recorded_is_raised_again() -> None:
+    # a judge records the exception it caught as the call's one failed response
+    log = Log()
+    seq = log.add("judge", ModelRequestEvent(model="openai:m", messages=[user("grade")]))
+    log.add("judge", ModelResponseEvent(error="ModelReplyError: no JSON in reply"), parent=seq)
+    model = ReplayModel.from_events(log.events)
+    with pytest.raises(ModelReplyError, match="^no JSON in reply$"):
+        await model.generate(request("judge", [user("grade")]))
+
+
 async def test_a_call_cut_by_the_wall_time_budget_is_cut_again() -> None:
     log = Log()
     log.add("a", ModelRequestEvent(model="openai:m", messages=[user("q")]))

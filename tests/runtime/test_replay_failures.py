@@ -119,3 +119,29 @@ def test_budget_ends_replay_identically(db_path, monkeypatch):
         (report,) = reports
         assert report.equal, report.describe()
         assert report.replayed_hash == report.recorded_hash
+
+
+def test_a_judge_that_failed_replays_identically(db_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ChatServer(reply="GRADE: C") as server:
+        server.push(status=503)
+        server.push(status=503)  # the first episode's judge: its retry spent, it fails
+        judge = {"spec": "openai:test", "base_url": server.base_url, "max_retries": 1}
+        judge["options"] = {"backoff_base_s": 0.01}
+        experiment = {
+            "models": {"judge": judge},
+            "jobs": [{"env": "tooluse.store", "tasks": 2}],
+            "scorers": [{"use": "model_graded", "model": "judge", "criterion": "handled"}],
+        }
+        result = palaestra.run(experiment, store=db_path, concurrency=1)
+    rows, reports, events = _replay_all(db_path, result.run_id)
+    scores = [
+        e.payload
+        for r in rows
+        for e in events[r.episode_id]
+        if e.kind == "score" and e.agent == "env"
+    ]
+    failed = [s for s in scores if s.error]
+    assert len(failed) == 1 and "ModelError: " in failed[0].error and "503" in failed[0].error
+    for report in reports:
+        assert report.equal, report.describe()

@@ -8,11 +8,13 @@ same events. Each agent replays its recorded calls in log order. A request whose
 
 Failed calls replay as the same failure: the recorded failed attempts (errors, waits,
 transport re-sends) come back as `failed_attempts`, and a call that never got a reply
-raises the error the episode recorded when it ended (`episode_end.error`: its class and
-message), so the replayed log of an episode that ended in a model error is the recorded
-one, event for event. A call still waiting for its reply when the episode's wall-time
-budget ran out (`reason: budget`, nothing recorded after the request) raises
-`TimeoutError`, as the budget's timer did, so the replay is cut at the same call.
+raises the error recorded for it (its class and message: in `episode_end.error` where it
+ended the episode, or in the call's last failure where its caller recorded it, as a
+judge does), so the replayed log of an episode that ended in a model error, or whose
+judge failed, is the recorded one, event for event. A call still waiting for its reply
+when the episode's wall-time budget ran out (`reason: budget`, nothing recorded after
+the request) raises `TimeoutError`, as the budget's timer did, so the replay is cut at
+the same call.
 """
 
 from __future__ import annotations
@@ -188,22 +190,27 @@ class ReplayModel:
         )
 
     def _failure(self, entry: _Entry, agent: str, index: int) -> Exception:
-        """The error a recorded call without a reply raises again: the class and message
-        its episode ended with (where it ended in a model error), with its attempts; or
-        the wall-time budget's `TimeoutError` (where that cut the call short)."""
+        """The error a recorded call without a reply raises again, with its attempts: the
+        model error (class and message) recorded as the call's last failure, by a caller
+        that records the exception itself (a judge: `"ModelError: ..."`), else the one its
+        episode ended with; or the wall-time budget's `TimeoutError`, where that cut the
+        call short."""
         attempts = _attempts(entry)
         end = self._ends.get(entry.episode_id)
         if not attempts and end is not None and end.reason == "budget":
             return TimeoutError(f"the recorded call was cut short: {end.error}")
-        cls: type[ModelError] = ModelError
-        recorded = end.error if end is not None and end.reason == "error" else None
-        name, sep, message = (recorded or "").partition(": ")
-        if sep and name in _MODEL_ERRORS:
-            cls = _MODEL_ERRORS[name]
-        else:  # the episode did not end with it (or the log is cut short): say so
-            last = attempts[-1].error if attempts else "no reply was recorded"
-            message = f"replay: agent {agent!r} call {index}: the recorded call failed: {last}"
-        return cls(message, attempts=max(1, len(attempts)), failed_attempts=list(attempts))
+        for recorded in (
+            attempts[-1].error if attempts else None,
+            end.error if end is not None and end.reason == "error" else None,
+        ):
+            name, sep, message = (recorded or "").partition(": ")
+            if sep and name in _MODEL_ERRORS:
+                cls = _MODEL_ERRORS[name]
+                return cls(message, attempts=max(1, len(attempts)), failed_attempts=list(attempts))
+        # neither says how it ended (a log cut short, or an error caught and not recorded)
+        last = attempts[-1].error if attempts else "no reply was recorded"
+        message = f"replay: agent {agent!r} call {index}: the recorded call failed: {last}"
+        return ModelError(message, attempts=max(1, len(attempts)), failed_attempts=list(attempts))
 
     def _compare(self, entry: _Entry, request: ModelRequest, index: int) -> None:
         if entry.messages_json is None or entry.tools_json is None:
