@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterator
@@ -189,8 +190,18 @@ async def test_raw_syscalls_cannot_reach_host_processes(workspace: Workspace) ->
 
 
 async def test_setuid_programs_give_nothing(workspace: Workspace) -> None:
-    result = await workspace.shell("su -c id root; id -u; grep NoNewPrivs /proc/self/status")
-    assert result.stdout.split() == ["1000", "NoNewPrivs:", "1"], result.stdout
+    result = await workspace.shell(
+        "su -c id root; id -u; grep -E 'NoNewPrivs|CapEff|CapPrm' /proc/self/status"
+    )
+    assert result.stdout.split() == [
+        "1000",
+        "CapPrm:",
+        "0000000000000000",
+        "CapEff:",
+        "0000000000000000",
+        "NoNewPrivs:",
+        "1",
+    ], result.stdout
     assert "uid=0" not in result.stdout
 
 
@@ -263,6 +274,12 @@ async def test_signals_to_the_parent_and_everyone(workspace: Workspace) -> None:
     assert _alive(os.getpid()) and _alive(os.getppid())  # this process and its parent
     after = await workspace.run_python("print('usable')")
     assert after.stdout == "usable\n"
+
+
+def fresh_environ_clean(workspace: Workspace) -> bool:
+    """The workspace's holder did not inherit the host's environment (nothing to steal)."""
+    assert workspace._holder is not None
+    return SECRET.encode() not in Path(f"/proc/{workspace._holder.pid}/environ").read_bytes()
 
 
 def _alive(pid: int) -> bool:
@@ -405,12 +422,13 @@ async def test_no_route_out_and_no_names(workspace: Workspace) -> None:
 async def test_host_environ_is_not_readable(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # /proc/<pid>/environ is a process's environment at exec: the holder of `fresh`,
-    # started after this, has the secret in it (as an API key would be)
+    # /proc/<pid>/environ is a process's environment at exec: a host process started
+    # with the secret set holds it there (as a process with an API key would)
     monkeypatch.setenv("PALAESTRA_TEST_SECRET", SECRET)
+    keeper = subprocess.Popen(["sleep", "30"])
     code = (
         "import os\n"
-        f"for pid in ({os.getpid()}, {os.getppid()}):\n"
+        "for pid in PIDS:\n"
         "    try:\n"
         "        print(open(f'/proc/{pid}/environ', 'rb').read())\n"
         "    except OSError as exc:\n"
@@ -422,11 +440,14 @@ async def test_host_environ_is_not_readable(
         "        pass\n"
         "print(dict(os.environ))\n"
     )
-    async with Workspace(limits=workspace.limits) as fresh:
-        assert fresh._holder is not None
-        holder_environ = Path(f"/proc/{fresh._holder.pid}/environ").read_bytes()
-        assert SECRET.encode() in holder_environ  # the secret is there to be stolen
-        out = await run(fresh, code)
+    try:
+        assert SECRET.encode() in Path(f"/proc/{keeper.pid}/environ").read_bytes()
+        async with Workspace(limits=workspace.limits) as fresh:  # started with it set
+            assert fresh_environ_clean(fresh)  # the holder, bwrap: no host environment
+            out = await run(fresh, code.replace("PIDS", f"({os.getpid()}, {keeper.pid})"))
+    finally:
+        keeper.kill()
+        keeper.wait()
     assert SECRET not in out
     assert "FileNotFoundError" in out  # the host's pids do not exist in its /proc
 
@@ -447,7 +468,7 @@ async def test_proc_shows_only_the_sandbox(workspace: Workspace) -> None:
     out = await run(workspace, code)
     lines = out.split("\n")
     assert lines[0] == "[1, 2, 3]"  # bwrap's init, the launcher, the snippet
-    assert lines[1] == "b'bwrap'"
+    assert lines[1].endswith("bwrap'")
     assert "read" not in out
 
 

@@ -11,10 +11,21 @@ size-capped workspace, kernel limits (docs/sandbox.md states the threat model).
   hidden tests, scorers that execute output).
 - `Limits` / `ExecResult`: what a command may use and what came out of it.
 
+Tools on a workspace (docs/sandbox.md, "Tools on a workspace"):
+
+- `workspace_tools(workspace)`: ``read_file``, ``write_file``, ``edit_file``,
+  ``list_files``, ``shell``, ``run_python`` and ``run_tests`` as palaestra `Tool` objects
+  bound to one workspace (bounded outputs; the model's mistakes are tool errors);
+- `EpisodeWorkspace`: a workspace and those tools for one episode of an environment,
+  offered as environment tools, its manifest recorded on the last step (`MANIFEST_KEY`);
+- `run_tests` / `TestRun`: pytest in the sandbox with a result per test; `pytest_paths`
+  makes pytest importable there (read-only), without the host's site-packages.
+
 Where the kernel sandbox cannot start, `SandboxUnavailable` says why and how to enable
 it; ``isolation="none"`` is the explicit, logged opt-out.
 """
 
+from palaestra.sandbox._episode import MANIFEST_KEY, EpisodeWorkspace, isolation_event
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError
 from palaestra.sandbox._holder import CALL_DIR, DATA, SANDBOX_UID, WORKSPACE
 from palaestra.sandbox._limits import ExecResult, KilledBy, Limits
@@ -26,16 +37,21 @@ from palaestra.sandbox._probe import (
     isolation_problem,
     require_isolation,
 )
+from palaestra.sandbox._pytest_run import TestCase, TestRun, pytest_paths, run_tests
 from palaestra.sandbox._sandbox import Sandbox, run_python
+from palaestra.sandbox._tools import TOOL_NAMES, workspace_tools
 from palaestra.sandbox._workspace import NO_ISOLATION_WARNING, Workspace
 
 __all__ = [
     "CALL_DIR",
     "DATA",
     "ISOLATIONS",
+    "MANIFEST_KEY",
     "NO_ISOLATION_WARNING",
     "SANDBOX_UID",
+    "TOOL_NAMES",
     "WORKSPACE",
+    "EpisodeWorkspace",
     "ExecResult",
     "FileEntry",
     "Isolation",
@@ -44,10 +60,16 @@ __all__ = [
     "Manifest",
     "Sandbox",
     "SandboxUnavailable",
+    "TestCase",
+    "TestRun",
     "Workspace",
     "WorkspaceFileError",
     "isolation_available",
+    "isolation_event",
     "isolation_problem",
+    "pytest_paths",
     "require_isolation",
     "run_python",
+    "run_tests",
+    "workspace_tools",
 ]

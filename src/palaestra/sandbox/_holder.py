@@ -21,6 +21,7 @@ count, and a tmpfs it mounts dies with its sandbox, so the workspace mounts its 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -43,6 +44,19 @@ IMPORT_PATHS = "/opt/palaestra/python"
 CALL_DIR = "/run/palaestra"
 """The read-only directory of one command inside the sandbox: the launcher, ``main.py``
 and the files given with it (never part of the workspace)."""
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOST_ENV = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
+"""The whole environment of the holder, ``nsenter`` and ``bwrap``: nothing of the host's
+(no API key sits in their ``/proc/<pid>/environ``)."""
+
+
+@functools.cache
+def program(name: str) -> str:
+    """The absolute path of `name` (``bwrap``, ``nsenter``...), found once on the host's
+    ``PATH`` (the probe has checked that it is there)."""
+    return shutil.which(name) or name
+
 
 _HOLDER_SCRIPT = r"""set -eu
 fs=$1; size=$2; inodes=$3; owner=$4; shift 4
@@ -142,7 +156,7 @@ def remove_layout(layout: Layout) -> None:
 
 def holder_argv(layout: Layout, disk_bytes: int, max_files: int) -> list[str]:
     """The holder's command line (see the module docstring)."""
-    unshare = ["unshare", "--mount", "--propagation", "private"]
+    unshare = [program("unshare"), "--mount", "--propagation", "private"]
     if not rootful():
         unshare[1:1] = ["--user", "--map-root-user"]
     owner = str(NOBODY if rootful() else 0)
@@ -155,7 +169,7 @@ def holder_argv(layout: Layout, disk_bytes: int, max_files: int) -> list[str]:
 
 def enter_argv(holder_pid: int) -> list[str]:
     """``nsenter`` into the holder's mount namespace, as the user bwrap must run as."""
-    target = ["nsenter", "--target", str(holder_pid), "--mount"]
+    target = [program("nsenter"), "--target", str(holder_pid), "--mount"]
     if rootful():
         return [*target, "--setuid", str(NOBODY), "--setgid", str(NOBODY), "--"]
     return [*target, "--user", "--preserve-credentials", "--"]
@@ -183,7 +197,7 @@ def bwrap_argv(
     """
     fs = layout.fs
     argv = [
-        "bwrap",
+        program("bwrap"),
         "--unshare-all",  # user, mount, pid, net, ipc, uts, cgroup (where possible)
         "--unshare-user",  # implied by --unshare-all, but --disable-userns wants it named
         "--disable-userns",  # no nested user namespace: no capabilities, ever, inside
@@ -233,6 +247,7 @@ def probe_run() -> str | None:
     try:
         holder = subprocess.Popen(
             holder_argv(layout, 1 << 20, 64),
+            env=HOST_ENV,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -255,7 +270,7 @@ def probe_run() -> str | None:
         argv = [*enter_argv(holder.pid), *bwrap_argv(layout, None, {}, command)]
         from palaestra.sandbox._probe import run_quietly
 
-        code, error = run_quietly(argv)
+        code, error = run_quietly(argv, env=HOST_ENV)
         if code != 0:
             return f"bubblewrap could not start a sandbox: {error.strip() or f'exit {code}'}"
         return None

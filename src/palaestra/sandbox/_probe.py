@@ -108,11 +108,16 @@ def require_isolation() -> None:
         raise unavailable(problem)
 
 
-def run_quietly(argv: list[str], timeout: float = 30) -> tuple[int, str]:
+def run_quietly(argv: list[str], *, env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
     """Run `argv` (stdin closed); its exit status and its stderr (or why it did not run)."""
     try:
         done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return 1, str(exc)

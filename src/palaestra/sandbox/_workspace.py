@@ -155,7 +155,11 @@ class Workspace:
         argv = _holder.holder_argv(layout, self.disk_mb << 20, self.max_files)
         try:
             holder = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                argv,
+                env=_holder.HOST_ENV,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
         except OSError as exc:
             _holder.remove_layout(layout)
@@ -309,7 +313,7 @@ class Workspace:
                 assert self._holder is not None
                 enter = _holder.enter_argv(self._holder.pid)
                 full = [*enter, *_holder.bwrap_argv(layout, name, environment, command)]
-                environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+                environment = dict(_holder.HOST_ENV)
             else:
                 full = command
             data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin

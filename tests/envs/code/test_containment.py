@@ -19,11 +19,15 @@ FORK_BOMB = "import os\nwhile True:\n    os.fork()\n"
 
 
 async def test_cpu_loop_is_killed_by_the_cpu_limit(sandbox: Sandbox) -> None:
-    result = await sandbox.run_python("print('spinning', flush=True)\nwhile True:\n    pass\n")
+    code = "print('spinning', flush=True)\nwhile True:\n    pass\n"
+    # a wall clock far above the CPU limit: on a busy machine a CPU second takes longer
+    result = await sandbox.run_python(
+        code, limits=sandbox.limits.model_copy(update={"wall_seconds": 30})
+    )
     assert result.killed_by == "cpu" and result.signal == 24  # SIGXCPU
     assert result.exit_code is None and not result.timed_out
     assert result.stdout == "spinning\n"  # what was printed before the kill is kept
-    assert 0.9 < result.duration_s < 2.9
+    assert result.duration_s > 0.9
     assert "killed: CPU time limit of 1 s exceeded" in result.render()
 
 

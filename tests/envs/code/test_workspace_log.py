@@ -59,11 +59,12 @@ async def test_files_persist_within_an_episode_and_the_manifest_ends_it() -> Non
     await env.aclose()
 
 
-async def test_isolation_none_is_recorded_in_the_log(tmp_path: Path) -> None:
-    experiment = Experiment(
-        name="code-unisolated",
-        jobs=[Job(env="code.python", params={"num_tasks": 1, "isolation": "none"})],
-    )
+@pytest.mark.parametrize("faults", [None, [{"at": "env", "fault": "delay", "schedule": [0]}]])
+async def test_isolation_none_is_recorded_in_the_log(tmp_path: Path, faults: object) -> None:
+    # with faults, the fault wrapper must hand the environment's own events on too
+    extra = {} if faults is None else {"faults": faults}
+    job = Job(env="code.python", params={"num_tasks": 1, "isolation": "none"}, **extra)
+    experiment = Experiment(name="code-unisolated", jobs=[job])
     result = await arun(experiment, store=tmp_path / "runs.db")
     (row,) = result.episodes
     assert row.outcome == "success", row
