@@ -105,9 +105,12 @@ class FaultyEnvironment:
         return getattr(self.inner, name)
 
     def drain_events(self) -> list[Payload]:
-        """The `fault` events produced since the last call (see the module docstring)."""
+        """The wrapped environment's own events (e.g. `code.python`'s ``isolation: none``
+        warning), then the `fault` events produced since the last call (see the module
+        docstring)."""
+        inner = getattr(self.inner, "drain_events", None)
         events, self._events = self._events, []
-        return events
+        return [*(inner() if inner is not None else []), *events]
 
     async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
         self._streams.clear()
