@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from palaestra.core import ToolCall
-from palaestra.tools import Tool, as_tools, execute_tool_call, tool
+from palaestra.tools import Tool, ToolOutcome, as_tools, execute_tool_call, tool
 
 
 @tool
@@ -60,6 +60,19 @@ async def test_exception_in_tool_becomes_error_observation():
     outcome = await _divide.call({"x": 1, "y": 0})
     assert outcome.is_error
     assert "ZeroDivisionError" in outcome.content and "divide" in outcome.content
+
+
+async def test_a_tool_may_return_its_own_outcome_marked_as_an_error():
+    @tool
+    def lookup(key: str) -> ToolOutcome | str:
+        """Look a key up."""
+        if key != "a":
+            return ToolOutcome(f"Error: no key {key!r}; known keys: a", is_error=True)
+        return "1"
+
+    assert await lookup.call({"key": "a"}) == ToolOutcome("1")
+    missing = await lookup.call({"key": "b"})
+    assert missing == ToolOutcome("Error: no key 'b'; known keys: a", is_error=True)
 
 
 async def test_unparsable_json_arguments():

@@ -38,7 +38,8 @@ class Tool:
     """A callable tool with a JSON-schema description.
 
     `fn` receives validated keyword arguments and returns anything; non-string results
-    are JSON-encoded for the model.
+    are JSON-encoded for the model. A `ToolOutcome` is passed on as it is: how a tool
+    reports a mistake of the model's (a missing file) as an error worded for it.
     """
 
     def __init__(
@@ -99,6 +100,8 @@ class Tool:
                 "Check the arguments or try another approach.",
                 is_error=True,
             )
+        if isinstance(result, ToolOutcome):  # the tool marks its own result (an error)
+            return result
         return ToolOutcome(_to_text(result))
 
     def __repr__(self) -> str:
