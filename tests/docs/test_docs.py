@@ -63,6 +63,7 @@ def test_public_api_is_exactly_all():
         "assurance",
         "viewer",
         "train",
+        "sandbox",
     }
     assert exported - modules == set(palaestra.__all__) - {"__version__"}
     for name in palaestra.__all__:
