@@ -27,6 +27,7 @@ from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
 from palaestra.cli._shapley import add_shapley_parser, cmd_shapley
 from palaestra.cli._stress import add_stress_parser, cmd_stress
+from palaestra.cli._terminal import printable, safe_stdout
 from palaestra.cli._train import add_train_parser, cmd_train
 from palaestra.cli._view import add_view_parser, cmd_view
 from palaestra.core import PalaestraError, UserError
@@ -115,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(_dispatch(args) or 0)
+        with safe_stdout():  # recorded text cannot drive the terminal (cli/_terminal.py)
+            return int(_dispatch(args) or 0)
     except PalaestraError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command with the same --run-id to resume", file=sys.stderr)
