@@ -13,9 +13,10 @@ register(
         params=CodeParams,
         description=(
             "rStar2-Agent-style Python coding: generated arithmetic and algorithmic tasks "
-            "(25 families), a run_python tool executed in a sandboxed subprocess (CPU, "
-            "memory, wall-clock and output limits, no network, private directory) and "
-            "a submit tool; score = fraction of hidden tests passed, run in the sandbox."
+            "(25 families), a run_python tool executed in the bubblewrap sandbox "
+            "(palaestra.sandbox: no network, no host files, CPU, memory, process, disk, "
+            "output and wall-clock limits; a workspace kept for the episode) and a submit "
+            "tool; score = fraction of hidden tests passed, run in a fresh sandbox."
         ),
         baseline=code_baseline,
     )
