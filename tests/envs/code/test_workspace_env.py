@@ -171,3 +171,26 @@ async def test_an_llm_operator_works_in_the_workspace_through_the_runtime(tmp_pa
     assert (last_step.payload.info["tool_calls"], last_step.payload.info["submitted"]) == (2, True)
     observations = [e for e in events if e.kind == "observation"]
     assert observations[-1].payload.observation.text.startswith("[write_file (w1)]\nReplaced")
+
+
+async def test_the_example_runs_with_a_scripted_model_in_place_of_the_embedded_one(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "code_workspace.yaml"
+    task = build_task(0, 0)
+
+    def reply(request: ModelRequest) -> Message:
+        turn = sum(1 for m in request.messages if m.role == "assistant")
+        plan = [
+            [_call("read_file", "r", path="TASK.md")],
+            [_call("write_file", "w", path="solution.py", content=task.reference)],
+            [_call("run_tests", "t")],
+            [_call("submit", "s")],
+        ]
+        return Message(role="assistant", tool_calls=plan[min(turn, 3)])
+
+    models = {"small": ScriptedModel(fn=reply)}
+    result = await arun(example, store=tmp_path / "runs.db", models=models)
+    assert result.errors == 0
+    outcomes = sorted((row.episode_id.split("/")[0], row.outcome) for row in result.episodes)
+    assert outcomes == [("workspace-baseline", "success")] * 4 + [("workspace-smollm2", "success")]
