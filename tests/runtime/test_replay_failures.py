@@ -121,11 +121,12 @@ def test_budget_ends_replay_identically(db_path, monkeypatch):
         assert report.replayed_hash == report.recorded_hash
 
 
-def test_a_judge_that_failed_replays_identically(db_path, monkeypatch):
+def test_judge_calls_record_every_attempt_and_replay_identically(db_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with ChatServer(reply="GRADE: C") as server:
+        server.push(status=503)  # the first episode's judge: its one retry spent, it fails
         server.push(status=503)
-        server.push(status=503)  # the first episode's judge: its retry spent, it fails
+        server.push(drop=True)  # the second's: dropped on the pooled connection, re-sent
         judge = {"spec": "openai:test", "base_url": server.base_url, "max_retries": 1}
         judge["options"] = {"backoff_base_s": 0.01}
         experiment = {
@@ -134,14 +135,18 @@ def test_a_judge_that_failed_replays_identically(db_path, monkeypatch):
             "scorers": [{"use": "model_graded", "model": "judge", "criterion": "handled"}],
         }
         result = palaestra.run(experiment, store=db_path, concurrency=1)
+        seen = server.request_count
     rows, reports, events = _replay_all(db_path, result.run_id)
-    scores = [
-        e.payload
-        for r in rows
-        for e in events[r.episode_id]
-        if e.kind == "score" and e.agent == "env"
-    ]
-    failed = [s for s in scores if s.error]
-    assert len(failed) == 1 and "ModelError: " in failed[0].error and "503" in failed[0].error
+    first, second = (events[r.episode_id] for r in sorted(rows, key=lambda r: r.task or ""))
+    failed = [e.payload for e in first if e.kind == "model_response"]
+    assert [(a.attempt, a.message is None) for a in failed] == [(1, True), (2, True)]
+    assert failed[0].error.startswith("HTTP 503") and failed[0].retry_after_s is not None
+    assert failed[1].error.startswith("ModelError: ") and "after 2 attempts" in failed[1].error
+    score = next(e.payload for e in first if e.kind == "score" and e.payload.error)
+    assert failed[1].error in score.error
+    resent, answered = (e.payload for e in second if e.kind == "model_response")
+    assert resent.resent and resent.attempt == 1
+    assert answered.error is None and answered.attempt == 2
+    assert seen == 4
     for report in reports:
         assert report.equal, report.describe()

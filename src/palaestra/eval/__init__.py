@@ -99,6 +99,7 @@ from palaestra.eval._report import build_report, write_report
 from palaestra.eval._rubric import Rubric, RubricItem, rubric
 from palaestra.eval._scorer import (
     EpisodeLog,
+    JudgeAttempt,
     JudgeCall,
     Scorer,
     ScoreResult,
@@ -148,6 +149,7 @@ __all__ = [
     "GROUP_FIELDS",
     "GroupMetrics",
     "Judge",
+    "JudgeAttempt",
     "JudgeCall",
     "JudgeReply",
     "Overhead",

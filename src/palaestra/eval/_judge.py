@@ -19,8 +19,9 @@ scorer = model_graded({"a": j1, "b": j2, "c": j3})   # three judges, majority vo
 - With several judges the grade is the majority's; a tie goes to the lowest value
   (the conservative choice). `success` is `value >= success_at` (default 1: correct).
 - Each call is returned in `ScoreResult.judge_calls`: the runtime records it as a
-  `model_request` / `model_response` pair under agent `judge` (one judge) or
-  `judge/<name>` (several), before the `score` event.
+  `model_request` and its `model_response`s (one per failed attempt, as an operator's
+  call is, then the reply) under agent `judge` (one judge) or `judge/<name>`
+  (several), before the `score` event.
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ from palaestra.core import Message, Usage, UserError
 from palaestra.eval._scorer import (
     AnswerFn,
     EpisodeLog,
+    JudgeAttempt,
     JudgeCall,
     Scorer,
     ScoreResult,
     Target,
     answer_extractor,
+    judge_attempts,
 )
 
 DEFAULT_INSTRUCTIONS = (
@@ -88,6 +91,8 @@ class JudgeReply:
     """Model name the provider reports."""
     finish_reason: str | None = None
     latency_s: float = 0.0
+    failed_attempts: list[JudgeAttempt] = field(default_factory=list)
+    """Failed sends before this reply (retries, re-sends), each recorded in the log."""
 
 
 @runtime_checkable
@@ -186,12 +191,14 @@ async def _ask(agent: str, judge: Judge, prompt: str) -> JudgeCall:
     except Exception as exc:
         call.error = f"{type(exc).__name__}: {exc}"
         call.latency_s = time.perf_counter() - started
+        call.failed_attempts = judge_attempts(getattr(exc, "failed_attempts", None))
         return call
     call.reply = Message(role="assistant", content=reply.text)
     call.usage = reply.usage
     call.reply_model = reply.model
     call.finish_reason = reply.finish_reason
     call.latency_s = reply.latency_s
+    call.failed_attempts = list(reply.failed_attempts)
     return call
 
 

@@ -87,9 +87,36 @@ def _text(value: Any) -> str:
 
 
 @dataclass
+class JudgeAttempt:
+    """One failed send of a judge call (a retry of the provider, or the transport's
+    re-send), recorded as a `model_response` of its own."""
+
+    error: str
+    latency_s: float = 0.0
+    retry_after_s: float | None = None
+    resent: bool = False
+    """The transport sent the same request again at once on a new connection."""
+
+
+def judge_attempts(attempts: Sequence[object] | None) -> list[JudgeAttempt]:
+    """A provider's failed attempts (`palaestra.models.Attempt`, read by attribute:
+    `palaestra.eval` imports no models) as `JudgeAttempt`s."""
+    return [
+        JudgeAttempt(
+            error=str(getattr(a, "error", "")),
+            latency_s=float(getattr(a, "latency_s", 0.0) or 0.0),
+            retry_after_s=getattr(a, "retry_after_s", None),
+            resent=bool(getattr(a, "resent", False)),
+        )
+        for a in attempts or ()
+    ]
+
+
+@dataclass
 class JudgeCall:
     """One request to a judge model and its reply, recorded as `model_request` /
-    `model_response` events under agent `judge` (or `judge/<name>`)."""
+    `model_response` events under agent `judge` (or `judge/<name>`): one response per
+    failed attempt, then the reply."""
 
     agent: str
     """Agent name in the log: `judge` for a single judge, `judge/<name>` for several."""
@@ -106,6 +133,8 @@ class JudgeCall:
     latency_s: float = 0.0
     error: str | None = None
     """Why the call failed; None on success."""
+    failed_attempts: list[JudgeAttempt] = field(default_factory=list)
+    """Failed sends before the reply, or every send of a call that failed."""
 
 
 @dataclass

@@ -352,12 +352,33 @@ def score_payloads(scored: Scored) -> list[PendingEvent]:
     """The events that record one scorer's result (judge calls, then its `score`)."""
     out: list[PendingEvent] = []
     for call in scored.result.judge_calls:
+        request = len(out)
         out.append(
             PendingEvent(
                 call.agent,
                 ModelRequestEvent(model=call.model, messages=call.messages, params=call.params),
             )
         )
+        failed = call.failed_attempts
+        for number, attempt in enumerate(failed, start=1):
+            # a call that failed: its last attempt carries the error the call ended with
+            # (which names that attempt's failure too), as a replay raises it again
+            last = call.reply is None and number == len(failed) and call.error
+            out.append(
+                PendingEvent(
+                    call.agent,
+                    ModelResponseEvent(
+                        attempt=number,
+                        error=call.error if last else attempt.error,
+                        retry_after_s=attempt.retry_after_s,
+                        resent=attempt.resent,
+                    ),
+                    parent=request,
+                    duration_s=attempt.latency_s,
+                )
+            )
+        if call.reply is None and failed:
+            continue
         out.append(
             PendingEvent(
                 call.agent,
@@ -366,9 +387,10 @@ def score_payloads(scored: Scored) -> list[PendingEvent]:
                     usage=call.usage,
                     finish_reason=call.finish_reason,
                     model=call.reply_model,
+                    attempt=len(failed) + 1,
                     error=call.error,
                 ),
-                parent=len(out) - 1,
+                parent=request,
                 duration_s=call.latency_s,
             )
         )

@@ -49,6 +49,7 @@ from palaestra.eval import (
     score_payloads,
     scorer_rows_from_events,
 )
+from palaestra.eval._scorer import judge_attempts
 from palaestra.eval._spec import bind, check_unique_names
 from palaestra.models import Model, ModelRequest
 from palaestra.runtime._build import ModelPool
@@ -83,6 +84,7 @@ class ModelJudge:
             model=response.model,
             finish_reason=response.finish_reason,
             latency_s=response.latency_s,
+            failed_attempts=judge_attempts(response.failed_attempts),
         )
 
 
