@@ -45,7 +45,7 @@ def test_shapley_command_samples_and_errors(tmp_path, capsys):
     assert "method: shapley (sampled, 2 permutations)" in out and "std. error" in out
     assert "(holds)" in out
     assert main(["shapley", str(EXAMPLE), "--store", store, "--samples", "0"]) == 2
-    assert "--samples must be >= 1" in capsys.readouterr().err
+    assert "--samples 0: expected a whole number of at least 1" in capsys.readouterr().err
     plain = tmp_path / "plain.yaml"
     plain.write_text(EXAMPLE.read_text().split("shapley:")[0])
     assert main(["shapley", str(plain), "--store", store]) == 2

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from palaestra.cli._args import check_args, check_argv, user_path_error
 from palaestra.cli._check import add_check_parser, add_show_options, cmd_check, show_event
 from palaestra.cli._compare import add_compare_parser, cmd_compare
 from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assurance
@@ -114,8 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        check_argv(sys.argv[1:] if argv is None else argv)  # UTF-8 text, no NUL
+    except UserError as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)  # every flag's value, by its name (cli/_args.py)
         with safe_stdout():  # recorded text cannot drive the terminal (cli/_terminal.py)
             return int(_dispatch(args) or 0)
     except PalaestraError as exc:
@@ -127,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`palaestra envs | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # on a path the user gave: theirs to fix; any other: a bug
+        message = user_path_error(exc, args)
+        if message is None:
+            raise
+        print(f"error: {printable(message)}", file=sys.stderr)
+        return 2
 
 
 def _open_store(args: argparse.Namespace) -> Any:

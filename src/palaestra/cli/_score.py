@@ -57,11 +57,10 @@ def add_score_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], No
 
 def read_labels(path: str | Path) -> dict[str, Any]:
     """Human labels from a JSONL file of `{"episode_id": ..., "label": ...}` lines."""
+    from palaestra._safe_yaml import read_config_text
+
     labels: dict[str, Any] = {}
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read labels {path}: {exc}") from None
+    lines = read_config_text(path, what="labels file").split("\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -69,6 +68,8 @@ def read_labels(path: str | Path) -> dict[str, Any]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{number}: not JSON: {exc}") from None
+        except RecursionError:
+            raise UserError(f"{path}:{number}: nested too deeply; a label is plain JSON") from None
         if not isinstance(item, dict) or "episode_id" not in item or "label" not in item:
             raise UserError(f'{path}:{number}: expected {{"episode_id": ..., "label": ...}}')
         labels[str(item["episode_id"])] = item["label"]

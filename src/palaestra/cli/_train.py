@@ -11,6 +11,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from palaestra.core import UserError
+
 
 def add_train_parser(sub: Any, store_arg: Any) -> None:
     p = sub.add_parser("train", help="train the experiment's policy (local PyTorch backend)")
@@ -27,6 +29,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from palaestra.train._config import train_config_from_file
 
     config = train_config_from_file(args.experiment)
+    try:  # the local backend is PyTorch: say so before any rollout runs
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            f"palaestra train needs PyTorch, which cannot be imported here ({exc}); "
+            "install the train extra: pip install 'palaestra[train]'"
+        ) from None
     if args.checkpoint_dir:
         config = dataclasses.replace(config, checkpoint_dir=args.checkpoint_dir)
     store = Path(args.store) if args.store else default_store_path()

@@ -31,6 +31,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -38,7 +39,7 @@ from pydantic import (
 
 from palaestra.assurance import ContractSpec
 from palaestra.boundaries import FaultPlan, Policy
-from palaestra.core import ConfigError, import_object
+from palaestra.core import ConfigError, UserError, import_object
 from palaestra.eval import ScorerSpec
 from palaestra.eval._spec import check_unique_names
 from palaestra.runtime import _systems_config
@@ -58,9 +59,38 @@ MAX_EPISODES_PER_JOB = 1_000_000
 """tasks x seeds x epochs of one job, at most: the plan of a run is held in memory."""
 
 
+class _Origin:
+    """Where an experiment was loaded from: the file and the line of each field. Equal
+    to any other origin, so that an experiment from a file equals the same experiment
+    built in Python."""
+
+    def __init__(self, source: str | None = None, lines: dict[Any, int] | None = None):
+        self.source = source
+        self.lines: dict[Any, int] = lines or {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Origin)
+
+    def __hash__(self) -> int:
+        return 0
+
+
 class _Config(BaseModel):
     # unknown fields are typos; NaN and infinity are no config values (JSON has neither)
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _spec_problem(spec: str) -> str | None:
+    """What is wrong with a `prefix:...` model spec (bare names are checked when built:
+    they need a base_url that the command line may give)."""
+    from palaestra.models._spec import SPEC_FORMS
+
+    prefix, _, rest = spec.partition(":")
+    if prefix not in ("local", "openai", "scripted", "torch"):
+        return f"unknown model spec {spec!r}; valid forms: {'; '.join(SPEC_FORMS)}"
+    if prefix == "openai" and not rest.strip():
+        return f"model spec {spec!r} lacks a model name, e.g. openai:gpt-4o-mini"
+    return None
 
 
 def _repeated(values: list[Any]) -> Any:
@@ -134,6 +164,14 @@ class ModelConfig(_Config):
     reads them in order with its own cursor, from the start again when they run out;
     replies with `when` are served instead whenever their text occurs in the request's
     last message."""
+
+    @field_validator("spec")
+    @classmethod
+    def _known_spec(cls, value: str) -> str:
+        problem = _spec_problem(value) if ":" in value else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _replies_need_scripted(self) -> ModelConfig:
@@ -375,6 +413,36 @@ class Experiment(_Config):
     ...}`, `{use: model_graded, model: judge}`, `{python: module:function}`); see
     docs/scorers.md and `palaestra score` to rescore a stored run."""
 
+    _origin: _Origin = PrivateAttr(default_factory=lambda: _Origin())
+    """The file this experiment was loaded from and the line of each field."""
+
+    def set_origin(self, source: str, lines: dict[Any, int]) -> None:
+        """Remember the file and lines (`validate_file` calls it) for errors found after
+        loading: an unknown environment, bad environment parameters, agent names."""
+        self._origin = _Origin(source, lines)
+
+    def where(self, *loc: str | int) -> str:
+        """`file:line: field.path: ` of a field of an experiment loaded from a file (the
+        line of the longest part of `loc` the file has), or `field.path: `."""
+        field = ".".join(str(part) for part in loc)
+        source, lines = self._origin.source, self._origin.lines
+        if source is None:
+            return f"{field}: " if field else ""
+        for end in range(len(loc), -1, -1):
+            line = lines.get(tuple(loc[:end]))
+            if line is not None:
+                return f"{source}:{line}: {field}: " if field else f"{source}:{line}: "
+        return f"{source}: {field}: " if field else f"{source}: "
+
+    def located(self, exc: UserError, *loc: str | int) -> UserError:
+        """`exc` with the file, line and field of `loc` in front (as a `ConfigError`),
+        or `exc` itself when it names a file already."""
+        prefix = self.where(*loc)
+        source = self._origin.source
+        if not prefix or (source is not None and str(exc).startswith(source)):
+            return exc
+        return ConfigError(prefix + str(exc))
+
     @field_validator("systems", mode="before")
     @classmethod
     def _systems_shorthand(cls, value: Any) -> Any:
@@ -391,7 +459,7 @@ class Experiment(_Config):
         return out
 
     @model_validator(mode="after")
-    def _check_references(self) -> Experiment:
+    def _check_references(self, info: ValidationInfo) -> Experiment:
         roots: list[tuple[str, Any]] = []
         labels: set[str] = set()
         for index, job in enumerate(self.jobs):
@@ -411,6 +479,10 @@ class Experiment(_Config):
         for root, config in roots + named:
             for path, op in iter_configs(config, root):
                 if isinstance(op, LLMOperatorConfig) and isinstance(op.model, str):
+                    if op.model not in self.models and ":" in op.model:
+                        problem = _spec_problem(op.model)
+                        if problem:
+                            raise ValueError(f"{path}.model: {problem}")
                     known = op.model in self.models or ":" in op.model
                     if not known and op.model not in ("default", "local", "scripted"):
                         valid = ", ".join(sorted(self.models)) or "(none defined)"
@@ -422,7 +494,32 @@ class Experiment(_Config):
                         )
         check_system_refs(self.systems, roots, OPERATOR_KINDS)
         self._check_scorers()
+        if (info.context or {}).get("check_imports"):
+            self._check_hooks(info)
         return self
+
+    def _check_hooks(self, info: ValidationInfo) -> None:
+        """Scorers' and governance hooks' import paths (operators' and contracts' are
+        checked where they are validated)."""
+        paths: list[tuple[str, str]] = []
+        blocks = [("", self.scorers, self.governance)]
+        blocks += [(f"jobs.{i}.", j.scorers, j.governance) for i, j in enumerate(self.jobs)]
+        for where, scorers, governance in blocks:
+            paths += [
+                (f"{where}scorers.{i}.python", spec.python)
+                for i, spec in enumerate(scorers)
+                if spec.python is not None
+            ]
+            if governance is not None:
+                paths += [
+                    (f"{where}governance.python.{i}", hook)
+                    for i, hook in enumerate(governance.python)
+                ]
+        for field, path in paths:
+            try:
+                _check_import(path, info)
+            except ValueError as exc:
+                raise ValueError(f"{field}: {exc}") from None
 
     def _check_scorers(self) -> None:
         blocks = [("scorers", self.scorers)]
@@ -446,6 +543,35 @@ class Experiment(_Config):
         result = validate_file(cls, path)
         assert isinstance(result, Experiment)
         return result
+
+
+def check_agent_names(experiment: Experiment, index: int, agents: list[str]) -> None:
+    """Every name under a job's `agents:` must be an agent of its environment (`agents`,
+    the environment's names before reset; not checked when it has none then). An
+    override for a name the environment does not have would silently never act."""
+    job = experiment.jobs[index]
+    if not agents:
+        return
+    for name in job.agents:
+        if name not in agents:
+            shown = ", ".join(agents[:12]) + (" ..." if len(agents) > 12 else "")
+            raise ConfigError(
+                experiment.where("jobs", index, "agents", name)
+                + f"environment {job.env!r} has no agent {name!r}; its agents: {shown}"
+            )
+
+
+def check_episode_count(experiment: Experiment, index: int, tasks: int) -> None:
+    """A job plans at most `MAX_EPISODES_PER_JOB` episodes, checked once its tasks are
+    known (`tasks: all` or a count)."""
+    job = experiment.jobs[index]
+    seeds = len(job.seed_list()) if isinstance(job.seeds, list) else job.seeds
+    if tasks * seeds * job.epochs > MAX_EPISODES_PER_JOB:
+        raise ConfigError(
+            experiment.where("jobs", index, "tasks")
+            + f"{tasks:,} tasks x {seeds:,} seeds x {job.epochs:,} epochs is more than "
+            f"{MAX_EPISODES_PER_JOB:,} episodes; give fewer tasks or split the job over runs"
+        )
 
 
 def load_experiment(source: Experiment | str | Path | dict[str, Any]) -> Experiment:

@@ -34,14 +34,19 @@ from typing import Any
 
 from palaestra.assurance import Contract
 from palaestra.boundaries import FaultPlan
-from palaestra.core import Operator, PalaestraError, StoreError, UserError
+from palaestra.core import ConfigError, Operator, PalaestraError, StoreError, UserError
 from palaestra.envs import EnvSpec, get_spec
 from palaestra.eval import BoundScorer
 from palaestra.models import Model
 from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._contracts import job_contracts
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
-from palaestra.runtime._experiment import Experiment, load_experiment
+from palaestra.runtime._experiment import (
+    Experiment,
+    check_agent_names,
+    check_episode_count,
+    load_experiment,
+)
 from palaestra.runtime._faults import job_faults, wrap_env
 from palaestra.runtime._progress import Progress
 from palaestra.runtime._recorder import EventRow
@@ -171,11 +176,18 @@ def _env_builder(
 def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
     """Every episode of the experiment, in a stable order."""
     planned: list[_Planned] = []
-    for job in experiment.jobs:
-        env_spec = get_spec(job.env)
-        params = env_spec.validate(job.params)
+    for index, job in enumerate(experiment.jobs):
+        try:  # errors name the file and line of the field when the experiment has them
+            env_spec = get_spec(job.env)
+        except UserError as exc:
+            raise experiment.located(exc, "jobs", index, "env") from None
+        try:
+            params = env_spec.validate(job.params)
+        except UserError as exc:
+            raise experiment.located(exc, "jobs", index, "params") from None
         params_dump = params.model_dump(mode="json")
         probe = env_spec.factory(params)
+        check_agent_names(experiment, index, list(getattr(probe, "agents", None) or []))
         available = list(probe.tasks())
         if job.tasks == "all":
             tasks = available
@@ -185,11 +197,16 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
             missing = [t for t in job.tasks if t not in available]
             if missing:
                 shown = ", ".join(available[:10]) + (" ..." if len(available) > 10 else "")
-                raise UserError(
-                    f"job {job.label!r}: unknown task ids {missing} for {job.env!r}; valid: {shown}"
+                raise ConfigError(
+                    experiment.where("jobs", index, "tasks")
+                    + f"unknown task ids {missing} for {job.env!r}; valid: {shown}"
                 )
             tasks = list(job.tasks)
-        factory = operator_factory(job, env_spec, params, models)
+        check_episode_count(experiment, index, len(tasks))
+        try:
+            factory = operator_factory(job, env_spec, params, models)
+        except UserError as exc:
+            raise experiment.located(exc, "jobs", index, "operator") from None
         faults = job_faults(experiment, job)
         contracts = job_contracts(experiment, job)
         scorers = job_scorers(experiment, job, models)

@@ -37,7 +37,7 @@ def format_validation_error(
     exc: ValidationError, *, source: str, lines: dict[Loc, int] | None = None
 ) -> str:
     """One line per problem: `file:line: field.path: message (valid: ...)`."""
-    out = []
+    out: list[str] = []
     for err in exc.errors():
         loc = _clean_loc(tuple(err["loc"]), lines or {})
         field = ".".join(str(p) for p in loc) or "(top level)"
@@ -70,7 +70,12 @@ def format_validation_error(
             message += f" (valid: {expected})"
         if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # models, dataclasses
             message = "unknown field"
-        out.append(f"{where}: {field}: {message}")
+        head = f"{where}: {field}: "
+        if out and out[-1].startswith(head) and message.startswith("Input should be "):
+            # the members of a union (`tasks: int | list | 'all'`) each said no: one line
+            out[-1] += "; or " + message.removeprefix("Input should be ")
+        else:
+            out.append(head + message)
     return "\n".join(out)
 
 
@@ -81,7 +86,9 @@ def _clean_loc(loc: Loc, lines: dict[Loc, int]) -> Loc:
     for index, part in enumerate(loc):
         candidate = (*out, part)
         if candidate not in lines:
-            tag = isinstance(part, str) and (part.startswith("function-") or part in _UNION_TAGS)
+            tag = isinstance(part, str) and (
+                part.startswith("function-") or part in _UNION_TAGS or _TYPE_TAG.match(part)
+            )
             if tag or (lines and index + 1 < len(loc) and (*out, loc[index + 1]) in lines):
                 continue
         out.append(part)
@@ -89,6 +96,9 @@ def _clean_loc(loc: Loc, lines: dict[Loc, int]) -> Loc:
 
 
 _UNION_TAGS = {"baseline", "llm", "scripted", "human", "python", *UNION_TAGS}
+_TYPE_TAG = re.compile(r"(int|str|float|bool|none|[\w.]+\[.*\])$", re.I)
+"""The members of a plain union that pydantic names in a location (`int`, `list[str]`,
+`literal['all']`): not fields of the file."""
 
 
 def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:
@@ -101,6 +111,10 @@ def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:
         )
     try:
         context = {"base_dir": str(path.parent), "check_imports": True}
-        return model.model_validate(data, context=context)
+        result = model.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source=str(path), lines=lines)) from None
+    set_origin = getattr(result, "set_origin", None)
+    if callable(set_origin):  # errors found later (e.g. by the runner) can name the line
+        set_origin(str(path), lines)
+    return result

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,23 @@ class TrainConfig:
         problems = []
         if self.estimator not in ESTIMATORS:
             problems.append(f"estimator: {self.estimator!r} (valid: {', '.join(ESTIMATORS)})")
-        for name in ("steps", "group_size", "prompts_per_step", "max_new_tokens", "max_batch"):
+        for name in (f.name for f in dataclasses.fields(self)):
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{name}: must be a finite number, got {value}")
+        counts = ("steps", "group_size", "prompts_per_step", "max_new_tokens", "max_batch")
+        for name in (*counts, "micro_batch", "ppo_epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}: must be >= 1")
+        if self.threads is not None and self.threads < 1:
+            problems.append("threads: must be >= 1 (or null for torch's default)")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p: must be in (0, 1], got {self.top_p}")
+        for name in ("weight_decay", "grad_clip", "eval_temperature"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}: must be >= 0")
+        if not 0 <= self.train_seed_start < 2**62:
+            problems.append("train_seed_start: must be from 0 to 2**62")
         if self.group_size < 2:
             problems.append("group_size: GRPO compares rollouts: use at least 2")
         if not 0 < self.clip < 1:
@@ -108,12 +123,13 @@ class TrainConfig:
             problems.append("temperature: rollouts must sample (> 0); eval_temperature may be 0")
         if isinstance(self.eval_seeds, int) and self.eval_seeds < 1:
             problems.append("eval_seeds: give a count >= 1 or a list")
-        for name in ("eval_every", "checkpoint_every", "keep_checkpoints", "kl_coef", "ppo_epochs"):
+        for name in ("eval_every", "checkpoint_every", "keep_checkpoints", "kl_coef"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: must be >= 0")
         if problems:
             raise ValueError("; ".join(problems))
-        overlap = set(self.eval_seed_list()) & set(self.train_seed_range())
+        trained = self.train_seed_range()  # a range: membership is arithmetic
+        overlap = [seed for seed in self.eval_seed_list() if seed in trained]
         if overlap:
             raise ValueError(
                 f"eval_seeds overlap the training seeds ({min(overlap)} ...): held-out seeds "
