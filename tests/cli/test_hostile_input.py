@@ -229,6 +229,16 @@ def test_a_labels_file_nested_too_deeply(home, capsys) -> None:
     assert code == 2 and _one_error(err).startswith(f"error: {labels}:2: nested too deeply")
 
 
+def test_json_nested_too_deeply_on_import_and_serve_env(home, capsys) -> None:
+    deep = home / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n")
+    code, err = _call(["import", str(deep), "--store", str(home / "s.db")], capsys)
+    assert code == 2 and _one_error(err).startswith(f"error: {deep}:1: nested too deeply")
+    for flag, value in (("--params", "[" * 100_000), ("--param", "n=" + "[" * 100_000)):
+        code, err = _call(["serve-env", "graph.coloring", flag, value], capsys)
+        assert code == 2 and _one_error(err).startswith(f"error: {flag}"), err
+
+
 # -- fuzzing --------------------------------------------------------------------------
 
 _HOSTILE_VALUES = [

@@ -94,6 +94,8 @@ def parse_params(pairs: list[str], raw: str | None) -> dict[str, Any]:
             loaded = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise UserError(f"--params: expected a JSON object, got {raw!r} ({exc})") from None
+        except RecursionError:
+            raise UserError("--params: nested too deeply; give a flat JSON object") from None
         if not isinstance(loaded, dict):
             raise UserError(f"--params: expected a JSON object, got {raw!r}")
         params.update(loaded)
@@ -105,6 +107,8 @@ def parse_params(pairs: list[str], raw: str | None) -> dict[str, Any]:
             params[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             params[key.strip()] = value
+        except RecursionError:
+            raise UserError(f"--param {key.strip()}: nested too deeply") from None
     return params
 
 

@@ -122,6 +122,8 @@ class _Reader:
                     self.cut = lineno
                     return
                 raise self.error(f"not valid JSON ({exc.msg}, column {exc.colno})") from None
+            except RecursionError:  # json's decoder recurses per level of nesting
+                raise self.error("nested too deeply; an exported record is not") from None
             kind = obj.get("type") if isinstance(obj, dict) else None
             if kind not in _RECORD_TYPES:
                 raise self.error(
