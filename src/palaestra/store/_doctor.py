@@ -13,9 +13,10 @@ the first rowid past the damage (the B-tree seek lands beyond the bad page). Row
 are checked (an event's JSON must parse and agree with its columns), so a page
 overwritten with garbage that SQLite still reads loses its rows instead of copying
 garbage. Then, in the new store: an episode marked finished without all of its events
-(dense seqs up to its `n_events`, its last one an `episode_end`) is marked running again
-(a resume re-runs it); a run with such an episode, or left running, is marked
-`interrupted` with the reason; leases are not copied. Counts of rows recovered and lost
+(seqs 0 to its `n_events` - 1, each once) is marked running again
+(a resume re-runs it); every run of a damaged file (an episode's row may be lost
+without a trace), and a run left running, is marked `interrupted` with the reason;
+leases are not copied. Counts of rows recovered and lost
 (lost: estimated from the rowids skipped) are reported per table.
 """
 
@@ -111,35 +112,59 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _owner(db: sqlite3.Connection) -> dict[int, str]:
-    """Root page -> the table a B-tree belongs to (an index counts as its table's)."""
+def _owners(db: sqlite3.Connection) -> dict[int, str]:
+    """Page -> the table whose B-tree (or index's B-tree) holds it: every page where
+    SQLite's `dbstat` table can list them, else the root pages."""
     try:
-        rows = db.execute("SELECT rootpage, tbl_name FROM sqlite_master").fetchall()
+        tables = {
+            name.decode(): table.decode()
+            for name, table in db.execute("SELECT name, tbl_name FROM sqlite_master")
+        }
+        roots = db.execute("SELECT rootpage, tbl_name FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError:
         return {}
-    return {int(page): name.decode() for page, name in rows if page}
+    owners = {int(page): table.decode() for page, table in roots if page}
+    try:  # dbstat walks the B-trees: on a damaged file it may stop early
+        for page, name in db.execute("SELECT pageno, name FROM dbstat"):
+            owners.setdefault(int(page), tables.get(name.decode(), name.decode()))
+    except sqlite3.DatabaseError:
+        pass
+    return owners
 
 
 def _integrity(db: sqlite3.Connection) -> list[str]:
+    """`integrity_check`'s findings, one a line (SQLite joins some with newlines)."""
     try:
         rows = db.execute("PRAGMA integrity_check(1000)").fetchall()
     except sqlite3.DatabaseError as exc:
         return [f"integrity_check could not run: {exc}"]
-    lines = [row[0].decode(errors="replace") for row in rows]
+    lines = [
+        line
+        for (text,) in rows
+        for line in text.decode(errors="replace").splitlines()
+        if line and line != "*** in database main ***"
+    ]
     return [] if lines == ["ok"] else lines
 
 
 def _table_of(line: str, owners: dict[int, str]) -> str | None:
+    """The table a finding of `integrity_check` is about ("Tree 5 page 12 ...", "On
+    tree page 17 cell 3 ...", "Page 40: never used", "row 3 missing from index X")."""
     words = line.replace(":", " ").split()
     for index, word in enumerate(words[:-1]):
-        if word == "Tree" and words[index + 1].isdigit():
-            return owners.get(int(words[index + 1]))
-        if word == "index":  # "row 3 missing from index sqlite_autoindex_events_1"
-            name = words[index + 1]
+        following = words[index + 1]
+        if word.lower() in ("tree", "page") and following.isdigit():
+            found = owners.get(int(following))
+            if found is not None:
+                return found
+        if word == "index":
             for table in TABLES:
-                if table in name:
+                if table in following:
                     return table
     return None
+
+
+_MAX_ROWID = 2**63 - 1
 
 
 def _rows(db: sqlite3.Connection, table: str, columns: str, report: TableReport) -> Iterator[tuple]:
@@ -154,12 +179,23 @@ def _rows(db: sqlite3.Connection, table: str, columns: str, report: TableReport)
             if found is None:
                 return
             rows = found
+        rows = [row for row in rows if row[0] > last]  # a damaged page may repeat rowids
         if not rows:
             return
         for row in rows:
             yield row[1:]
         last = rows[-1][0]
         report.readable += len(rows)
+        if last >= _MAX_ROWID:
+            return
+
+
+def _seek_works(db: sqlite3.Connection, select: str, after: int) -> bool:
+    try:
+        db.execute(select, (after, 1)).fetchall()
+    except sqlite3.DatabaseError:
+        return False
+    return True
 
 
 def _one_by_one(
@@ -173,7 +209,7 @@ def _one_by_one(
             found = db.execute(select, (last, 1)).fetchall()
         except sqlite3.DatabaseError:
             break
-        if not found:
+        if not found or found[0][0] <= last:
             return rows or None
         rows += found
         last = found[0][0]
@@ -181,28 +217,55 @@ def _one_by_one(
         return rows
     if rows:
         return rows
-    # `last` is followed by damage: find the least rowid past which a seek works
-    step, limit = 1, 2**62
-    while step < limit:
-        try:
-            db.execute(select, (last + step, 1)).fetchall()
+    # `last` is followed by damage: the least rowid past which a seek works (seeks
+    # from `low` fail, from `high` work), found by doubling steps then halving
+    low, step = last, 1
+    while True:
+        high = min(last + step, _MAX_ROWID)
+        if _seek_works(db, select, high):
             break
-        except sqlite3.DatabaseError:
-            step *= 2
-    else:
-        return None
-    low, high = last, last + step  # seeks from `low` fail, from `high` work
+        if high == _MAX_ROWID:
+            return None
+        low, step = high, step * 2
     while high - low > 1:
         middle = (low + high) // 2
-        try:
-            db.execute(select, (middle, 1)).fetchall()
+        if _seek_works(db, select, middle):
             high = middle
-        except sqlite3.DatabaseError:
+        else:
             low = middle
-    found = db.execute(select, (high, _CHUNK)).fetchall()
-    first = found[0][0] if found else high + 1
-    report.lost += max(first - last - 1, 1)
+    try:
+        found = db.execute(select, (high, _CHUNK)).fetchall()
+    except sqlite3.DatabaseError:
+        return None
+    first = found[0][0] if found else None
+    report.lost += 1 if first is None else max(first - last - 1, 1)
     return found or None
+
+
+_EVENT_COLUMNS = "episode, seq, kind, agent, step, json"
+
+
+def _event_row(row: tuple[Any, ...], episode_id: str | None) -> tuple[Any, ...] | None:
+    """An events row `(episode, seq, kind, agent, step, json)` with its texts decoded,
+    or None when it is garbage: text that is not UTF-8, JSON that does not parse or
+    disagrees with the row's columns (or with `episode_id`, when given)."""
+    episode, seq, kind, agent, step, text = row
+    try:
+        kind, agent, text = _text(kind), _text(agent), _text(text)
+        parsed = json.loads(text or "")
+        ok = (
+            isinstance(parsed, dict)
+            and isinstance(episode, int)
+            and isinstance(step, int)
+            and parsed.get("seq") == seq
+            and parsed.get("kind") == kind
+            and parsed.get("agent") == agent
+            and parsed.get("step") == step
+            and (episode_id is None or parsed.get("episode_id") == episode_id)
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return (episode, seq, kind, agent, step, text) if ok else None
 
 
 def _text(value: Any) -> str | None:
@@ -220,12 +283,18 @@ def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
     db = _connect(path)
     try:
         report = DoctorReport(path=path, problems=_integrity(db))
-        owners = _owner(db)
+        owners = _owners(db)
         for table in TABLES:
             entry = report.tables[table] = TableReport(table)
             try:
-                for _ in _rows(db, table, "*", entry):  # payloads too: overflow pages
-                    pass
+                if table == "events":  # read as a recovery would: garbage counts as lost
+                    for row in _rows(db, table, _EVENT_COLUMNS, entry):
+                        if _event_row(row, None) is None:
+                            entry.lost += 1
+                            entry.readable -= 1
+                else:
+                    for _ in _rows(db, table, "*", entry):  # payloads too: overflow pages
+                        pass
             except sqlite3.DatabaseError as exc:
                 entry.problems.append(f"cannot be read: {exc}")
         for line in report.problems:
@@ -387,28 +456,15 @@ def _copy_events(
         "VALUES (?, ?, ?, ?, ?, ?)"
     )
     batch: list[tuple[Any, ...]] = []
-    for episode, seq, kind, agent, step, text in _rows(
-        source, "events", "episode, seq, kind, agent, step, json", report
-    ):
-        try:
-            kind, agent, text = _text(kind), _text(agent), _text(text)
-            parsed = json.loads(text or "")
-            owner = episodes.get(episode)
-            ok = (
-                owner is not None
-                and parsed.get("episode_id") == owner[1]
-                and parsed.get("seq") == seq
-                and parsed.get("kind") == kind
-                and parsed.get("agent") == agent
-            )
-        except (UnicodeDecodeError, ValueError, AttributeError):
-            ok = False
-        if not ok:
+    for row in _rows(source, "events", _EVENT_COLUMNS, report):
+        owner = episodes.get(row[0])
+        checked = None if owner is None else _event_row(row, owner[1])
+        if checked is None:
             report.lost += 1
             report.readable -= 1
             continue
-        batch.append((episode, seq, kind, agent, step, text))
-        found.setdefault(episode, []).append((seq, kind or ""))
+        batch.append(checked)
+        found.setdefault(checked[0], []).append((checked[1], checked[2]))
         if len(batch) >= _CHUNK:
             target.executemany(insert, batch)
             batch.clear()
@@ -429,24 +485,24 @@ def _mark_incomplete(
         if status != "finished":
             continue
         events = sorted(counts.get(episode, []))
-        complete = (
-            [seq for seq, _ in events] == list(range(n_events))
-            and bool(events)
-            and events[-1][1] == "episode_end"
-        )
+        complete = [seq for seq, _ in events] == list(range(n_events))
         if not complete:
             report.missing_events += max(n_events - len(events), 0)
             target.execute(_RESTARTED, (episode,))
             report.incomplete.append((run_id, episode_id))
             touched.add(run_id)
+    # From a damaged file, episode rows may be gone without a trace: every run is
+    # marked interrupted, so that a resume runs whatever is missing and finishes it.
+    damaged = not report.healthy
     now = time.time()
     for run_id, status in runs.items():
-        if status == "running" or run_id in touched:
+        if status == "running" or run_id in touched or damaged:
             lost = sum(1 for r, _ in report.incomplete if r == run_id)
             reason = (
-                f"recovered by palaestra doctor from a damaged store: {lost} episodes lost "
-                f"events and will run again on resume"
-                if lost
+                f"recovered by palaestra doctor from a damaged store ({lost} finished "
+                f"episodes lost events; episodes whose rows were lost are missing): resume "
+                f"it to run them again"
+                if damaged
                 else _LEFT_RUNNING
             )
             target.execute(
