@@ -245,6 +245,11 @@ async def test_write_file_creates_and_replaces_files_the_sandbox_can_use(
     appended = await ok(tools, "shell", command="echo 'Y = 2' >> pkg/mod.py && tail -1 pkg/mod.py")
     assert appended == "exit code: 0\nstdout:\nY = 2"
     assert "is a directory" in await error(tools, "write_file", path="pkg", content="x")
+    assert "surrogate" in await error(tools, "write_file", path="s.txt", content="a\ud800b")
+    assert "surrogate" in await error(
+        tools, "edit_file", path="pkg/mod.py", old_string="X = 1", new_string="X = '\udfff'"
+    )
+    assert not workspace.exists("s.txt") and "X = 1" in workspace.read_text("pkg/mod.py")
 
 
 @needs_bwrap

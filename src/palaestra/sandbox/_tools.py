@@ -191,7 +191,9 @@ class _Tools:
             path: File path relative to the workspace (e.g. 'src/app.py').
             content: The whole new content of the file.
         """
-        data = content.encode("utf-8", errors="surrogatepass")
+        data = _encoded(content)
+        if data is None:
+            return _error(_SURROGATES)
         if len(data) > FILE_BYTES:
             return _error(f"content is {len(data)} bytes; the limit is {FILE_BYTES}")
         try:
@@ -246,7 +248,9 @@ class _Tools:
             )
         first = text.index(old)
         edited = text.replace(old, new) if replace_all else text.replace(old, new, 1)
-        data = edited.encode("utf-8", errors="surrogatepass")
+        data = _encoded(edited)
+        if data is None:
+            return _error(_SURROGATES)
         if len(data) > FILE_BYTES:
             return _error(f"the edited file would be {len(data)} bytes; the limit is {FILE_BYTES}")
         try:
@@ -330,6 +334,21 @@ class _Tools:
         except WorkspaceFileError as exc:
             return _error(str(exc))
         return cut(run.render(), OUTPUT_CHARS)
+
+
+_SURROGATES = (
+    "the text holds unpaired surrogate characters (e.g. '\\ud800'), which cannot be "
+    "written as UTF-8; remove them"
+)
+
+
+def _encoded(text: str) -> bytes | None:
+    """`text` as UTF-8, or None where it holds lone surrogates (invalid Unicode that a
+    JSON string can carry)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
 
 
 def _lines(text: str) -> list[str]:
