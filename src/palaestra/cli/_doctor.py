@@ -56,16 +56,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             "  leases left by processes that are gone: "
             + ", ".join(f"{lease.run_id} ({lease.describe()})" for lease in report.dead_leases)
         )
+    if report.incomplete:
+        shown = ", ".join(f"{run}:{episode}" for run, episode in report.incomplete[:10])
+        more = f" and {len(report.incomplete) - 10} more" if len(report.incomplete) > 10 else ""
+        what = "lost" if report.recovered_to is not None else "miss"
+        where = " (marked running in the copy)" if report.recovered_to is not None else ""
+        print(
+            f"  {len(report.incomplete)} finished episodes {what} {report.missing_events} "
+            f"events{where}: {shown}{more}"
+        )
     if report.recovered_to is not None:
         print(f"recovered into {report.recovered_to}")
-        if report.incomplete:
-            shown = ", ".join(f"{run}:{episode}" for run, episode in report.incomplete[:10])
-            more = f" and {len(report.incomplete) - 10} more" if len(report.incomplete) > 10 else ""
-            print(
-                f"  {len(report.incomplete)} finished episodes lost {report.missing_events} "
-                f"events (marked running): {shown}{more}"
-            )
-        for run_id in report.left_running:
+        for run_id in report.interrupted:
             print(
                 f"  run {run_id} marked interrupted; resume it with `palaestra run EXPERIMENT "
                 f"--store {report.recovered_to} --run-id {run_id}`"

@@ -75,12 +75,15 @@ class DoctorReport:
     """(run_id, episode_id) of finished episodes whose events were not all recovered:
     marked running in the copy, so a resume runs them again."""
     missing_events: int = 0
-    """Events of finished episodes (by their `n_events`) not recovered."""
+    """Events of finished episodes (by their `n_events`) not found (or not recovered)."""
+    interrupted: list[str] = field(default_factory=list)
+    """Runs marked interrupted in the recovered store (a resume finishes them)."""
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def healthy(self) -> bool:
-        return not self.problems and not any(t.lost for t in self.tables.values())
+    healthy: bool = True
+    """Whether the check found the file sound: no integrity problem, no row lost, no
+    finished episode missing events (set by `check_store`; a recovery does not change
+    it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class DoctorReport:
             "recovered_to": None if self.recovered_to is None else str(self.recovered_to),
             "incomplete": [list(pair) for pair in self.incomplete],
             "missing_events": self.missing_events,
+            "interrupted": self.interrupted,
             "notes": self.notes,
         }
 
@@ -284,6 +288,8 @@ def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
     try:
         report = DoctorReport(path=path, problems=_integrity(db))
         owners = _owners(db)
+        seqs: dict[int, set[int]] = {}
+        """Episode id -> the seqs of its events that read well."""
         for table in TABLES:
             entry = report.tables[table] = TableReport(table)
             try:
@@ -292,6 +298,8 @@ def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
                         if _event_row(row, None) is None:
                             entry.lost += 1
                             entry.readable -= 1
+                        else:
+                            seqs.setdefault(row[0], set()).add(row[1])
                 else:
                     for _ in _rows(db, table, "*", entry):  # payloads too: overflow pages
                         pass
@@ -301,6 +309,12 @@ def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
             owner = _table_of(line, owners)
             if owner is not None and owner in report.tables:
                 report.tables[owner].problems.append(line)
+        _count_missing(db, report, seqs)
+        report.healthy = (
+            not report.problems
+            and not report.missing_events
+            and not any(t.lost for t in report.tables.values())
+        )
         try:
             db.text_factory = str
             leases = read_leases(db)
@@ -316,6 +330,25 @@ def check_store(path: str | Path, *, repair: bool = True) -> DoctorReport:
         return report
     finally:
         db.close()
+
+
+def _count_missing(db: sqlite3.Connection, report: DoctorReport, seqs: dict[int, set[int]]) -> None:
+    """Finished episodes whose events are not all there (rows in pages no longer
+    reachable are neither read nor lost to the scan): `incomplete`, `missing_events`."""
+    entry = TableReport("episodes")
+    select = "id, run_id, episode_id, n_events, status"
+    try:
+        for episode, run_id, episode_id, n_events, status in _rows(db, "episodes", select, entry):
+            if status != b"finished" or not isinstance(n_events, int):
+                continue
+            found = seqs.get(episode, set())
+            if found != set(range(n_events)):
+                report.missing_events += max(n_events - len(found), 0) or 1
+                report.incomplete.append(
+                    (run_id.decode(errors="replace"), episode_id.decode(errors="replace"))
+                )
+    except (sqlite3.DatabaseError, AttributeError):  # noted by the table scans
+        pass
 
 
 def _mark_left_running(db: sqlite3.Connection, report: DoctorReport) -> None:
@@ -355,6 +388,7 @@ def recover_store(path: str | Path, out: str | Path) -> DoctorReport:
     if out.resolve() == path.resolve():
         raise UserError("--recover: give another path than the damaged store's")
     report = check_store(path, repair=False)
+    report.incomplete, report.missing_events = [], 0  # counted again from what is copied
     Store(out).close()  # the schema of this release
     source, target = _connect(path), sqlite3.connect(out, isolation_level=None)
     tables = {name: TableReport(name) for name in ("runs", "episodes", "events")}
@@ -510,5 +544,6 @@ def _mark_incomplete(
                 "WHERE run_id = ?",
                 (reason, now, run_id),
             )
+            report.interrupted.append(run_id)
             if status == "running" and run_id not in report.left_running:
                 report.left_running.append(run_id)
