@@ -361,6 +361,25 @@ async def test_list_files_shows_kinds_sizes_and_odd_names_safely(
     )
 
 
+@needs_bwrap
+async def test_a_directory_nest_thousands_deep_neither_breaks_listings_nor_the_manifest(
+    workspace: Workspace, tools: dict[str, Tool]
+) -> None:
+    nest = "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n"
+    nest += "open('leaf', 'w').write('x')"
+    assert (await ok(tools, "run_python", code=nest)) == "exit code: 0\n(no output)"
+    workspace.write_text("top.txt", "t\n")
+    listing = await ok(tools, "list_files", recursive=True)
+    assert listing.endswith(
+        "levels down are not listed: list a deeper directory, or use shell (find)]"
+    )
+    assert len(listing) <= 30_100 and "leaf" not in listing
+    manifest = workspace.manifest()
+    assert manifest.truncated and [f.path for f in manifest.files] == ["top.txt"]
+    deep = "/".join(["d"] * 1500) + "/leaf"
+    assert await ok(tools, "read_file", path=deep) == "     1\tx"
+
+
 # -- shell, run_python ----------------------------------------------------------------------
 
 

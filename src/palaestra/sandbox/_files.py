@@ -28,6 +28,10 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CHUNK = 1 << 16
+MAX_DEPTH = 64
+"""Directory levels below the root that listings and the manifest descend into: a nest
+thousands deep (a shell loop makes one in a second) would exhaust the host's recursion
+limit and file descriptors; what lies deeper is left out and reported as such."""
 
 FileKind = Literal["file", "dir", "symlink", "other"]
 
@@ -260,14 +264,15 @@ class WorkspaceFiles:
         fd = self._walk(parts)
         entries: list[FileEntry] = []
         prefix = "/".join(parts)
+        too_deep: list[str] = []
         try:
-            for entry in _entries(fd, prefix, recursive):
+            for entry in _entries(fd, prefix, recursive, too_deep=too_deep):
                 if len(entries) >= limit:
                     return entries, True
                 entries.append(entry)
         finally:
             os.close(fd)
-        return entries, False
+        return entries, bool(too_deep)
 
     def manifest(self, *, max_files: int = 1000, max_bytes: int = 64 << 20) -> Manifest:
         """Every non-directory of the workspace with its size and, within `max_bytes` of
@@ -277,8 +282,9 @@ class WorkspaceFiles:
         total_files = total_bytes = 0
         budget = max_bytes
         truncated = False
+        too_deep: list[str] = []
         try:
-            for entry in _entries(fd, "", True):
+            for entry in _entries(fd, "", True, too_deep=too_deep):
                 if entry.kind == "dir":
                     continue
                 total_files += 1
@@ -297,6 +303,7 @@ class WorkspaceFiles:
                 files.append(entry)
         finally:
             os.close(fd)
+        truncated = truncated or bool(too_deep)
         return Manifest(
             files=files, total_files=total_files, total_bytes=total_bytes, truncated=truncated
         )
@@ -327,8 +334,11 @@ class WorkspaceFiles:
         return digest.hexdigest()
 
 
-def _entries(dir_fd: int, prefix: str, recursive: bool) -> Iterator[FileEntry]:
-    """Entries of `dir_fd` sorted by name, depth first when `recursive`."""
+def _entries(
+    dir_fd: int, prefix: str, recursive: bool, *, too_deep: list[str], depth: int = 0
+) -> Iterator[FileEntry]:
+    """Entries of `dir_fd` sorted by name, depth first when `recursive`, at most
+    `MAX_DEPTH` levels down (directories not descended into are added to `too_deep`)."""
     with os.scandir(dir_fd) as scan:
         found = sorted(scan, key=lambda entry: entry.name)
     for item in found:
@@ -346,13 +356,15 @@ def _entries(dir_fd: int, prefix: str, recursive: bool) -> Iterator[FileEntry]:
             yield FileEntry(path=path, kind="symlink", target=target)
         elif stat.S_ISDIR(mode):
             yield FileEntry(path=path, kind="dir")
-            if recursive:
+            if recursive and depth + 1 >= MAX_DEPTH:
+                too_deep.append(path)
+            elif recursive:
                 try:
                     child = os.open(item.name, _DIR_FLAGS, dir_fd=dir_fd)
                 except OSError:
                     continue
                 try:
-                    yield from _entries(child, path, True)
+                    yield from _entries(child, path, True, too_deep=too_deep, depth=depth + 1)
                 finally:
                     os.close(child)
         elif stat.S_ISREG(mode):

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from palaestra.core import UserError
-from palaestra.sandbox._files import FileEntry, WorkspaceFileError
+from palaestra.sandbox._files import MAX_DEPTH, FileEntry, WorkspaceFileError
 from palaestra.sandbox._limits import Limits
 from palaestra.sandbox._pytest_run import cut, has_pytest, run_tests
 from palaestra.sandbox._workspace import Workspace
@@ -281,10 +281,15 @@ class _Tools:
         if not entries:
             return f"({path} is an empty directory)"
         shown = "\n".join(_entry(entry) for entry in entries)
-        if more:
+        if more and len(entries) >= LIST_ENTRIES:
             shown += (
                 f"\n[listing cut at {LIST_ENTRIES} entries: list a subdirectory, or use "
                 "shell (find, ls)]"
+            )
+        elif more:
+            shown += (
+                f"\n[directories more than {MAX_DEPTH} levels down are not listed: list "
+                "a deeper directory, or use shell (find)]"
             )
         return cut(shown, OUTPUT_CHARS)
 
