@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.core import ToolCall, UserError
+from palaestra.core import Message, Observation, ObservationEvent, ToolCall, UserError
+from palaestra.models import ModelRequest, ScriptedModel
+from palaestra.operators import LLMOperator
+from palaestra.runtime import AgentContext, EpisodeRecorder
+from palaestra.runtime._recorder import row_event
 from palaestra.sandbox import (
     MANIFEST_KEY,
     TOOL_NAMES,
@@ -674,3 +678,39 @@ async def test_isolation_none_is_an_event_and_tools_still_answer(tmp_path: Path)
         )
         assert (await ok(tools, "run_tests")).startswith("tests: 1 passed")
         assert "'..' is not allowed" in await error(tools, "read_file", path="../x")
+
+
+@needs_bwrap
+async def test_an_llm_operator_calls_the_tools_as_its_own(workspace: Workspace) -> None:
+    calls = [
+        _tool_call("w", "write_file", path="app.py", content="print(6 * 7)\n"),
+        _tool_call("r", "run_python", code="import app"),
+        _tool_call("e", "edit_file", path="app.py", old_string="6", new_string="9"),
+    ]
+
+    def reply(request: ModelRequest) -> Message:
+        done = sum(1 for m in request.messages if m.role == "tool")
+        if done < len(calls):
+            return Message(role="assistant", tool_calls=[calls[done]])
+        return Message(role="assistant", content="done")
+
+    operator = LLMOperator(ScriptedModel(fn=reply), tools=workspace_tools(workspace))
+    recorder = EpisodeRecorder("e", run_seed=0)
+    observation = Observation(text="write an app")
+    handle = recorder.emit(0, "agent", ObservationEvent(observation=observation))
+    turn = AgentContext(recorder, "agent", 0, handle)
+    action = await operator.act(observation, turn)
+    recorder.flush_turn(turn)
+    assert action.text == "done"
+    results = [row_event(row).payload for row in recorder.drain() if row[2] == "tool_result"]
+    assert [(r.name, r.is_error) for r in results] == [
+        ("write_file", False),
+        ("run_python", False),
+        ("edit_file", False),
+    ]
+    assert results[1].content == "exit code: 0\nstdout:\n42"
+    assert workspace.read_text("app.py") == "print(9 * 7)\n"
+
+
+def _tool_call(call_id: str, name: str, **arguments: object) -> ToolCall:
+    return ToolCall(id=call_id, name=name, arguments=arguments)
