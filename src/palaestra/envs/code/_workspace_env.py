@@ -158,6 +158,8 @@ class WorkspaceEnv:
         self.episode = EpisodeWorkspace(
             self._new_workspace, include=self.params.tools, limits=self.limits
         )
+        if "run_tests" in self.params.tools:
+            pytest_paths()  # staged once per process, here rather than in the event loop
         self._tasks = TaskSet(self.params.task_seed, self.params.num_tasks)
         self._task: CodeTask | None = None
         self._verdict: Verdict | None = None
