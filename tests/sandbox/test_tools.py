@@ -92,6 +92,8 @@ def test_every_tool_has_a_schema_written_for_a_model(tools: dict[str, Tool]) -> 
         for prop, schema in spec.parameters["properties"].items():
             assert schema.get("description"), f"{name}.{prop} has no description"
     assert tools["edit_file"].spec.parameters["properties"]["replace_all"]["default"] is False
+    paths = tools["run_tests"].spec.parameters["properties"]["paths"]["description"]
+    assert paths.endswith("or none for every test in the workspace.")
 
 
 @needs_bwrap

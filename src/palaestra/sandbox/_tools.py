@@ -329,8 +329,8 @@ class _Tools:
         and the failure reports of the first ones.
 
         Args:
-            paths: Test files, directories or test ids (e.g. 'tests/test_app.py::test_add');
-                default: all tests in the workspace.
+            paths: Test files, directories or test ids (e.g. 'tests/test_app.py::test_add'),
+                or none for every test in the workspace.
             keyword: Only tests matching this pytest -k expression (e.g. 'add and not slow').
         """
         try:
