@@ -202,6 +202,7 @@ def bwrap_argv(
         "--unshare-user",  # implied by --unshare-all, but --disable-userns wants it named
         "--disable-userns",  # no nested user namespace: no capabilities, ever, inside
         "--die-with-parent",
+        "--as-pid-1",  # the launcher is PID 1: its exit empties the namespace before bwrap's
         "--new-session",
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),

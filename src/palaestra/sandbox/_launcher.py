@@ -12,10 +12,14 @@ What it does, in order:
 1. Lowers its resource limits (soft = hard, so nothing started later can raise them):
    CPU seconds, address space, processes, file size, open files, core dumps off.
 2. Forks the *worker* and stays behind as its waiter: it writes the worker's exit status
-   to the status pipe and exits as soon as the worker ends. Under bubblewrap that ends
-   the sandbox's PID namespace, so the kernel kills every process the worker left (even
-   ones that called ``setsid``); without isolation it kills its process group (itself
-   included: the status is written first), which a child that called ``setsid`` left.
+   to the status pipe and exits as soon as the worker ends. Under bubblewrap it is the
+   PID 1 of the sandbox's PID namespace (``--as-pid-1``): it reaps the orphans the
+   worker leaves (a zombie would still count against the process limit), the worker
+   cannot signal it (PID 1 ignores signals it has no handler for), and its exit makes
+   the kernel kill every process left in the namespace (even ones that called
+   ``setsid``) and wait for them, before ``bwrap`` sees it end. Without isolation it
+   kills its process group (itself included: the status is written first); a child that
+   called ``setsid`` left that group and survives.
    An alarm makes it exit on its own shortly after the wall-clock limit, even if the
    host died.
 3. The worker runs the command: in ``python`` mode it compiles ``main.py`` of the call
@@ -94,11 +98,11 @@ def wait_for_worker(status_fd: int | None, wall_seconds: float, isolated: bool) 
         if status_fd is not None:
             os.close(status_fd)
         return 0
-    while True:
+    while True:  # as PID 1, every orphan of the namespace is this process's to reap
         try:
-            pid, status = os.waitpid(worker, 0)
-        except InterruptedError:  # pragma: no cover - PEP 475 retries
-            continue
+            pid, status = os.waitpid(-1 if isolated else worker, 0)
+        except ChildProcessError:  # pragma: no cover - the worker is always a child
+            os._exit(1)
         if pid == worker:
             break
     if os.WIFSIGNALED(status):

@@ -6,7 +6,10 @@ The command is started in a session of its own with every host file descriptor c
 but the status pipe (``close_fds``): nothing the host has open reaches the sandbox.
 Killing it is ``SIGKILL`` to its process group: under bubblewrap that is ``nsenter``'s
 exec of ``bwrap``, whose death kills the sandbox's PID 1 (``--die-with-parent``), which
-takes every process of the sandbox's PID namespace with it.
+takes every process of the sandbox's PID namespace with it. The launcher is that PID 1
+(``--as-pid-1``): the kernel kills the namespace's other processes, and waits for them
+to be gone, before the launcher's exit reaches ``bwrap``, so when a call returns nothing
+of it is left.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ def launcher_config(
         "call_dir": call_dir,
         "cpu_seconds": limits.cpu_seconds,
         "memory_bytes": limits.memory_mb * 1024 * 1024,
-        # the launcher waits for the worker and bwrap's PID 1 runs as the same user: both
-        # count against RLIMIT_NPROC with the command's own processes. Without isolation
+        # the launcher (the namespace's PID 1) waits for the worker as the same user: it
+        # counts against RLIMIT_NPROC with the command's own processes. Without isolation
         # the count would be the host user's, every process of it: no cap is set (0)
-        "nproc": limits.max_processes + 2 if isolated else 0,
+        "nproc": limits.max_processes + 1 if isolated else 0,
         "file_bytes": limits.max_file_mb * 1024 * 1024,
         "open_files": limits.max_open_files,
         "wall_seconds": limits.wall_seconds,

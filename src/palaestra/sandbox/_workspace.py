@@ -311,6 +311,11 @@ class Workspace:
             environment = {**self._environment(), **self.env, **extra}
             if self.isolated:
                 assert self._holder is not None
+                if self._holder.poll() is not None:  # killed from outside: no tmpfs to enter
+                    raise RuntimeError(
+                        f"the workspace's holder process {self._holder.pid} has ended "
+                        f"(status {self._holder.returncode}); the workspace is gone"
+                    )
                 enter = _holder.enter_argv(self._holder.pid)
                 full = [*enter, *_holder.bwrap_argv(layout, name, environment, command)]
                 environment = dict(_holder.HOST_ENV)
