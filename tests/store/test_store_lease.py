@@ -220,3 +220,36 @@ def test_a_version_2_store_is_migrated_when_opened(tmp_path: Path) -> None:
     assert version == (str(STORE_SCHEMA_VERSION),) == ("3",)
     assert db.execute("SELECT COUNT(*) FROM leases").fetchone() == (0,)
     db.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_writer_names_its_own_process(tmp_path: Path) -> None:
+    """A lease taken in a forked child records the child's start time, so that its
+    live writer is not mistaken for a dead one (the parent's start time would not match
+    the child's pid)."""
+    path = tmp_path / "store.db"
+    with Store(path) as store:
+        store.create_run("r", experiment={}, seed=0)
+    ready_read, ready_write = os.pipe()  # child -> parent: the lease is taken
+    done_read, done_write = os.pipe()  # parent -> child: the test is over
+    pid = os.fork()
+    if pid == 0:  # the child: take the lease, say so, wait for the parent's word
+        try:
+            child = Store(path, writer_process=False)
+            child.lease_run("r")
+            os.write(ready_write, b"1")
+            os.read(done_read, 1)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(ready_read, 1) == b"1"
+        with Store(path) as store:
+            lease = store.run_lease("r")
+            assert lease is not None and lease.pid == pid and lease.alive()
+            with pytest.raises(UserError, match=f"pid {pid} on"):
+                store.lease_run("r")
+    finally:
+        os.write(done_write, b"1")
+        os.waitpid(pid, 0)
+        for fd in (ready_read, ready_write, done_read, done_write):
+            os.close(fd)

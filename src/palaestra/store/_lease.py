@@ -72,7 +72,18 @@ def _stat(pid: int) -> tuple[str, str] | None:
     return fields[0], fields[19]
 
 
-_OWN_START = process_start(os.getpid())
+_STARTS: dict[int, str] = {}
+"""This process's start time, by pid (a forked child is another pid, started later)."""
+
+
+def _own_start() -> str:
+    pid = os.getpid()
+    found = _STARTS.get(pid)
+    if found is None:
+        found = _STARTS[pid] = process_start(pid)
+    return found
+
+
 _RETIRED: set[str] = set()
 """Tokens of the stores this process has closed: their leases are dead."""
 
@@ -173,7 +184,7 @@ def acquire(db: sqlite3.Connection, run_id: str, token: str, path: Path) -> Leas
                 return None
             if previous.alive(now):
                 raise busy_error(previous, path)
-        db.execute(_TAKE, (run_id, os.getpid(), HOST, _OWN_START, token, now, now))
+        db.execute(_TAKE, (run_id, os.getpid(), HOST, _own_start(), token, now, now))
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
