@@ -245,3 +245,36 @@ def test_a_killed_writer_leaves_a_lease_the_resume_takes_over(
     after = _snapshot(db)
     for episode_id, events in finished_before.items():  # finished episodes untouched
         assert after[episode_id] == events
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_concurrency_below_one_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    db = tmp_path / "runs.db"
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "run",
+                str(REPO / "examples" / "graph.yaml"),
+                "--store",
+                str(db),
+                "--concurrency",
+                value,
+            ]
+        )
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--concurrency: expected a whole number of at least 1, got {value!r}" in err
+    assert not db.exists()  # no run was created, let alone marked finished
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5])
+def test_the_runner_refuses_concurrency_below_one(tmp_path: Path, value: object) -> None:
+    from palaestra.core import UserError
+
+    with pytest.raises(UserError, match="concurrency must be a whole number of episodes"):
+        palaestra.run(
+            REPO / "examples" / "graph.yaml", store=tmp_path / "runs.db", concurrency=value
+        )  # type: ignore[arg-type]
+    assert not (tmp_path / "runs.db").exists()
