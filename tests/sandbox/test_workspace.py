@@ -27,7 +27,7 @@ from palaestra.sandbox import (
     _workspace,
     isolation_problem,
 )
-from tests.sandbox.conftest import needs_bwrap
+from tests.sandbox.conftest import descendants, needs_bwrap
 
 
 @needs_bwrap
@@ -119,6 +119,25 @@ async def test_commands_in_one_workspace_may_run_concurrently(workspace: Workspa
     )
     assert [r.stdout for r in results] == [f"{i * i}\n" for i in range(6)]
     assert sorted(e.path for e in workspace.list_files()[0]) == [f"f{i}" for i in range(6)]
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+@needs_bwrap
+async def test_concurrent_first_commands_start_one_workspace() -> None:
+    workspace = Workspace()
+    try:
+        results = await asyncio.gather(*(workspace.run_python("print(1)") for _ in range(4)))
+        assert [r.stdout for r in results] == ["1\n"] * 4
+        holders = [pid for pid in descendants() if _command(pid) == "cat"]  # holders wait in cat
+        assert workspace._holder is not None and holders == [workspace._holder.pid]
+    finally:
+        await workspace.close()
 
 
 @needs_bwrap

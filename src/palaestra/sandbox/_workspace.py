@@ -100,6 +100,7 @@ class Workspace:
         self._run_fd = -1
         self._calls = itertools.count()
         self._closed = False
+        self._starting: asyncio.Lock | None = None
         self._finalizer: _Finalizer | None = None
 
     # -- facts --------------------------------------------------------------------------
@@ -137,16 +138,19 @@ class Workspace:
     async def start(self) -> Workspace:
         """Create the workspace (mount its tmpfs); raises `SandboxUnavailable` where the
         kernel sandbox cannot start. Idempotent while open."""
-        if self._closed:
-            raise RuntimeError("this workspace was closed; create a new one")
-        if self._files is not None:
-            return self
-        if self.isolated:
-            await asyncio.to_thread(require_isolation)
-            await asyncio.to_thread(self._start_isolated)
-        else:
-            _warn_unisolated()
-            self._start_plain()
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:  # concurrent first commands start it once
+            if self._closed:
+                raise RuntimeError("this workspace was closed; create a new one")
+            if self._files is not None:
+                return self
+            if self.isolated:
+                await asyncio.to_thread(require_isolation)
+                await asyncio.to_thread(self._start_isolated)
+            else:
+                _warn_unisolated()
+                self._start_plain()
         return self
 
     def _start_isolated(self) -> None:
