@@ -411,7 +411,7 @@ async def test_shell_and_run_python_report_output_and_the_limit_that_stopped_the
     crash = await ok(tools, "run_python", code="import json\njson.loads('{')")
     assert crash.startswith("exit code: 1") and "JSONDecodeError" in crash
     memory = await ok(tools, "run_python", code="x = bytearray(10 ** 10)")
-    assert "MemoryError" in memory
+    assert memory.endswith("MemoryError\nstopped: memory limit of 256 MiB exceeded (MemoryError)")
     assert "empty" in await error(tools, "run_python", code="  ")
     assert "empty" in await error(tools, "shell", command="")
 

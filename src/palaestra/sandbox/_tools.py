@@ -28,7 +28,7 @@ from typing import Any
 
 from palaestra.core import UserError
 from palaestra.sandbox._files import MAX_DEPTH, FileEntry, WorkspaceFileError
-from palaestra.sandbox._limits import Limits
+from palaestra.sandbox._limits import ExecResult, Limits
 from palaestra.sandbox._pytest_run import cut, has_pytest, run_tests
 from palaestra.sandbox._workspace import Workspace
 from palaestra.tools import Tool, ToolOutcome
@@ -305,7 +305,7 @@ class _Tools:
             return _error("command is empty (or holds a NUL byte)")
         workspace = await self._ready()
         result = await workspace.shell(command, limits=self.shell_limits)
-        return cut(result.render(), OUTPUT_CHARS)
+        return _rendered(result)
 
     async def run_python(self, code: str) -> Any:
         """Run a Python 3 program in the sandbox with the workspace as its working
@@ -321,7 +321,7 @@ class _Tools:
         workspace = await self._ready()
         argv = [workspace.python, "-S", "-B", "-u", "-X", "utf8", "-"]  # the program on stdin
         result = await workspace.run(argv, limits=self.limits, stdin=code)
-        return cut(result.render(), OUTPUT_CHARS)
+        return _rendered(result)
 
     async def run_tests(self, paths: list[str] | None = None, keyword: str = "") -> Any:
         """Run the workspace's tests with pytest in the sandbox and get a result per
@@ -339,6 +339,17 @@ class _Tools:
         except WorkspaceFileError as exc:
             return _error(str(exc))
         return cut(run.render(), OUTPUT_CHARS)
+
+
+def _rendered(result: ExecResult) -> str:
+    """A command's result as the model reads it, bounded; a program that ended on an
+    uncaught `MemoryError` (the address-space limit: Python raises rather than dies) is
+    said to have hit the memory limit, as the other limits are."""
+    text = result.render()
+    last = result.stderr.rstrip().rsplit("\n", 1)[-1]
+    if not result.killed_by and result.exit_code and last.startswith("MemoryError"):
+        text += f"\nstopped: memory limit of {result.limits.memory_mb} MiB exceeded (MemoryError)"
+    return cut(text, OUTPUT_CHARS)
 
 
 _SURROGATES = (
