@@ -332,8 +332,14 @@ class WebGuard:
             if login is not None:
                 await _respond(send, 303, b"", [*login])
                 return
-        if scope["type"] == "http" and "transfer-encoding" in headers:
+        if (
+            scope["type"] == "http"
+            and "transfer-encoding" in headers
+            and scope.get("method") not in ("GET", "HEAD", "OPTIONS")
+        ):
             # no Content-Length to check up front: read the body here, within the limit
+            # (not for methods whose routes never read one: waiting for a body a client
+            # announced but does not send would hold an answer the app can give now)
             read = await _read_bounded(receive, self.policy.max_body)
             if read is None:
                 message = f"request body over {self.policy.max_body} bytes"
