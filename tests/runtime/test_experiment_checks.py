@@ -108,3 +108,37 @@ def test_an_importable_factory_loads(tmp_path) -> None:
     )
     experiment = Experiment.from_yaml(path)
     assert experiment.jobs[0].operator.factory == "palaestra.operators:ScriptedOperator"
+
+
+def test_scorer_blocks_are_checked_at_load(tmp_path) -> None:
+    text = HEAD + "scorers:\n  - use: rubric\n    rubric: {items: [{id: a, wieght: 2}]}\n"
+    assert _error(tmp_path, text).startswith("8: scorers.0.rubric.items.0")
+    text = HEAD + "scorers:\n  - use: includes\n    answer: sideways\n"
+    assert _error(tmp_path, text).startswith(
+        "8: scorers.0.answer: unknown answer source 'sideways'; valid choices: final"
+    )
+
+
+def test_errors_found_when_planning_name_the_line(tmp_path) -> None:
+    """An unknown environment, its parameters (also those a remote environment passes
+    on), unknown task ids and agent names are known only when the run is planned."""
+    import palaestra
+
+    cases = [
+        (HEAD.replace("graph.coloring", "graph.colouring"), "4: jobs.0.env: unknown environment"),
+        (HEAD.replace("{n: 4}", "{n: 2}"), "5: jobs.0.params: invalid parameters for environment"),
+        (
+            HEAD.replace("graph.coloring", "remote.http").replace(
+                "{n: 4}", "{env: graph.coloring, params: {n: 2}}"
+            ),
+            "5: jobs.0.params: invalid parameters for environment 'graph.coloring'",
+        ),
+        (HEAD + "    tasks: [nope]\n", "6: jobs.0.tasks: unknown task ids ['nope']"),
+        (HEAD + "    agents:\n      Nobody: baseline\n", "7: jobs.0.agents.Nobody: environment"),
+    ]
+    path = tmp_path / "exp.yaml"
+    for text, expected in cases:
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            palaestra.run(path, store=tmp_path / "runs.db")
+        assert str(info.value).startswith(f"{path}:{expected}"), str(info.value)

@@ -59,7 +59,7 @@ from palaestra.eval._judge import (
 )
 from palaestra.eval._match import exact, includes, numeric, programmatic
 from palaestra.eval._rubric import Rubric, rubric
-from palaestra.eval._scorer import EpisodeLog, Scorer, ScoreResult, Target
+from palaestra.eval._scorer import EpisodeLog, Scorer, ScoreResult, Target, answer_extractor
 
 SCORER_KINDS = ("exact", "includes", "numeric", "rubric", "model_graded", "python")
 
@@ -142,6 +142,18 @@ class ScorerSpec(BaseModel):
             )
         if self.use == "rubric" and (self.file is None) == (self.rubric is None):
             raise ValueError("a rubric scorer needs `file:` or `rubric:` (one of them)")
+        if self.rubric is not None:  # checked now, so the error can name its line
+            try:
+                Rubric.model_validate(self.rubric)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in ("rubric", *first["loc"]))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        if "answer" in given:
+            try:
+                answer_extractor(self.answer)
+            except UserError as exc:
+                raise ValueError(f"answer: {exc}") from None
         if self.use == "model_graded" and not self.model:
             raise ValueError("a model_graded scorer needs `model:` (its judge)")
         return self

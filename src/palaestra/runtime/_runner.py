@@ -186,7 +186,10 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
         except UserError as exc:
             raise experiment.located(exc, "jobs", index, "params") from None
         params_dump = params.model_dump(mode="json")
-        probe = env_spec.factory(params)
+        try:  # a remote environment checks the parameters it passes on here
+            probe = env_spec.factory(params)
+        except UserError as exc:
+            raise experiment.located(exc, "jobs", index, "params") from None
         check_agent_names(experiment, index, list(getattr(probe, "agents", None) or []))
         available = list(probe.tasks())
         if job.tasks == "all":
