@@ -23,7 +23,6 @@ import inspect
 import logging
 import os
 import secrets
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -293,6 +292,9 @@ async def arun(
     db = store if isinstance(store, Store) else Store(store or default_store_path())
     pool = ModelPool(exp, override=model, base_url=base_url, models=models)
     started = time.perf_counter()
+    failing = False
+    """An exception is on its way out: errors of releasing and closing are logged, not
+    raised over it."""
     try:
         with run_collector():
             planned = plan(exp, pool)
@@ -329,20 +331,25 @@ async def arun(
                     wall_s=time.perf_counter() - started,
                     skipped=len(planned) - len(todo),
                 )
+            except BaseException:
+                failing = True
+                raise
             finally:
-                _quietly_if_failing(db.release_run, run_id)
+                _cleanup(db.release_run, run_id, quiet=failing)
+    except BaseException:
+        failing = True
+        raise
     finally:
         await pool.aclose()
         if own_store:
-            _quietly_if_failing(db.close)
+            _cleanup(db.close, quiet=failing)
 
 
-def _quietly_if_failing(action: Callable[..., None], *args: Any) -> None:
-    """Run `action` (closing, releasing); while an exception is on its way out, a
-    palaestra error of `action` is logged instead of hiding it (a store that could not
-    write its events fails again when closed, and keeps its leases: see
-    `Store.close`)."""
-    if sys.exc_info()[1] is None:
+def _cleanup(action: Callable[..., None], *args: Any, quiet: bool) -> None:
+    """Run `action` (releasing a lease, closing the store); `quiet` (an exception is
+    on its way out): a palaestra error of `action` is logged instead of hiding that
+    exception (a store whose write failed fails again when it writes its rest)."""
+    if not quiet:
         action(*args)
         return
     try:
