@@ -312,14 +312,23 @@ def _check_outcome(code: int, err: str) -> None:
         _one_error(err)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(_configs())
-def test_fuzzed_experiment_files(home, capsys, config: bytes) -> None:
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_configs(), st.sampled_from(["experiment", "--faults", "--contracts"]))
+def test_fuzzed_config_files(home, capsys, config: bytes, role: str) -> None:
+    """The same files as an experiment, a fault plan and a contracts file."""
     path = home / "fuzz.yaml"
     path.write_bytes(config)
-    code, err = _call(["run", str(path), "--store", str(home / "s.db"), "--quiet",
-                       "--run-id", f"fuzz-{next(_RUN_IDS)}"], capsys)  # fmt: skip
+    store = ["--store", str(home / "s.db")]
+    if role == "experiment":
+        argv = ["run", str(path), "--quiet", "--run-id", f"fuzz-{next(_RUN_IDS)}", *store]
+    elif role == "--faults":
+        argv = ["run", str(home / "good.yaml"), "--faults", str(path), "--quiet", *store]
+    else:
+        argv = ["check", "r1", "--contracts", str(path), *store]
+    code, err = _call(argv, capsys)
     _check_outcome(code, err)
+    if code == 2:  # the file was at fault: its path (and mostly a line) is named
+        assert _one_error(err).startswith(f"error: {path}"), err
     if code == 2:
         line = _one_error(err)
         assert line.startswith(f"error: {path}") or line.startswith("error: --"), line
