@@ -50,6 +50,12 @@ wait for them) every `_CHECKPOINT_ROWS` events; SQLite's own automatic checkpoin
 which would run inside our COMMITs, is off. `close` ends the writer, stops the
 checkpointer and checkpoints the rest, so a closed store is one self-contained file.
 A lock makes a store safe to share between threads.
+
+One process writes a run at a time: writing a run first takes its lease (`_lease`), and
+every batch checks in its transaction that the lease is still this store's; `close`
+gives the leases back. SQLite's failures reach callers as errors that say what to do
+(`_health`): a damaged file names `palaestra doctor`, a full disk says nothing committed
+is lost; a store left by a writer that died is checked (`quick_check`) when opened.
 """
 
 from __future__ import annotations
