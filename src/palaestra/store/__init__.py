@@ -27,18 +27,20 @@ from palaestra.store._adp_schema import (
     AdpTrajectory,
 )
 from palaestra.store._adp_write import export_adp
-from palaestra.store._doctor import DoctorReport, TableReport, check_store, recover_store
+from palaestra.store._doctor import DoctorReport, check_store
 from palaestra.store._jsonl import JSONL_FORMAT_VERSION, export_jsonl
 from palaestra.store._jsonl_import import JsonlImport, import_jsonl
 from palaestra.store._lease import Lease
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
+from palaestra.store._recover import recover_store
 from palaestra.store._rows import (
     STORE_SCHEMA_VERSION,
     EpisodeRow,
     EpisodeSummary,
     RunRow,
 )
+from palaestra.store._salvage import TableReport
 from palaestra.store._sft import episode_sft, export_sft, iter_sft, to_hf_dataset
 from palaestra.store._sqlite import Store
 
