@@ -142,3 +142,21 @@ def test_errors_found_when_planning_name_the_line(tmp_path) -> None:
         with pytest.raises(ConfigError) as info:
             palaestra.run(path, store=tmp_path / "runs.db")
         assert str(info.value).startswith(f"{path}:{expected}"), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        # NaN compares false with every number: a limit of NaN would limit nothing
+        (
+            "governance:\n  agents:\n    agent:\n      arguments:\n        refund:\n"
+            "          amount: {maximum: 'nan'}\n",
+            "11: governance.agents.agent.arguments.refund.amount.maximum: Input should be a "
+            "finite number",
+        ),
+        ("scorers: [{python: 'json:dumps', threshold: 'nan'}]\n", "6: scorers.0.threshold: "),
+        ("faults: [{at: model, fault: error, probability: 'nan'}]\n", "6: faults.0.probability"),
+    ],
+)
+def test_not_a_number_is_refused_in_every_block(tmp_path, block: str, expected: str) -> None:
+    assert _error(tmp_path, HEAD + block).startswith(expected)

@@ -93,7 +93,7 @@ class FaultError(PalaestraError):
 class FaultParams(BaseModel):
     """Parameters of a fault; which apply depends on the fault (`PARAMS_OF`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     seconds: float | None = Field(None, gt=0, le=MAX_WAIT_S)
     """`delay`: how long to wait before the call (default 0.1 s); `timeout`: how long
     the call hangs before it fails (default 1 s)."""
@@ -111,7 +111,7 @@ class FaultRule(BaseModel):
     """One rule of a plan: at which boundary, for which targets and agents, which fault,
     when (probability or schedule), with which parameters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     at: Boundary
     """The boundary: `model`, `tool`, `memory` or `env`."""
     fault: FaultKind
@@ -192,7 +192,7 @@ class FaultPlan(BaseModel):
     """A seeded list of fault rules. `seed` (default: the run seed) seeds every
     decision; a plain list of rules is accepted as the plan's `rules`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     seed: int | None = None
     """Seed of the decisions; None uses the run seed."""
     rules: list[FaultRule] = Field(default_factory=list)

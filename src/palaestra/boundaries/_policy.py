@@ -46,7 +46,7 @@ Outcome = Literal["allow", "rewrite", "block"]
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN compares false: no limit
 
 
 def _check_regex(value: str | None) -> str | None:

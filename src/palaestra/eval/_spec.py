@@ -87,7 +87,7 @@ _COMMON = {"use", "name", "target"}
 class ScorerSpec(BaseModel):
     """One scorer block (see the module docstring); options apply to the `use` named."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     use: Literal["exact", "includes", "numeric", "rubric", "model_graded", "python"] = "python"
     """Which scorer; `{python: module:function}` alone means `use: python`."""
