@@ -173,6 +173,8 @@ def load_yaml(
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = exc.problem or exc.context or "invalid YAML"
+        if "invalid Unicode character escape" in problem:  # libyaml: "\ud800" and the like
+            problem += " (a surrogate?); write the character itself or a \\U0001XXXX escape"
         if "nesting depth" in problem:  # libyaml's own limit (1,000), above ours
             raise ConfigError(
                 f"{where}: " + _over("max_depth", limits, "nesting too deep")
@@ -316,7 +318,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
             raise self.fail(
                 node,
                 f"a lone surrogate (\\u{ord(found.group()):04x}) is not valid text; write "
-                "the character itself, or a pair of escapes that encodes it",
+                "the character itself or a \\U0001XXXX escape",
             )
 
     def check_keys(self, node: Any) -> None:

@@ -156,7 +156,8 @@ def test_keys_must_be_text_or_numbers(text: str, kind: str) -> None:
 
 def test_text_must_be_valid() -> None:
     assert _error("a: 1\nb: \x00\n").startswith("x.yaml:2: invalid YAML: the control character")
-    assert _error('a: 1\nb: "\\ud800"\n').startswith("x.yaml:2: ")  # an escaped lone surrogate
+    escaped = _error('a: 1\nb: "\\ud800"\n')  # an escaped lone surrogate
+    assert escaped.startswith("x.yaml:2: ") and "\\U0001XXXX escape" in escaped
     assert "lone surrogate" in _error("a: 1\nb: x\udcff\n")  # undecodable command-line bytes
     assert _error("a: [1\n").startswith("x.yaml:2: invalid YAML: ")
     assert _error("a: 1\n---\nb: 2\n").startswith("x.yaml:2: invalid YAML: ")
