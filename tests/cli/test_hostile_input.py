@@ -239,6 +239,20 @@ def test_json_nested_too_deeply_on_import_and_serve_env(home, capsys) -> None:
         assert code == 2 and _one_error(err).startswith(f"error: {flag}"), err
 
 
+def test_an_invalid_shapley_variant_is_one_line(home, capsys) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "eval" / "shapley.yaml"
+    text = example.read_text()
+    patched = "      test: {jobs.0.operator.members.a.model: right}"
+    assert patched in text
+    path = home / "shapley.yaml"
+    path.write_text(text.replace(patched, "      test: {jobs.0.seeds: [-1]}"))
+    code, err = _call(["shapley", str(path), "--store", str(home / "s.db")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    line = _one_error(err)
+    assert line.startswith(f"error: {path}:") and "shapley.modules: a variant" in line
+    assert "a seed must be from 0 to 2**63-1, got -1" in line
+
+
 # -- fuzzing --------------------------------------------------------------------------
 
 _HOSTILE_VALUES = [

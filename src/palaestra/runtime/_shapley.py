@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from palaestra.core import ConfigError, UserError
 from palaestra.eval._records import episode_records
 from palaestra.eval._shapley import (
@@ -112,8 +114,20 @@ def shapley_experiment(
     data["shapley"] = config.model_dump(mode="json")
     try:
         combined = Experiment.model_validate(data)
-    except ValueError as exc:
-        raise ConfigError(f"a Shapley variant of the experiment is invalid: {exc}") from None
+    except ValidationError as exc:
+        # one line: the first problem, named by the variant's job label (the combined
+        # experiment's job indices are not the file's)
+        error = exc.errors()[0]
+        loc = list(error["loc"])
+        if len(loc) > 1 and loc[0] == "jobs" and isinstance(loc[1], int):
+            loc[:2] = [f"job {data['jobs'][loc[1]].get('label')!r}"]
+        field = ".".join(str(part) for part in loc)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            experiment.where("shapley", "modules")
+            + f"a variant of the experiment is invalid: {field}: {message}; check the "
+            "`default` and `test` patches"
+        ) from None
     return combined, needed
 
 
