@@ -253,6 +253,21 @@ def test_an_invalid_shapley_variant_is_one_line(home, capsys) -> None:
     assert "a seed must be from 0 to 2**63-1, got -1" in line
 
 
+def test_an_invalid_comparison_is_one_line() -> None:
+    from palaestra.cli._compare import comparison_experiment
+    from palaestra.core import UserError
+    from palaestra.runtime import Experiment
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "systems" / "compare.yaml"
+    experiment = Experiment.from_yaml(example)
+    experiment.jobs[0].label = "a/b"  # set after validation, as Python code may
+    with pytest.raises(UserError) as info:
+        comparison_experiment(experiment, ["solo", "vote"], None)
+    assert str(info.value) == (
+        "--systems solo,vote: the comparison is invalid: job 'a/b@solo'.label: must not contain '/'"
+    )
+
+
 # -- fuzzing --------------------------------------------------------------------------
 
 _HOSTILE_VALUES = [

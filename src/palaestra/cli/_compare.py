@@ -13,6 +13,7 @@ the overhead's reference is the first compared system whose topology is `single`
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from palaestra.core import UserError
@@ -44,6 +45,8 @@ def add_compare_parser(sub: Any, store_arg: Any) -> None:
 def comparison_experiment(experiment: Any, systems: list[str], budget: int | None) -> Any:
     """The experiment with every job once per system (`job@system`), all under `budget`
     tokens per episode. Raises `UserError` for an unknown or repeated system name."""
+    from pydantic import ValidationError
+
     from palaestra.runtime import Experiment
 
     if not systems:
@@ -67,7 +70,16 @@ def comparison_experiment(experiment: Any, systems: list[str], budget: int | Non
     data["jobs"] = jobs
     if budget is not None:
         data["limits"]["max_tokens"] = budget
-    return Experiment.model_validate(data)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:  # the comparison's jobs are not the file's: name the job
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        text = str(error["msg"]).removeprefix("Value error, ")
+        text = f"{field}: {text}" if field else text
+        text = re.sub(r"\bjobs\.(\d+)", lambda m: f"job {jobs[int(m[1])]['label']!r}", text)
+        names = ",".join(systems)
+        raise UserError(f"--systems {names}: the comparison is invalid: {text}") from None
 
 
 def reference_system(experiment: Any, systems: list[str]) -> str | None:

@@ -15,6 +15,7 @@ the values come from `palaestra.eval.shapley_from_records`.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,15 +119,14 @@ def shapley_experiment(
         # one line: the first problem, named by the variant's job label (the combined
         # experiment's job indices are not the file's)
         error = exc.errors()[0]
-        loc = list(error["loc"])
-        if len(loc) > 1 and loc[0] == "jobs" and isinstance(loc[1], int):
-            loc[:2] = [f"job {data['jobs'][loc[1]].get('label')!r}"]
-        field = ".".join(str(part) for part in loc)
-        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        text = str(error["msg"]).removeprefix("Value error, ")
+        text = f"{field}: {text}" if field else text
+        text = re.sub(r"\bjobs\.(\d+)", lambda m: f"job {jobs[int(m[1])]['label']!r}", text)
         raise ConfigError(
             experiment.where("shapley", "modules")
-            + f"a variant of the experiment is invalid: {field}: {message}; check the "
-            "`default` and `test` patches"
+            + f"a variant of the experiment is invalid: {text}; check the `default` and "
+            "`test` patches"
         ) from None
     return combined, needed
 
