@@ -278,3 +278,44 @@ def test_the_runner_refuses_concurrency_below_one(tmp_path: Path, value: object)
             REPO / "examples" / "graph.yaml", store=tmp_path / "runs.db", concurrency=value
         )  # type: ignore[arg-type]
     assert not (tmp_path / "runs.db").exists()
+
+
+class Interrupts:
+    """Presses Ctrl-C (raises KeyboardInterrupt) in the second step of its episode."""
+
+    def __init__(self, agent: str = "") -> None:
+        pass
+
+    async def act(self, observation, ctx):
+        if observation.data["counter"] >= 1:
+            raise KeyboardInterrupt
+        return palaestra.Action(tool_calls=[{"id": "c0", "name": "add", "arguments": {"n": 1}}])
+
+
+def test_a_run_stopped_by_ctrl_c_is_marked_interrupted_with_the_reason(tmp_path: Path) -> None:
+    """(A run stopped by an error is marked failed: tests/store/test_store_full.py.)"""
+    from palaestra.runtime import Experiment, Job
+    from tests.runtime.toy_env import register_counter
+
+    register_counter()
+    db = tmp_path / "runs.db"
+    factory = "tests.cli.test_run_integrity:Interrupts"
+    ctrl_c = Experiment(
+        name="ctrl-c",
+        jobs=[Job(env="test.counter", operator={"kind": "python", "factory": factory})],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        palaestra.run(ctrl_c, run_id="c", store=db)
+    failing = Experiment(
+        name="bad", jobs=[Job(env="test.counter", params={"fail_at_step": 0}, tasks=1)]
+    )
+    palaestra.run(failing, run_id="ok-with-error-episode", store=db)  # an episode's error
+    with Store(db) as store:
+        run = store.get_run("c")
+        assert run is not None and (run.status, run.reason) == (
+            "interrupted",
+            "interrupted (Ctrl-C, or the run's task was cancelled)",  # as asyncio.run has it
+        )
+        assert store.run_lease("c") is None  # given back on the way out
+        run = store.get_run("ok-with-error-episode")  # is not the run's failure
+        assert run is not None and run.status == "finished" and run.reason is None

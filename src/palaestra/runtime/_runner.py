@@ -358,12 +358,20 @@ def _cleanup(action: Callable[..., None], *args: Any, quiet: bool) -> None:
         logger.debug("while stopping on an error: %s", exc)
 
 
+_INTERRUPTED: dict[type[BaseException], str] = {
+    KeyboardInterrupt: "interrupted (Ctrl-C)",
+    # under asyncio.run, Ctrl-C cancels the run's task: the runner sees this
+    asyncio.CancelledError: "interrupted (Ctrl-C, or the run's task was cancelled)",
+    SystemExit: "interrupted (the process was asked to exit)",
+}
+
+
 def _mark_stopped(db: Store, run_id: str, exc: BaseException) -> None:
     """Mark a run that stopped on `exc` as `interrupted` (Ctrl-C, cancelled) or `failed`
     (an error), with the reason, writing what is buffered first where that still works
     (the status is written even when it does not: a full disk, say)."""
     if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError | SystemExit):
-        status, reason = "interrupted", f"interrupted ({type(exc).__name__})"
+        status, reason = "interrupted", _INTERRUPTED.get(type(exc), "interrupted")
     else:
         status, reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
     try:
