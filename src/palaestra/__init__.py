@@ -24,7 +24,7 @@ from palaestra.core import (
     UserError,
     episode_hash,
 )
-from palaestra.envs import Environment, Score, Step, check_env, make, register
+from palaestra.envs import Environment, EnvSpec, Score, Step, check_env, make, register
 from palaestra.models import Model, ModelRequest, ModelResponse
 from palaestra.operators import FunctionOperator, HumanOperator, LLMOperator, ScriptedOperator
 from palaestra.runtime import Experiment, Job, RunResult, arun, run
@@ -37,6 +37,7 @@ __all__ = [
     "Action",
     "ConfigError",
     "Context",
+    "EnvSpec",
     "Environment",
     "Event",
     "Experiment",

@@ -31,7 +31,7 @@ from palaestra.cli._stress import add_stress_parser, cmd_stress
 from palaestra.cli._terminal import printable, safe_stdout
 from palaestra.cli._train import add_train_parser, cmd_train
 from palaestra.cli._view import add_view_parser, cmd_view
-from palaestra.core import PalaestraError, UserError
+from palaestra.core import PalaestraError, UserError, import_modules
 
 OPENAI_HINT = (
     "palaestra run {experiment} --model openai:MODEL --base-url http://HOST:PORT/v1"
@@ -111,7 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_stress_parser(sub, _store_arg)
     add_train_parser(sub, _store_arg)
     add_view_parser(sub, _store_arg)
+    for command in _RESOLVES_ENVS:  # plugins registered by a script (docs/extending.md)
+        sub.choices[command].add_argument(
+            "--import",
+            dest="imports",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="import MODULE first, for the environments it registers (repeatable)",
+        )
     return parser
+
+
+_RESOLVES_ENVS = ("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train")
+"""The commands that build environments, and so take `--import MODULE`."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_args(args)  # every flag's value, by its name (cli/_args.py)
+        import_modules(getattr(args, "imports", None) or [])  # --import MODULE
         with safe_stdout():  # recorded text cannot drive the terminal (cli/_terminal.py)
             return int(_dispatch(args) or 0)
     except PalaestraError as exc:

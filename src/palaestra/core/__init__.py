@@ -52,6 +52,13 @@ from palaestra.core._events import (
 from palaestra.core._files import atomic_directory, atomic_path, atomic_write
 from palaestra.core._imports import import_object
 from palaestra.core._limiter import Limiter
+from palaestra.core._plugins import (
+    PluginGroup,
+    import_modules,
+    is_reference,
+    load_reference,
+    unknown_name,
+)
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
@@ -90,6 +97,7 @@ __all__ = [
     "Operator",
     "PalaestraError",
     "Payload",
+    "PluginGroup",
     "ReplayDivergence",
     "Role",
     "ScoreEvent",
@@ -114,11 +122,15 @@ __all__ = [
     "hashable_form",
     "hashable_json",
     "hashable_prefix",
+    "import_modules",
     "import_object",
     "is_judge",
+    "is_reference",
+    "load_reference",
     "make_event",
     "model_request_payload",
     "model_response_payload",
     "observation_payload",
+    "unknown_name",
     "wilson_interval",
 ]

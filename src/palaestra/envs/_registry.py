@@ -7,14 +7,25 @@ baseline operator, so every environment runs without a model.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from palaestra.core import Operator, UserError
+from palaestra.core import (
+    Operator,
+    PluginGroup,
+    UserError,
+    is_reference,
+    load_reference,
+    unknown_name,
+)
 from palaestra.envs._protocol import Environment
 
 
@@ -60,7 +71,9 @@ class EnvSpec:
                 {
                     "name": name,
                     "type": type_name.replace("typing.", ""),
-                    "default": None if info.is_required() else info.get_default(),
+                    "default": None
+                    if info.is_required()
+                    else info.get_default(call_default_factory=True),
                     "required": info.is_required(),
                     "description": info.description or "",
                 }
@@ -69,45 +82,226 @@ class EnvSpec:
 
 
 _REGISTRY: dict[str, EnvSpec] = {}
+_LAZY: dict[str, tuple[str, dict[str, Any]]] = {}
+"""Ids registered with an entry-point string (imported when first asked for), and the
+string, so that registering it again is recognised as the same."""
+_PLUGINS = PluginGroup("palaestra.envs", what="environment")
 
 
-def register(spec: EnvSpec, *, replace: bool = False) -> EnvSpec:
-    """Add an environment to the registry (refuses to overwrite unless `replace`)."""
-    if spec.id in _REGISTRY and not replace:
-        raise UserError(f"environment {spec.id!r} is already registered")
+def register(
+    spec: EnvSpec | None = None,
+    *,
+    id: str | None = None,
+    entry_point: str | Callable[..., Any] | None = None,
+    params: type[BaseModel] | None = None,
+    description: str = "",
+    baseline: Callable[[Any, str], Operator] | None = None,
+    replace: bool = False,
+) -> None:
+    """Add an environment: `register(EnvSpec(...))`, or Gymnasium-style
+    `register(id="mybench.retail", entry_point="mybench.envs:RetailEnv")` (a string is
+    imported when the id is first used; the class or factory, or an `EnvSpec`, as for
+    a ``module:Name`` id: see `spec_from_object`).
+
+    Registering the same environment again (a module imported twice, a plugin loaded by
+    its entry point and by ``--import``) is accepted; a different one claiming a taken
+    id is a `UserError`, unless `replace`."""
+    if spec is None:
+        if not id or entry_point is None:
+            raise TypeError("register() takes an EnvSpec, or id= and entry_point=")
+        options: dict[str, Any] = {
+            "params": params,
+            "description": description,
+            "baseline": baseline,
+        }
+        if isinstance(entry_point, str):
+            if not is_reference(entry_point):
+                raise UserError(
+                    f"environment {id!r}: entry_point {entry_point!r} is not package.module:Name"
+                )
+            known = _LAZY.get(id)
+            if not replace:
+                if known is not None and known[0] == entry_point:
+                    return  # the same registration again
+                if known is not None:
+                    _refuse(id, known[0], entry_point)
+                if id in _REGISTRY:
+                    _refuse(id, _REGISTRY[id].factory, entry_point)
+            _REGISTRY.pop(id, None)
+            _LAZY[id] = (entry_point, options)
+            return
+        spec = spec_from_object(id, entry_point, **options)
+    existing = _REGISTRY.get(spec.id)
+    if existing is None and spec.id in _LAZY and not replace:
+        existing = _resolve_lazy(spec.id)
+    if existing is not None and not replace and not _same(existing, spec):
+        _refuse(spec.id, existing.factory, spec.factory)
+    if replace:
+        _LAZY.pop(spec.id, None)
     _REGISTRY[spec.id] = spec
-    return spec
+
+
+def _refuse(env_id: str, old: Any, new: Any) -> None:
+    raise UserError(
+        f"environment {env_id!r} is already registered to {_name_of(old)}; "
+        f"{_name_of(new)} cannot take the id (choose another id, or pass replace=True)"
+    )
+
+
+def _name_of(obj: Any) -> str:
+    if isinstance(obj, str):
+        return obj
+    module = getattr(obj, "__module__", None) or "?"
+    return f"{module}:{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+
+
+def _same(old: EnvSpec, new: EnvSpec) -> bool:
+    """The same environment registered again: the same objects, or the same names (a
+    module imported twice, e.g. as ``__main__`` and by name, makes new objects)."""
+    if old == new:
+        return True
+    return (
+        _name_of(old.factory) == _name_of(new.factory)
+        and _name_of(old.params) == _name_of(new.params)
+        and (old.baseline is None) == (new.baseline is None)
+        and (old.baseline is None or _name_of(old.baseline) == _name_of(new.baseline))
+    )
+
+
+def spec_from_object(
+    env_id: str,
+    obj: Any,
+    *,
+    params: type[BaseModel] | None = None,
+    description: str = "",
+    baseline: Callable[[Any, str], Operator] | None = None,
+) -> EnvSpec:
+    """An `EnvSpec` for what a reference or entry point names:
+
+    - an `EnvSpec`: itself (under `env_id`);
+    - a class or factory whose one parameter is annotated with a pydantic model (or whose
+      ``Params`` attribute is one): that model is its parameters, and it is called with
+      the validated instance (the built-in convention);
+    - any other class or factory: its keyword parameters (with their annotations and
+      defaults) become the parameters, and it is called with them.
+    """
+    if isinstance(obj, EnvSpec):
+        return obj if obj.id == env_id else dataclasses.replace(obj, id=env_id)
+    if not callable(obj):
+        raise UserError(
+            f"environment {env_id!r}: {_name_of(obj)} is a {type(obj).__name__}, not an "
+            f"EnvSpec, an environment class or a factory"
+        )
+    doc = (inspect.getdoc(obj) or "").strip()
+    description = description or (doc.splitlines()[0] if doc else "")
+    model = params or _declared_params(obj)
+    if model is not None:
+        return EnvSpec(env_id, obj, model, description, baseline)
+    model, names = _params_from_signature(env_id, obj)
+
+    def factory(validated: Any) -> Environment:
+        return cast(Environment, obj(**{name: getattr(validated, name) for name in names}))
+
+    factory.__qualname__ = getattr(obj, "__qualname__", "factory")
+    factory.__module__ = getattr(obj, "__module__", __name__)
+    return EnvSpec(env_id, factory, model, description, baseline)
+
+
+def _declared_params(obj: Any) -> type[BaseModel] | None:
+    declared = getattr(obj, "Params", None)
+    if isinstance(declared, type) and issubclass(declared, BaseModel):
+        return declared
+    try:
+        signature = inspect.signature(obj)
+        hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+    except (TypeError, ValueError, NameError):
+        return None
+    parameters = list(signature.parameters.values())
+    if len(parameters) == 1:
+        hint = hints.get(parameters[0].name)
+        if isinstance(hint, type) and issubclass(hint, BaseModel):
+            return hint
+    return None
+
+
+def _params_from_signature(env_id: str, obj: Any) -> tuple[type[BaseModel], list[str]]:
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return create_model(f"{env_id}.params"), []
+    try:
+        hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+    except Exception:
+        hints = {}
+    fields: dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        annotation = hints.get(parameter.name, Any)
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    model = create_model("Params", __config__=ConfigDict(extra="forbid"), **fields)
+    return model, list(fields)
 
 
 def registered() -> dict[str, EnvSpec]:
-    """Every registered environment, by id, sorted."""
+    """Every registered environment, by id, sorted: the built-ins, those registered so
+    far, and every installed plugin's (entry points in group ``palaestra.envs``)."""
     _load_builtins()
+    for point, obj in _PLUGINS.load_all():
+        _adopt(point.name, obj)
+    for env_id in list(_LAZY):
+        if env_id not in _REGISTRY:
+            _resolve_lazy(env_id)
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_spec(env_id: str) -> EnvSpec:
-    """The spec of `env_id`, or a `UserError` listing the registered ids.
+    """The spec of `env_id`: a registered id, ``package.module:Name`` (imported now),
+    or an installed plugin's entry point name; else a `UserError` listing close matches.
 
     Only the built-in family that `env_id` names is imported (`graph.coloring` imports
-    `palaestra.envs.graph`): a run pays for the environments it uses, not for all of
-    them (importing every family costs about a second)."""
+    `palaestra.envs.graph`), and only the entry point named `env_id`: a run pays for the
+    environments it uses, not for all of them (importing every family costs about a
+    second)."""
     found = _REGISTRY.get(env_id)
     if found is not None:
         return found
+    if env_id in _LAZY:
+        return _resolve_lazy(env_id)
+    if is_reference(env_id):
+        spec = spec_from_object(env_id, load_reference(env_id, what="environment"))
+        _REGISTRY.setdefault(env_id, spec)
+        return _REGISTRY[env_id]
     module = _BUILTIN_FAMILIES.get(env_id.split(".", 1)[0])
     if module is not None:
         importlib.import_module(module)
         found = _REGISTRY.get(env_id)
         if found is not None:
             return found
+    for point, obj in _PLUGINS.load(env_id):
+        _adopt(point.name, obj)
+    found = _REGISTRY.get(env_id) or (_resolve_lazy(env_id) if env_id in _LAZY else None)
+    if found is not None:
+        return found
     _load_builtins()
-    try:
-        return _REGISTRY[env_id]
-    except KeyError:
-        raise UserError(
-            f"unknown environment {env_id!r}; registered environments: "
-            f"{', '.join(sorted(_REGISTRY))}"
-        ) from None
+    known = set(_REGISTRY) | set(_LAZY) | set(_PLUGINS.names())
+    raise unknown_name("environment", env_id, known, group=_PLUGINS.group)
+
+
+def _adopt(name: str, obj: Any) -> None:
+    """Register what entry point `name` loaded: a module registers its environments on
+    import (nothing more to do); anything else is registered under `name`."""
+    if isinstance(obj, types.ModuleType) or name in _REGISTRY:
+        return
+    register(spec_from_object(name, obj))
+
+
+def _resolve_lazy(env_id: str) -> EnvSpec:
+    entry_point, options = _LAZY[env_id]
+    spec = spec_from_object(env_id, load_reference(entry_point, what="environment"), **options)
+    _REGISTRY[env_id] = spec
+    return spec
 
 
 def make(env_id: str, **params: Any) -> Environment:

@@ -1,0 +1,163 @@
+"""Plugins: what an outside package adds, reachable three ways by every registry.
+
+- by **reference**, ``package.module:Name`` (``Name`` may be dotted, ``module:Class.attr``):
+  the module is imported on demand, the first time the reference is used;
+- by **import**: ``palaestra run --import MODULE`` (and `import_modules`) imports a
+  module whose import registers what it holds (a script next to the experiment);
+- by **entry point**: an installed distribution declares, in its ``pyproject.toml``,
+
+  ```toml
+  [project.entry-points."palaestra.envs"]
+  "mybench.retail" = "mybench.envs:RETAIL"
+  ```
+
+  and the registry loads the entry point named for the id it is asked for, lazily and
+  once; an entry point that fails to import is a `UserError` naming its distribution.
+
+`PluginGroup` is the one helper every registry (environments, scorers, models) uses, so
+the three ways behave the same everywhere; the error for an unknown name lists close
+matches and says how to make a plugin reachable (`unknown_name`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import os
+import sys
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+from palaestra.core._errors import UserError
+
+
+def is_reference(name: str) -> bool:
+    """Whether `name` has the form ``package.module:Name``."""
+    module, sep, attr = name.partition(":")
+    return bool(sep) and _is_dotted(module) and _is_dotted(attr)
+
+
+def _is_dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def import_module(name: str, *, why: str) -> ModuleType:
+    """Import `name`; a missing module or one that fails to import is a `UserError`
+    (`why` says who asked, e.g. ``--import``). The working directory is searched last,
+    as ``python -m`` would, so a script beside the experiment can be named."""
+    if not _is_dotted(name):
+        raise UserError(f"{why}: {name!r} is not a module name (expected package.module)")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise UserError(
+                f"{why}: no module named {exc.name!r} (install the package that provides "
+                f"it, or run from the directory that holds {name.split('.')[0]}.py)"
+            ) from None
+        raise UserError(f"{why}: importing {name!r} failed: {_short(exc)}") from exc
+    except UserError:
+        raise
+    except Exception as exc:  # the plugin's own code: its author must act
+        raise UserError(f"{why}: importing {name!r} failed: {_short(exc)}") from exc
+
+
+def import_modules(names: Iterable[str]) -> None:
+    """Import each module (``--import MODULE``, repeatable) for what it registers."""
+    for name in names:
+        import_module(name, why=f"--import {name}")
+
+
+def load_reference(reference: str, *, what: str) -> Any:
+    """The object that ``package.module:Name`` names (`what`: "environment", ...)."""
+    module_name, _, attr = reference.partition(":")
+    if not is_reference(reference):
+        raise UserError(f"{what} {reference!r}: expected package.module:Name")
+    obj: Any = import_module(module_name, why=f"{what} {reference!r}")
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UserError(
+                f"{what} {reference!r}: module {module_name!r} has no attribute {attr!r}"
+            ) from None
+    return obj
+
+
+class PluginGroup:
+    """The entry points of one group (``palaestra.envs``), read once and loaded lazily:
+    `load(name)` imports only the entry points named `name`, each at most once."""
+
+    def __init__(self, group: str, *, what: str):
+        self.group = group
+        self.what = what
+        self._points: list[importlib.metadata.EntryPoint] | None = None
+        self._loaded: dict[str, list[tuple[importlib.metadata.EntryPoint, Any]]] = {}
+
+    def entry_points(self) -> list[importlib.metadata.EntryPoint]:
+        """Every entry point of the group in the installed distributions (read once)."""
+        if self._points is None:
+            self._points = sorted(
+                importlib.metadata.entry_points(group=self.group), key=lambda ep: ep.name
+            )
+        return self._points
+
+    def names(self) -> list[str]:
+        """The names the installed distributions declare, sorted, without duplicates."""
+        return sorted({ep.name for ep in self.entry_points()})
+
+    def load(self, name: str) -> list[tuple[importlib.metadata.EntryPoint, Any]]:
+        """The objects the entry points named `name` point at (empty when none is)."""
+        if name not in self._loaded:
+            loaded = []
+            for point in self.entry_points():
+                if point.name == name:
+                    loaded.append((point, self._load_one(point)))
+            self._loaded[name] = loaded
+        return self._loaded[name]
+
+    def load_all(self) -> list[tuple[importlib.metadata.EntryPoint, Any]]:
+        """Every entry point of the group, loaded (for listings such as `palaestra envs`)."""
+        return [pair for name in self.names() for pair in self.load(name)]
+
+    def _load_one(self, point: importlib.metadata.EntryPoint) -> Any:
+        try:
+            return point.load()
+        except Exception as exc:  # the plugin's code or packaging: its author must act
+            raise UserError(
+                f"{self.what} plugin {point.name!r} ({point.value}) from distribution "
+                f"{distribution(point)} failed to import: {_short(exc)}; fix or reinstall "
+                f"that package, or uninstall it"
+            ) from exc
+
+
+def distribution(point: importlib.metadata.EntryPoint) -> str:
+    """``name version`` of the distribution that declares `point` (or ``unknown``)."""
+    dist = point.dist
+    if dist is None:
+        return "'unknown'"
+    return f"'{dist.metadata['Name']} {dist.version}'"
+
+
+def unknown_name(what: str, name: str, known: Iterable[str], *, group: str) -> UserError:
+    """The error for a name no registry knows: close matches, then how to make a
+    plugin reachable."""
+    known = sorted(set(known))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    return UserError(
+        f"unknown {what} {name!r}; {hint}known: {', '.join(known) or '(none)'}. "
+        f"An outside {what} is named package.module:Name, or registered by a module "
+        f"given with --import MODULE, or by an installed package's entry point in "
+        f"group {group!r} (see docs/extending.md)"
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
