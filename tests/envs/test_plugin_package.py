@@ -1,0 +1,149 @@
+"""The outside package of docs/extending.md, installed with pip (`--target`, offline,
+no build isolation) and used as a user would: `palaestra envs` lists its environment;
+`palaestra run` runs the page's experiment (the environment by entry point name and by
+`module:Name`, the package's scorer); a script registers it for `--import`; and
+`palaestra.run` takes the same ids."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "extending.md"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, str]:
+    """The plugin installed into a fresh directory; the environment a command needs
+    to see it (as if pip had installed it into the virtualenv)."""
+    base = tmp_path_factory.mktemp("plugin")
+    source = base / "source"
+    shutil.copytree(
+        ROOT / "examples" / "plugin", source, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    site = base / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+        + ["--no-index", "--target", str(site), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert (site / "palaestra_example_plugin").is_dir()
+    return {**os.environ, "PYTHONPATH": str(site), "PALAESTRA_STORE": str(base / "runs.db")}
+
+
+def _palaestra(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "palaestra.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _doc_block(language: str, first_line: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
+    return next(b for b in blocks if b.startswith(first_line))
+
+
+def _row(out: str, job: str) -> list[str]:
+    """The cells of `job`'s row in a run's summary table."""
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if cells and cells[0] == job:
+            return cells
+    raise AssertionError(f"no row for {job!r} in:\n{out}")
+
+
+def test_envs_lists_the_installed_plugin(installed, tmp_path) -> None:
+    done = _palaestra(installed, tmp_path, "envs")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "example.ledger  (baseline)  Add up a ledger read one entry at a time "
+        "(tool use, verified total)." in done.stdout
+    )
+    assert "    entries: int (default 5) entries in each ledger" in done.stdout
+    assert "graph.coloring" in done.stdout  # the built-ins are still there
+
+
+def test_run_the_documented_experiment(installed, tmp_path) -> None:
+    (tmp_path / "ledger.yaml").write_text(_doc_block("yaml", "# ledger.yaml"))
+    done = _palaestra(installed, tmp_path, "run", "ledger.yaml", "--quiet")
+    assert done.returncode == 0, done.stderr
+    by_name = _row(done.stdout, "example.ledger")
+    assert by_name[1:3] == ["2", "100%"]  # two episodes, the baseline solves both
+    llm = _row(done.stdout, "ledger-llm")
+    assert llm[1:3] == ["1", "0%"]  # the scripted clerk answers 0 after one read
+    shown = _palaestra(installed, tmp_path, "show", "last")
+    assert shown.returncode == 0, shown.stderr
+    scorer = next(line for line in shown.stdout.splitlines() if "read_every_entry" in line)
+    assert scorer.split()[:3] == ["example.ledger", "read_every_entry", "2"]
+    assert "100%" in scorer
+    replayed = _palaestra(installed, tmp_path, "replay", "last")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+
+
+def test_a_script_registers_it_for_import(installed, tmp_path) -> None:
+    (tmp_path / "my_envs.py").write_text(
+        textwrap.dedent(
+            """
+            from palaestra import register
+
+            register(id="mine.ledger", entry_point="palaestra_example_plugin.ledger:LedgerEnv")
+            """
+        )
+    )
+    (tmp_path / "mine.yaml").write_text(
+        "jobs:\n"
+        "  - env: mine.ledger\n    tasks: 1\n    operator: {kind: llm, model: clerk}\n"
+        "  - env: palaestra_example_plugin.ledger:LEDGER\n    label: by-reference\n"
+        "    tasks: 3\n"
+        "models:\n  clerk: {spec: scripted, replies: ['0']}\n"
+    )
+    without = _palaestra(installed, tmp_path, "run", "mine.yaml", "--quiet")
+    assert without.returncode == 2
+    assert "unknown environment 'mine.ledger'" in without.stderr
+    assert "--import MODULE" in without.stderr
+    done = _palaestra(installed, tmp_path, "run", "mine.yaml", "--import", "my_envs", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert _row(done.stdout, "mine.ledger")[1] == "1"
+    assert _row(done.stdout, "by-reference")[1:3] == ["3", "100%"]
+
+
+def test_palaestra_run_takes_the_same_ids(installed, tmp_path) -> None:
+    code = textwrap.dedent(
+        """
+        import palaestra
+        from palaestra import Experiment, Job
+
+        jobs = [Job(env="example.ledger", tasks=2),
+                Job(env="palaestra_example_plugin.ledger:LEDGER", label="ref", tasks=1)]
+        result = palaestra.run(Experiment(jobs=jobs), store="p.db")
+        print(sorted((e.episode_id.split("/")[0], e.success) for e in result.episodes))
+        print(palaestra.envs.check_env_sync("example.ledger").score.success)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=installed,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [
+        "[('example.ledger', True), ('example.ledger', True), ('ref', True)]",
+        "True",
+    ]
