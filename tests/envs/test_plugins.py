@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from palaestra.cli._main import main
-from palaestra.core import PluginGroup, UserError
+from palaestra.core import Registry, UserError
 from palaestra.envs import EnvSpec, _registry, get_spec, register, registered
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +34,16 @@ def plugins(tmp_path, monkeypatch):
     """A private registry (built-ins loaded), the example plugin and `tmp_path` importable,
     and a fresh entry-point group; `write(name, code)` adds a module."""
     _registry._load_builtins()
-    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
-    monkeypatch.setattr(_registry, "_LAZY", {})
-    monkeypatch.setattr(_registry, "_PLUGINS", PluginGroup("palaestra.envs", what="environment"))
+    fresh = Registry(
+        "environment",
+        "palaestra.envs",
+        adapt=_registry.spec_from_object,
+        same=_registry._same,
+        builtins=_registry._load_builtins,
+    )
+    fresh.entries.update(_registry.ENVIRONMENTS.entries)
+    monkeypatch.setattr(_registry, "ENVIRONMENTS", fresh)
+    monkeypatch.setattr(_registry, "_REGISTRY", fresh.entries)
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     monkeypatch.syspath_prepend(str(tmp_path))
     written: list[str] = []

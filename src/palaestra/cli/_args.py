@@ -47,17 +47,17 @@ def _seconds(value: Any) -> str | None:
 
 
 def _model_spec(value: Any) -> str | None:
-    from palaestra.models._spec import SPEC_FORMS
+    from palaestra.models import spec_problem
 
     spec = str(value).strip()
-    prefix, sep, rest = spec.partition(":")
+    prefix, _, rest = spec.partition(":")
     if not spec:
         return "give a model spec, e.g. openai:gpt-4o-mini"
     if prefix == "openai" and not rest.strip():
         return "name the model after openai:, e.g. openai:gpt-4o-mini"
-    if prefix in ("local", "openai", "scripted", "torch") or not sep:
-        return None  # a bare NAME is openai:NAME with --base-url; checked when built
-    return f"unknown model spec; valid forms: {'; '.join(SPEC_FORMS)}"
+    # the providers' registry decides (a plugin's prefix too); a bare NAME is
+    # openai:NAME with --base-url, checked when built
+    return spec_problem(spec)
 
 
 def _url(value: Any) -> str | None:

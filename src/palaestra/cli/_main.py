@@ -118,13 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar="MODULE",
-            help="import MODULE first, for the environments it registers (repeatable)",
+            help="import MODULE first, for what it registers: environments, model providers "
+            "(repeatable)",
         )
     return parser
 
 
 _RESOLVES_ENVS = ("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train")
-"""The commands that build environments, and so take `--import MODULE`."""
+"""The commands that build environments (and models), and so take `--import MODULE`."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = build_parser().parse_args(argv)
     try:
+        # --import MODULE first: what it registers (a model provider) is a valid flag value
+        import_modules(getattr(args, "imports", None) or [])
         check_args(args)  # every flag's value, by its name (cli/_args.py)
-        import_modules(getattr(args, "imports", None) or [])  # --import MODULE
         with safe_stdout():  # recorded text cannot drive the terminal (cli/_terminal.py)
             return int(_dispatch(args) or 0)
     except PalaestraError as exc:

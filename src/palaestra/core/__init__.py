@@ -54,9 +54,11 @@ from palaestra.core._imports import import_object
 from palaestra.core._limiter import Limiter
 from palaestra.core._plugins import (
     PluginGroup,
+    Registry,
     import_modules,
     is_reference,
     load_reference,
+    qualified_name,
     unknown_name,
 )
 from palaestra.core._scope import CallScope, call_scope, current_scope
@@ -98,6 +100,7 @@ __all__ = [
     "PalaestraError",
     "Payload",
     "PluginGroup",
+    "Registry",
     "ReplayDivergence",
     "Role",
     "ScoreEvent",
@@ -131,6 +134,7 @@ __all__ = [
     "model_request_payload",
     "model_response_payload",
     "observation_payload",
+    "qualified_name",
     "unknown_name",
     "wilson_interval",
 ]

@@ -14,9 +14,9 @@
   and the registry loads the entry point named for the id it is asked for, lazily and
   once; an entry point that fails to import is a `UserError` naming its distribution.
 
-`PluginGroup` is the one helper every registry (environments, scorers, models) uses, so
-the three ways behave the same everywhere; the error for an unknown name lists close
-matches and says how to make a plugin reachable (`unknown_name`).
+`Registry` is the one helper every registry (environments, model providers, ...) is
+built on, so the three ways, re-registration and the error for an unknown name (close
+matches, how to make a plugin reachable) behave the same everywhere.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import importlib
 import importlib.metadata
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from palaestra.core._errors import UserError
 
@@ -156,6 +156,152 @@ def unknown_name(what: str, name: str, known: Iterable[str], *, group: str) -> U
         f"given with --import MODULE, or by an installed package's entry point in "
         f"group {group!r} (see docs/extending.md)"
     )
+
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Names → entries of one kind (`what`: "environment", "model provider"), reachable
+    by registered name, by an entry point of `group`, and, when `references`, by
+    ``package.module:Name``.
+
+    `adapt(name, obj, **options)` turns what a reference, an entry point or a lazy
+    registration names into an entry (an `EnvSpec` from a class, ...); `same(old, new)`
+    says whether a second registration of a name is the first again (accepted: a module
+    imported twice) rather than a different entry claiming it (refused). `builtins(name)`
+    imports the built-in module that registers `name` (or all of them, given None), so
+    that a process pays only for what it uses.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        group: str,
+        *,
+        adapt: Callable[..., T],
+        same: Callable[[T, T], bool] = lambda old, new: old is new,
+        builtins: Callable[[str | None], None] | None = None,
+        references: bool = True,
+    ):
+        self.what = what
+        self.entries: dict[str, T] = {}
+        """Registered entries by name (resolved lazy ones and plugins included)."""
+        self.lazy: dict[str, tuple[str, dict[str, Any]]] = {}
+        """Names registered by a reference string, imported when first asked for."""
+        self.plugins = PluginGroup(group, what=what)
+        self._adapt = adapt
+        self._same = same
+        self._builtins = builtins
+        self._references = references
+
+    def register(self, name: str, obj: Any, *, replace: bool = False, **options: Any) -> None:
+        """Register `obj` under `name`: an entry, or anything `adapt` takes, or a
+        ``package.module:Name`` string (imported when `name` is first asked for)."""
+        if isinstance(obj, str):
+            if not is_reference(obj):
+                raise UserError(f"{self.what} {name!r}: {obj!r} is not package.module:Name")
+            known = self.lazy.get(name)
+            if not replace:
+                if known is not None and known[0] == obj:
+                    return  # the same registration again
+                if known is not None:
+                    self._refuse(name, known[0], obj)
+                if name in self.entries:
+                    self._refuse(name, self.entries[name], obj)
+            self.entries.pop(name, None)
+            self.lazy[name] = (obj, options)
+            return
+        entry = self._adapt(name, obj, **options)
+        existing = self.entries.get(name)
+        if existing is None and name in self.lazy and not replace:
+            existing = self._resolve_lazy(name)
+        if existing is not None and not replace and not self._same(existing, entry):
+            self._refuse(name, existing, entry)
+        if replace:
+            self.lazy.pop(name, None)
+        self.entries[name] = entry
+
+    def get(self, name: str) -> T:
+        """The entry of `name`: registered, a reference (imported now), a built-in, or an
+        installed entry point's; else a `UserError` listing close matches."""
+        found = self.entries.get(name)
+        if found is not None:
+            return found
+        if name in self.lazy:
+            return self._resolve_lazy(name)
+        if self._references and is_reference(name):
+            self.entries.setdefault(name, self._adapt(name, load_reference(name, what=self.what)))
+            return self.entries[name]
+        if self._builtins is not None:
+            self._builtins(name)
+            if name in self.entries:
+                return self.entries[name]
+        for point, obj in self.plugins.load(name):
+            self._adopt(point.name, obj)
+        if name in self.entries:
+            return self.entries[name]
+        if name in self.lazy:
+            return self._resolve_lazy(name)
+        raise unknown_name(self.what, name, self.names(), group=self.plugins.group)
+
+    def find(self, name: str) -> T | None:
+        """`get`, or None for a name nobody knows (errors of plugins that fail still
+        raise)."""
+        try:
+            return self.get(name)
+        except UserError as exc:
+            if str(exc).startswith(f"unknown {self.what} "):
+                return None
+            raise
+
+    def names(self) -> list[str]:
+        """Every name known without importing plugins (built-ins loaded), sorted."""
+        if self._builtins is not None:
+            self._builtins(None)
+        return sorted(set(self.entries) | set(self.lazy) | set(self.plugins.names()))
+
+    def all(self) -> dict[str, T]:
+        """Every entry, sorted by name: built-ins, registered ones and every installed
+        plugin's (each entry point loaded)."""
+        if self._builtins is not None:
+            self._builtins(None)
+        for point, obj in self.plugins.load_all():
+            self._adopt(point.name, obj)
+        for name in list(self.lazy):
+            if name not in self.entries:
+                self._resolve_lazy(name)
+        return dict(sorted(self.entries.items()))
+
+    def _adopt(self, name: str, obj: Any) -> None:
+        """Register what entry point `name` loaded: a module registers its entries on
+        import (nothing more to do); anything else is registered under `name`."""
+        if isinstance(obj, ModuleType) or name in self.entries:
+            return
+        self.register(name, obj)
+
+    def _resolve_lazy(self, name: str) -> T:
+        reference, options = self.lazy[name]
+        entry = self._adapt(name, load_reference(reference, what=self.what), **options)
+        self.entries[name] = entry
+        return entry
+
+    def _refuse(self, name: str, old: Any, new: Any) -> None:
+        raise UserError(
+            f"{self.what} {name!r} is already registered to {qualified_name(old)}; "
+            f"{qualified_name(new)} cannot take the name (choose another, or pass "
+            f"replace=True)"
+        )
+
+
+def qualified_name(obj: Any) -> str:
+    """``module:qualname`` of a class or function (of an entry's `factory` when it has
+    one); a string as it is."""
+    if isinstance(obj, str):
+        return obj
+    obj = getattr(obj, "factory", obj)
+    module = getattr(obj, "__module__", None) or "?"
+    return f"{module}:{getattr(obj, '__qualname__', type(obj).__qualname__)}"
 
 
 def _short(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +17,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from palaestra.core import (
-    Operator,
-    PluginGroup,
-    UserError,
-    is_reference,
-    load_reference,
-    unknown_name,
-)
+from palaestra.core import Operator, Registry, UserError, qualified_name
 from palaestra.envs._protocol import Environment
 
 
@@ -81,13 +73,6 @@ class EnvSpec:
         return out
 
 
-_REGISTRY: dict[str, EnvSpec] = {}
-_LAZY: dict[str, tuple[str, dict[str, Any]]] = {}
-"""Ids registered with an entry-point string (imported when first asked for), and the
-string, so that registering it again is recognised as the same."""
-_PLUGINS = PluginGroup("palaestra.envs", what="environment")
-
-
 def register(
     spec: EnvSpec | None = None,
     *,
@@ -106,53 +91,13 @@ def register(
     Registering the same environment again (a module imported twice, a plugin loaded by
     its entry point and by ``--import``) is accepted; a different one claiming a taken
     id is a `UserError`, unless `replace`."""
-    if spec is None:
-        if not id or entry_point is None:
-            raise TypeError("register() takes an EnvSpec, or id= and entry_point=")
-        options: dict[str, Any] = {
-            "params": params,
-            "description": description,
-            "baseline": baseline,
-        }
-        if isinstance(entry_point, str):
-            if not is_reference(entry_point):
-                raise UserError(
-                    f"environment {id!r}: entry_point {entry_point!r} is not package.module:Name"
-                )
-            known = _LAZY.get(id)
-            if not replace:
-                if known is not None and known[0] == entry_point:
-                    return  # the same registration again
-                if known is not None:
-                    _refuse(id, known[0], entry_point)
-                if id in _REGISTRY:
-                    _refuse(id, _REGISTRY[id].factory, entry_point)
-            _REGISTRY.pop(id, None)
-            _LAZY[id] = (entry_point, options)
-            return
-        spec = spec_from_object(id, entry_point, **options)
-    existing = _REGISTRY.get(spec.id)
-    if existing is None and spec.id in _LAZY and not replace:
-        existing = _resolve_lazy(spec.id)
-    if existing is not None and not replace and not _same(existing, spec):
-        _refuse(spec.id, existing.factory, spec.factory)
-    if replace:
-        _LAZY.pop(spec.id, None)
-    _REGISTRY[spec.id] = spec
-
-
-def _refuse(env_id: str, old: Any, new: Any) -> None:
-    raise UserError(
-        f"environment {env_id!r} is already registered to {_name_of(old)}; "
-        f"{_name_of(new)} cannot take the id (choose another id, or pass replace=True)"
-    )
-
-
-def _name_of(obj: Any) -> str:
-    if isinstance(obj, str):
-        return obj
-    module = getattr(obj, "__module__", None) or "?"
-    return f"{module}:{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+    if spec is not None:
+        ENVIRONMENTS.register(spec.id, spec, replace=replace)
+        return
+    if not id or entry_point is None:
+        raise TypeError("register() takes an EnvSpec, or id= and entry_point=")
+    options = {"params": params, "description": description, "baseline": baseline}
+    ENVIRONMENTS.register(id, entry_point, replace=replace, **options)
 
 
 def _same(old: EnvSpec, new: EnvSpec) -> bool:
@@ -161,10 +106,10 @@ def _same(old: EnvSpec, new: EnvSpec) -> bool:
     if old == new:
         return True
     return (
-        _name_of(old.factory) == _name_of(new.factory)
-        and _name_of(old.params) == _name_of(new.params)
+        qualified_name(old.factory) == qualified_name(new.factory)
+        and qualified_name(old.params) == qualified_name(new.params)
         and (old.baseline is None) == (new.baseline is None)
-        and (old.baseline is None or _name_of(old.baseline) == _name_of(new.baseline))
+        and (old.baseline is None or qualified_name(old.baseline) == qualified_name(new.baseline))
     )
 
 
@@ -189,7 +134,7 @@ def spec_from_object(
         return obj if obj.id == env_id else dataclasses.replace(obj, id=env_id)
     if not callable(obj):
         raise UserError(
-            f"environment {env_id!r}: {_name_of(obj)} is a {type(obj).__name__}, not an "
+            f"environment {env_id!r}: {qualified_name(obj)} is a {type(obj).__name__}, not an "
             f"EnvSpec, an environment class or a factory"
         )
     doc = (inspect.getdoc(obj) or "").strip()
@@ -247,13 +192,7 @@ def _params_from_signature(env_id: str, obj: Any) -> tuple[type[BaseModel], list
 def registered() -> dict[str, EnvSpec]:
     """Every registered environment, by id, sorted: the built-ins, those registered so
     far, and every installed plugin's (entry points in group ``palaestra.envs``)."""
-    _load_builtins()
-    for point, obj in _PLUGINS.load_all():
-        _adopt(point.name, obj)
-    for env_id in list(_LAZY):
-        if env_id not in _REGISTRY:
-            _resolve_lazy(env_id)
-    return dict(sorted(_REGISTRY.items()))
+    return ENVIRONMENTS.all()
 
 
 def get_spec(env_id: str) -> EnvSpec:
@@ -264,44 +203,7 @@ def get_spec(env_id: str) -> EnvSpec:
     `palaestra.envs.graph`), and only the entry point named `env_id`: a run pays for the
     environments it uses, not for all of them (importing every family costs about a
     second)."""
-    found = _REGISTRY.get(env_id)
-    if found is not None:
-        return found
-    if env_id in _LAZY:
-        return _resolve_lazy(env_id)
-    if is_reference(env_id):
-        spec = spec_from_object(env_id, load_reference(env_id, what="environment"))
-        _REGISTRY.setdefault(env_id, spec)
-        return _REGISTRY[env_id]
-    module = _BUILTIN_FAMILIES.get(env_id.split(".", 1)[0])
-    if module is not None:
-        importlib.import_module(module)
-        found = _REGISTRY.get(env_id)
-        if found is not None:
-            return found
-    for point, obj in _PLUGINS.load(env_id):
-        _adopt(point.name, obj)
-    found = _REGISTRY.get(env_id) or (_resolve_lazy(env_id) if env_id in _LAZY else None)
-    if found is not None:
-        return found
-    _load_builtins()
-    known = set(_REGISTRY) | set(_LAZY) | set(_PLUGINS.names())
-    raise unknown_name("environment", env_id, known, group=_PLUGINS.group)
-
-
-def _adopt(name: str, obj: Any) -> None:
-    """Register what entry point `name` loaded: a module registers its environments on
-    import (nothing more to do); anything else is registered under `name`."""
-    if isinstance(obj, types.ModuleType) or name in _REGISTRY:
-        return
-    register(spec_from_object(name, obj))
-
-
-def _resolve_lazy(env_id: str) -> EnvSpec:
-    entry_point, options = _LAZY[env_id]
-    spec = spec_from_object(env_id, load_reference(entry_point, what="environment"), **options)
-    _REGISTRY[env_id] = spec
-    return spec
+    return ENVIRONMENTS.get(env_id)
 
 
 def make(env_id: str, **params: Any) -> Environment:
@@ -322,10 +224,23 @@ _BUILTIN_FAMILIES = {
 _builtins_loaded = False
 
 
-def _load_builtins() -> None:
+def _load_builtins(env_id: str | None = None) -> None:
+    """Import the family that `env_id` names, or every family (given None)."""
     global _builtins_loaded
+    if env_id is not None:
+        module = _BUILTIN_FAMILIES.get(env_id.split(".", 1)[0])
+        if module is not None:
+            importlib.import_module(module)  # registers its environments
+        return
     if _builtins_loaded:
         return
     _builtins_loaded = True
     for module in _BUILTIN_FAMILIES.values():
-        importlib.import_module(module)  # registers its environments
+        importlib.import_module(module)
+
+
+ENVIRONMENTS: Registry[EnvSpec] = Registry(
+    "environment", "palaestra.envs", adapt=spec_from_object, same=_same, builtins=_load_builtins
+)
+"""The environments: built-in, registered, by reference and by entry point."""
+_REGISTRY = ENVIRONMENTS.entries

@@ -5,7 +5,8 @@
 - `LocalModel`: the embedded SmolLM2-135M-Instruct (no key, no network).
 - `ScriptedModel`: the test double — fixed replies, tool calls, or a function.
 - `ReplayModel`: answers from a recorded log; fails on the first divergence.
-- `model_from_spec("local:smollm2-135m" | "openai:NAME" | "scripted")`.
+- `model_from_spec("local:smollm2-135m" | "openai:NAME" | "scripted")`; another package's
+  providers join with `register_provider` or an entry point in group `palaestra.models`.
 """
 
 from palaestra.models._embedded import LocalModel, smollm2_gguf_path
@@ -14,12 +15,19 @@ from palaestra.models._protocol import Attempt, Model, ModelRequest, ModelRespon
 from palaestra.models._replay import ReplayModel
 from palaestra.models._retry import RetryPolicy, parse_retry_after
 from palaestra.models._scripted import ScriptedModel
-from palaestra.models._spec import model_from_spec
+from palaestra.models._spec import (
+    ModelProvider,
+    model_from_spec,
+    register_provider,
+    spec_forms,
+    spec_problem,
+)
 
 __all__ = [
     "Attempt",
     "LocalModel",
     "Model",
+    "ModelProvider",
     "ModelRequest",
     "ModelResponse",
     "OpenAIModel",
@@ -28,5 +36,8 @@ __all__ = [
     "ScriptedModel",
     "model_from_spec",
     "parse_retry_after",
+    "register_provider",
     "smollm2_gguf_path",
+    "spec_forms",
+    "spec_problem",
 ]

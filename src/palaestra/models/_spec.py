@@ -10,6 +10,8 @@ torch:smollm2-135m   SmolLM2-135M-Instruct as a PyTorch policy (token ids + logp
                      for training; needs the `train` extra)
 torch:PATH           a saved torch policy or training checkpoint
 NAME                 with base_url given: same as openai:NAME
+PREFIX:NAME          a provider another package registered (`register_provider`, or an
+                     entry point in group `palaestra.models`)
 ```
 """
 
@@ -17,26 +19,97 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
-from palaestra.core import UserError
+from palaestra.core import Registry, UserError, qualified_name
 from palaestra.models._protocol import Model
-
-SPEC_FORMS = (
-    "local:smollm2-135m (or local)",
-    "openai:NAME (with base_url= or OPENAI_BASE_URL for a compatible server)",
-    "scripted (or scripted:TEXT)",
-    "torch:smollm2-135m or torch:PATH (a PyTorch policy for training)",
-    "NAME with base_url= given",
-)
-"""The valid spec forms, as listed in error messages."""
 
 SCRIPTED_TEXT = "ok"
 """What `scripted` answers when no text is given."""
 
 
-def _valid_forms() -> str:
-    return "; ".join(SPEC_FORMS)
+@dataclass(frozen=True)
+class ModelProvider:
+    """A family of models named ``PREFIX:NAME`` (``openai:gpt-4o-mini``).
+
+    A package adds one with `register_provider` (or an entry point in group
+    ``palaestra.models`` named for the prefix, pointing at a `ModelProvider` or at the
+    `build` function itself); every model spec in configs and on the command line can
+    then name it (docs/extending.md)."""
+
+    prefix: str
+    build: Callable[..., Model]
+    """``build(name, *, spec, base_url, **options) -> Model``: `name` is the text after
+    the colon (None when the spec is the bare prefix), `options` the model's options
+    (an unknown one is a `UserError` listing the valid ones: see `build_checked`)."""
+    form: str = ""
+    """How its specs are written, for messages (default ``PREFIX:NAME``)."""
+    needs_name: bool = False
+    """Whether ``PREFIX:`` must be followed by a name (``openai:`` alone is an error)."""
+
+    @property
+    def shown(self) -> str:
+        return self.form or f"{self.prefix}:NAME"
+
+
+def _as_provider(prefix: str, obj: Any) -> ModelProvider:
+    if isinstance(obj, ModelProvider):
+        return obj if obj.prefix == prefix else replace(obj, prefix=prefix)
+    if not callable(obj):
+        raise UserError(
+            f"model provider {prefix!r}: {qualified_name(obj)} is not a ModelProvider or a "
+            f"build function"
+        )
+    return ModelProvider(prefix, obj)
+
+
+def _same_provider(old: ModelProvider, new: ModelProvider) -> bool:
+    return old == new or (
+        qualified_name(old.build) == qualified_name(new.build) and old.form == new.form
+    )
+
+
+PROVIDERS: Registry[ModelProvider] = Registry(
+    "model provider", "palaestra.models", adapt=_as_provider, same=_same_provider, references=False
+)
+"""Model providers by prefix: the built-ins below, registered ones, entry points."""
+
+
+def register_provider(provider: ModelProvider, *, replace: bool = False) -> None:
+    """Add a model provider (the same one again is accepted; another one claiming its
+    prefix is a `UserError` unless `replace`)."""
+    PROVIDERS.register(provider.prefix, provider, replace=replace)
+
+
+def spec_forms() -> str:
+    """The valid spec forms, as error messages list them."""
+    forms = [PROVIDERS.entries[p].shown for p in sorted(PROVIDERS.entries)]
+    return "; ".join([*forms, "NAME with base_url= given"])
+
+
+def spec_problem(spec: str) -> str | None:
+    """What is wrong with a model spec, found without building it (None when nothing
+    is; a bare NAME needs a base_url that the command line may give, checked when
+    built)."""
+    spec = spec.strip()
+    if not spec:
+        return "give a model spec, e.g. openai:gpt-4o-mini"
+    prefix, sep, rest = spec.partition(":")
+    provider = PROVIDERS.find(prefix) if prefix else None
+    if provider is None:
+        if not sep:
+            return None
+        return (
+            f"unknown model spec {spec!r}; valid forms: {spec_forms()}; a model provider "
+            f"from another package is registered with palaestra.models.register_provider "
+            f"(by a module given with --import) or by an entry point in group "
+            f"'palaestra.models'"
+        )
+    if provider.needs_name and sep and not rest.strip():
+        return f"model spec {spec!r} lacks a model name, e.g. {provider.shown}"
+    return None
 
 
 def _build(cls: type, spec: str, *args: Any, **options: Any) -> Any:
@@ -66,60 +139,78 @@ def model_from_spec(spec: str, *, base_url: str | None = None, **options: Any) -
     does not take raises `UserError` listing the ones it does.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise UserError(f"empty model spec {spec!r}; valid forms: {_valid_forms()}")
+        raise UserError(f"empty model spec {spec!r}; valid forms: {spec_forms()}")
     spec = spec.strip()
+    problem = spec_problem(spec)
+    if problem is not None:
+        raise UserError(problem)
     prefix, sep, rest = spec.partition(":")
+    provider = PROVIDERS.find(prefix)
+    if provider is not None:
+        return provider.build(rest if sep else None, spec=spec, base_url=base_url, **options)
+    if base_url is not None:
+        return _openai(spec, spec=spec, base_url=base_url, **options)
+    raise UserError(
+        f"unknown model spec {spec!r} (did you mean openai:{spec}, or forgot base_url?); "
+        f"valid forms: {spec_forms()}"
+    )
 
-    if prefix == "local":
-        from palaestra.models._embedded import MODEL_ID, LocalModel
 
-        if sep and rest != MODEL_ID:
-            raise UserError(f"unknown local model {rest!r} in {spec!r}; valid: local:{MODEL_ID}")
-        if base_url is not None:
-            raise UserError(f"model {spec!r} runs in-process and takes no base_url")
-        model: Model = _build(LocalModel, spec, **options)
-        return model
+def _local(name: str | None, *, spec: str, base_url: str | None, **options: Any) -> Model:
+    from palaestra.models._embedded import MODEL_ID, LocalModel
 
-    if prefix == "openai":
-        if not rest:
-            raise UserError(f"model spec {spec!r} lacks a model name, e.g. openai:gpt-4o-mini")
-        from palaestra.models._openai import OpenAIModel
+    if name is not None and name != MODEL_ID:
+        raise UserError(f"unknown local model {name!r} in {spec!r}; valid: local:{MODEL_ID}")
+    if base_url is not None:
+        raise UserError(f"model {spec!r} runs in-process and takes no base_url")
+    model: Model = _build(LocalModel, spec, **options)
+    return model
 
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        model = _build(OpenAIModel, spec, rest, base_url=url, **options)
-        return model
 
-    if prefix == "scripted":
-        from palaestra.models._scripted import ScriptedModel
+def _openai(name: str | None, *, spec: str, base_url: str | None, **options: Any) -> Model:
+    if not name:
+        raise UserError(f"model spec {spec!r} lacks a model name, e.g. openai:gpt-4o-mini")
+    from palaestra.models._openai import OpenAIModel
 
-        text = rest if sep else SCRIPTED_TEXT
-        options.setdefault("name", spec)
-        model = _build(ScriptedModel, spec, [text], cycle=True, **options)
-        return model
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    model: Model = _build(OpenAIModel, spec, name, base_url=url, **options)
+    return model
 
-    if prefix == "torch":
-        if base_url is not None:
-            raise UserError(f"model {spec!r} runs in-process and takes no base_url")
-        from palaestra.models._torch import TorchPolicy
-        from palaestra.models._torch_load import load_policy
 
-        params = inspect.signature(TorchPolicy).parameters
-        allowed = sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY) + ["dtype"]
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise UserError(
-                f"model {spec!r}: unknown option(s) {', '.join(unknown)}; "
-                f"valid: {', '.join(allowed)}"
-            )
-        return load_policy(rest, **options)
+def _scripted(name: str | None, *, spec: str, base_url: str | None, **options: Any) -> Model:
+    from palaestra.models._scripted import ScriptedModel
 
-    if not sep and base_url is not None:
-        from palaestra.models._openai import OpenAIModel
+    text = name if name is not None else SCRIPTED_TEXT
+    options.setdefault("name", spec)
+    model: Model = _build(ScriptedModel, spec, [text], cycle=True, **options)
+    return model
 
-        model = _build(OpenAIModel, spec, spec, base_url=base_url, **options)
-        return model
 
-    hint = ""
-    if not sep:
-        hint = f" (did you mean openai:{spec}, or forgot base_url?)"
-    raise UserError(f"unknown model spec {spec!r}{hint}; valid forms: {_valid_forms()}")
+def _torch(name: str | None, *, spec: str, base_url: str | None, **options: Any) -> Model:
+    if base_url is not None:
+        raise UserError(f"model {spec!r} runs in-process and takes no base_url")
+    from palaestra.models._torch import TorchPolicy
+    from palaestra.models._torch_load import load_policy
+
+    params = inspect.signature(TorchPolicy).parameters
+    allowed = sorted(n for n, p in params.items() if p.kind is p.KEYWORD_ONLY) + ["dtype"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise UserError(
+            f"model {spec!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(allowed)}"
+        )
+    return load_policy(name or "", **options)
+
+
+for _provider in (
+    ModelProvider("local", _local, "local:smollm2-135m (or local)"),
+    ModelProvider(
+        "openai",
+        _openai,
+        "openai:NAME (with base_url= or OPENAI_BASE_URL for a compatible server)",
+        needs_name=True,
+    ),
+    ModelProvider("scripted", _scripted, "scripted (or scripted:TEXT)"),
+    ModelProvider("torch", _torch, "torch:smollm2-135m or torch:PATH (a PyTorch policy)"),
+):
+    register_provider(_provider)

@@ -82,15 +82,11 @@ class _Config(BaseModel):
 
 def _spec_problem(spec: str) -> str | None:
     """What is wrong with a `prefix:...` model spec (bare names are checked when built:
-    they need a base_url that the command line may give)."""
-    from palaestra.models._spec import SPEC_FORMS
+    they need a base_url that the command line may give); the providers' registry
+    decides, so a plugin's prefix is known too."""
+    from palaestra.models import spec_problem
 
-    prefix, _, rest = spec.partition(":")
-    if prefix not in ("local", "openai", "scripted", "torch"):
-        return f"unknown model spec {spec!r}; valid forms: {'; '.join(SPEC_FORMS)}"
-    if prefix == "openai" and not rest.strip():
-        return f"model spec {spec!r} lacks a model name, e.g. openai:gpt-4o-mini"
-    return None
+    return spec_problem(spec)
 
 
 def _repeated(values: list[Any]) -> Any:
