@@ -4,8 +4,8 @@ Config files are hostile input (docs/configuration.md): a YAML alias bomb of nin
 of nine expands to 387 million nodes from a few hundred bytes, 50 MB of comments keep a
 pure-Python parser busy for minutes, and a thousand levels of nesting overflow Python's
 stack. Every experiment, fault plan, contracts file, rubric, `train:` block and inline
-`--scorer` mapping is read here, so each of these fails fast with a one-line
-`ConfigError` that names the file, the line, the limit and how to raise it:
+`--scorer` mapping (and the text of a labels file) is read here, so each fails fast with
+a one-line `ConfigError` that names the file, the line, the limit and how to raise it:
 
 | limit | default | environment variable |
 |---|---|---|
@@ -163,8 +163,9 @@ def load_yaml(
             f"{source}:{line}: not valid text (undecodable byte or lone surrogate "
             f"{surrogate.group()!r}); use UTF-8"
         )
-    loader = _Loader(text, source, limits)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text, source, limits)  # Python's reader checks characters here
         node = loader.get_single_node()
         if node is None:
             raise ConfigError(f"{source}: the file is empty; expected {expected}")
@@ -192,7 +193,8 @@ def load_yaml(
     except yaml.YAMLError as exc:  # errors without a position
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, _line_map(node)
 
 

@@ -208,6 +208,39 @@ def test_line_map_names_keys_items_and_values() -> None:
     assert lines[("jobs", 1, "env")] == 6
 
 
+def test_without_libyaml_the_python_parser_gives_the_same_answers(monkeypatch) -> None:
+    """PyYAML built without libyaml: the pure-Python scanner and parser under the same
+    composer (a fresh copy of the module, loaded with `yaml.cyaml` unavailable)."""
+    import importlib.util
+    import sys
+
+    import palaestra._safe_yaml as with_libyaml
+
+    monkeypatch.setitem(sys.modules, "yaml.cyaml", None)
+    spec = importlib.util.spec_from_file_location("_pure_safe_yaml", with_libyaml.__file__)
+    assert spec is not None and spec.loader is not None
+    pure = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "_pure_safe_yaml", pure)
+    spec.loader.exec_module(pure)
+    assert pure._PURE and not with_libyaml._PURE
+    texts = [
+        "a: 1\nb: [1, {c: d}]\nd: &x {e: 2}\nf: *x\n",
+        "a: 1\nb: \x00\n",
+        "x: " + "[" * 1000 + "]" * 1000 + "\n",
+        "a: 1\na: 2\n",
+        _bomb(),
+        "a: !!binary aGk=\n",
+    ]
+    for text in texts:
+        outcomes = []
+        for module in (with_libyaml, pure):
+            try:
+                outcomes.append(module.load_yaml(text, source="x.yaml"))
+            except ConfigError as exc:
+                outcomes.append(str(exc).split(": ")[0])  # x.yaml:LINE
+        assert outcomes[0] == outcomes[1], text
+
+
 # -- properties ------------------------------------------------------------------------
 
 # YAML reads control characters and U+2028/U+2029 as line breaks: not text a dump keeps
