@@ -18,6 +18,7 @@ from palaestra.core import (
     EpisodeEnd,
     EpisodeStart,
     Event,
+    FileEntry,
     Message,
     MessageEvent,
     ModelRequestEvent,
@@ -30,6 +31,7 @@ from palaestra.core import (
     ToolResultEvent,
     ToolSpec,
     Usage,
+    WorkspaceManifest,
     episode_hash,
     hashable_json,
     make_event,
@@ -50,6 +52,7 @@ EXPECTED_KINDS = {
     "governance",
     "fault",
     "contract_verdict",
+    "workspace",
     "score",
     "episode_end",
 }
@@ -113,6 +116,23 @@ payloads = st.one_of(
         truncated=st.booleans(),
     ),
     st.builds(ScoreEvent, value=st.floats(0, 1), success=st.booleans()),
+    st.builds(
+        WorkspaceManifest,
+        files=st.lists(
+            st.builds(
+                FileEntry,
+                path=text,
+                kind=st.sampled_from(["file", "dir", "symlink", "other"]),
+                size=st.integers(0, 2**40),
+                sha256=st.none() | st.text("0123456789abcdef", min_size=64, max_size=64),
+                target=st.none() | text,
+            ),
+            max_size=3,
+        ),
+        total_files=st.integers(0, 10**7),
+        total_bytes=st.integers(0, 2**40),
+        truncated=st.booleans(),
+    ),
     st.builds(
         EpisodeEnd,
         outcome=st.sampled_from(["success", "failure", "error"]),

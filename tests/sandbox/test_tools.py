@@ -18,7 +18,6 @@ from palaestra.operators import LLMOperator
 from palaestra.runtime import AgentContext, EpisodeRecorder
 from palaestra.runtime._recorder import row_event
 from palaestra.sandbox import (
-    MANIFEST_KEY,
     TOOL_NAMES,
     EpisodeWorkspace,
     Limits,
@@ -655,6 +654,7 @@ async def test_an_episode_workspace_serves_tool_calls_and_ends_with_its_manifest
     edit = await episode.call(ToolCall(id="3", name="edit_file", arguments=arguments))
     assert not edit.is_error
     manifest = await episode.finish()
+    assert manifest is not None and await episode.finish() is None  # taken once
     assert [(f.path, f.size, f.sha256) for f in manifest.files] == [
         ("data.bin", 1, hashlib.sha256(b"\x00").hexdigest()),
         ("solution.py", len(SOLUTION), hashlib.sha256(SOLUTION.encode()).hexdigest()),
@@ -664,7 +664,7 @@ async def test_an_episode_workspace_serves_tool_calls_and_ends_with_its_manifest
     assert second is not workspace and second.list_files() == ([], False)
     await episode.aclose()
     await episode.aclose()
-    assert not second.started and MANIFEST_KEY == "workspace"
+    assert not second.started and episode.take_manifest() is None
     with pytest.raises(RuntimeError, match="not open"):
         await episode.call(ToolCall(id="4", name="read_file", arguments={"path": "x"}))
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from palaestra.cli._render import event_summary
 from palaestra.core import (
     PAYLOADS,
     Action,
     ActionEvent,
     EnvStep,
+    FileEntry,
     Message,
     MessageEvent,
     ModelRequestEvent,
@@ -17,6 +19,7 @@ from palaestra.core import (
     ToolCallEvent,
     ToolResultEvent,
     Usage,
+    WorkspaceManifest,
     make_event,
 )
 from palaestra.viewer import describe_event
@@ -83,3 +86,20 @@ def test_every_kind_and_odd_payloads_give_a_line():
     assert odd["kind"] == "model_response" and isinstance(odd["summary"], str)
     unknown = describe_event({"kind": "thought", "payload": {"text": "hmm"}})
     assert unknown["summary"] == '{"text":"hmm"}'
+
+
+def test_a_workspace_manifest_shows_its_files():
+    manifest = WorkspaceManifest(
+        files=[FileEntry(path="a.py", kind="file", size=3), FileEntry(path="b", kind="symlink")],
+        total_files=9,
+        total_bytes=300,
+        truncated=True,
+    )
+    entry = described(manifest)
+    assert entry["summary"] == "9 files, 300 bytes (truncated): a.py, b"
+    assert entry["facts"] == {"files": 9, "truncated": True}
+    hostile = describe_event({"kind": "workspace", "payload": {"files": 7, "total_files": "x"}})
+    assert hostile["summary"] == "x files, 0 bytes"
+    line = event_summary(make_event("e", 5, 2, "env", manifest))
+    assert line == "9 files, 300 bytes (truncated): a.py, b"  # `palaestra show`
+    assert event_summary(make_event("e", 5, 2, "env", WorkspaceManifest())) == "0 files, 0 bytes"

@@ -73,6 +73,11 @@ def _summary(event: Event) -> str:
         flags = [f for f in ("terminated", "truncated") if getattr(p, f)]
         rewards = {k: round(v, 3) for k, v in p.rewards.items() if v}
         return f"rewards={rewards or 0} {' '.join(flags)}".strip()
+    if kind == "workspace":
+        listed = ", ".join(f.path for f in p.files)
+        cut = " (truncated)" if p.truncated else ""
+        head = f"{p.total_files} files, {p.total_bytes} bytes{cut}"
+        return f"{head}: {_clip(listed, 80)}" if listed else head
     if kind == "score":
         return f"value={p.value:.3f} success={p.success} {_clip(p.explanation, 70)}"
     if kind == "contract_verdict":

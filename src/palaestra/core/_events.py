@@ -39,6 +39,7 @@ EventKind = Literal[
     "governance",
     "fault",
     "contract_verdict",
+    "workspace",
     "score",
     "episode_end",
 ]
@@ -251,6 +252,58 @@ class ContractVerdict(Payload):
     """Agent of the first violating event, if any."""
 
 
+FileKind = Literal["file", "dir", "symlink", "other"]
+"""What a workspace entry is: a regular file, a directory, a symbolic link (never
+followed) or anything else (FIFO, socket, device)."""
+
+
+class FileEntry(BaseModel):
+    """One entry of a workspace listing or manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str
+    """Relative to the workspace's root, with ``/`` separators."""
+    kind: FileKind
+    """``file``, ``dir``, ``symlink`` (never followed) or ``other`` (FIFO, socket...)."""
+    size: int = 0
+    """Bytes of a file (0 for the other kinds)."""
+    sha256: str | None = None
+    """Hex SHA-256 of a file's content, in a manifest (None where the byte budget ran out
+    or in a plain listing)."""
+    target: str | None = None
+    """What a symbolic link points to (its text; the host never follows it)."""
+
+
+class WorkspaceManifest(Payload):
+    """What an episode's workspace held at the episode's end: its files (sorted by path)
+    with sizes and content hashes, capped so that recording it stays cheap (`truncated`
+    says whether it is complete). Recorded once per episode that held a workspace, by
+    the environment (`palaestra.sandbox.EpisodeWorkspace`), whatever ended the episode;
+    scorers grade the files an agent left from it and replay compares it.
+
+    ``palaestra.sandbox.Manifest`` is this class: `Workspace.manifest()` returns it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "workspace"
+    files: list[FileEntry] = Field(default_factory=list)
+    """Files, symbolic links and other non-directories, at most the cap on files."""
+    total_files: int = 0
+    """Non-directories in the workspace (may exceed ``len(files)``)."""
+    total_bytes: int = 0
+    """Bytes of all regular files in the workspace."""
+    truncated: bool = False
+    """Entries were left out (the cap on files, or deeper than the listing descends) or
+    not hashed (the cap on bytes hashed, or a file that changed while it was read)."""
+
+    def file(self, path: str) -> FileEntry | None:
+        """The entry of `path` (relative, ``/`` separators), or None if not listed."""
+        for entry in self.files:
+            if entry.path == path:
+                return entry
+        return None
+
+
 def _unset(value: Any) -> bool:
     return value is None or value == "" or value == {}
 
@@ -328,6 +381,7 @@ PAYLOADS: dict[str, type[Payload]] = {
         Governance,
         Fault,
         ContractVerdict,
+        WorkspaceManifest,
         ScoreEvent,
         EpisodeEnd,
     )

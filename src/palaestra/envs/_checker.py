@@ -17,8 +17,12 @@ What is checked:
   truncated bools, info a JSON-serialisable dict; the episode ends within ``max_steps``;
 - ``score()``: a `Score` with value a float in [0, 1], success a bool, metrics a
   dict[str, float];
+- the optional hooks, where the environment has them (see `Environment`): at the
+  episode's end ``end_episode()`` (awaited, before ``score()``, as the runtime does),
+  then ``drain_events()``: a list of event payloads (`palaestra.core.Payload`);
 - determinism: equal observations after two resets with the same seed and task; equal
-  steps and an equal score for the same action sequence.
+  steps, equal drained events (a workspace's manifest among them) and an equal score
+  for the same action sequence.
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ class _Played:
     actions: list[dict[str, Action]]
     steps: list[dict[str, Any]]
     score: Score
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """What ``drain_events()`` gave at the episode's end (after ``end_episode()``)."""
 
 
 async def _play(
@@ -149,6 +155,7 @@ async def _play(
         played.actions.append({a: act.model_copy(deep=True) for a, act in chosen.items()})
         played.steps.append(_dump_step(step))
         if step.terminated or step.truncated:
+            played.events = await _end(env)
             played.score = _score(env)
             return played
         observations = step.observations
@@ -172,6 +179,11 @@ async def _replay(env: Environment, seed: int, task: str, first: _Played) -> Sco
             expected,
             _dump_step(step),
         )
+    _expect_equal(
+        "drain_events() at the end of the episode replayed with the same actions",
+        first.events,
+        await _end(env),
+    )
     return _score(env)
 
 
@@ -242,6 +254,30 @@ async def _step(env: Environment, chosen: dict[str, Action], index: int, agents:
             "is not over), got none"
         )
     return step
+
+
+async def _end(env: Environment) -> list[dict[str, Any]]:
+    """The episode's end as the runtime makes it: ``end_episode()`` then
+    ``drain_events()`` (each where the environment has it); the events, dumped."""
+    hook = getattr(env, "end_episode", None)
+    if hook is not None:
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            raise EnvCheckError(
+                f"end_episode(): expected None, got {type(exc).__name__}: {exc}"
+            ) from exc
+    drain = getattr(env, "drain_events", None)
+    if drain is None:
+        return []
+    events = _call("drain_events", drain)
+    if not isinstance(events, list) or not all(isinstance(e, Payload) for e in events):
+        raise EnvCheckError(
+            f"drain_events(): expected a list of event payloads, got {_kind(events)}"
+        )
+    return [{"kind": e.kind, **e.model_dump(mode="json")} for e in events]
 
 
 def _score(env: Environment) -> Score:

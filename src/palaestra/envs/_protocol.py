@@ -22,6 +22,28 @@ score() -> Score
   environment's state (never from what an agent claims about itself).
 - `agents` lists every agent name, in a fixed order.
 
+Optional methods, which the runtime finds by name (`palaestra.runtime`'s episode loop,
+the one place that calls them) and which an environment leaves out when it has no use
+for them:
+
+- ``drain_events() -> list[Payload]``: events the environment has for the log since the
+  last call (an ``isolation: none`` warning, injected faults, a workspace's manifest).
+  The runtime calls it after ``episode_start``, after each ``env_step`` (and after a
+  failed step), and at the episode's end; it records them under agent ``env``.
+- ``async end_episode() -> None``: the episode is over, whatever ended it: the
+  environment itself (`terminated` / `truncated`), the runtime's step limit, a token
+  or wall-time budget, an operator's or model's error, a contract. The runtime calls
+  it exactly once for every episode whose `reset` returned, after the last step (after
+  a wall-time cut too, under a bound of its own) and before `score`, then drains
+  `drain_events`. It is where an environment records what it held (a workspace's
+  files: a ``workspace`` event, see `palaestra.sandbox.EpisodeWorkspace`) and releases
+  per-episode resources; `score` must still work after it. An exception in it ends the
+  episode as an error (unless it already was one), keeping what was recorded. An
+  environment that ends an episode itself may call it from its last `step` (so that
+  what it records follows that step), and then must make the runtime's call a no-op.
+- ``aclose()`` (or ``close()``): release everything; called once the runtime is done
+  with the instance.
+
 `check_env` verifies all of this on any implementation.
 """
 

@@ -1,15 +1,21 @@
-"""The episode loop: reset, then steps of concurrent agent turns, then score.
+"""The episode loop: reset, then steps of concurrent agent turns, then the episode's
+end: the environment's `end_episode` hook, its score, `episode_end`.
 
-This module owns the loop and what it records. Every outcome ends with `score` (when the
-environment can still score) and `episode_end`; an exception in an operator, tool,
-model or environment ends the episode with `reason: error` and its traceback (none for
-a model that failed for good: see `_trace`), after everything recorded so far has been
-kept.
+This module owns the loop and what it records. Every episode that started (its `reset`
+returned) ends, whatever ended it (the environment, `max_steps`, a budget, an error, a
+contract), with the environment's optional ``end_episode()`` (its chance to record what
+it held, e.g. a workspace's manifest, and release it; bounded by
+`EpisodeLimits.end_episode_s`, run after a wall-time cut too) and the events it then
+hands over through ``drain_events()``, then `score` (when the environment can still
+score) and `episode_end`. An exception in an operator, tool, model or environment ends
+the episode with `reason: error` and its traceback (none for a model that failed for
+good: see `_trace`), after everything recorded so far has been kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -63,8 +69,16 @@ class EpisodeSpec:
 @dataclass(frozen=True)
 class EpisodeLimits:
     max_steps: int = 100
+    """Steps before the runtime ends the episode (`reason: max_steps`)."""
     max_tokens: int | None = None
+    """Input plus output tokens of the episode's model calls (`reason: budget`)."""
     max_wall_s: float | None = None
+    """Wall-clock seconds of reset and steps (`reason: budget`); the episode's end
+    (`end_episode`, score, scorers) runs after it."""
+    end_episode_s: float = 30.0
+    """Wall-clock seconds the environment's ``end_episode()`` may take (a workspace's
+    manifest and teardown take well under one); past them the episode ends as an
+    error, with what was recorded kept."""
 
 
 @dataclass
@@ -149,6 +163,10 @@ async def run_episode(
     state.open_turns = []
     if rec.count == 0:  # failed before episode_start (e.g. in reset)
         rec.emit(0, "env", _start_payload(spec, env, {}))
+    if state.started:  # the environment ends its episode, however it ended
+        problem = await _end_episode(env, rec, state.step, limits.end_episode_s)
+        if problem is not None and reason != "error":
+            reason, error, trace = "error", problem[0], problem[1]
 
     score: Score | None = None
     if state.started:
@@ -362,6 +380,40 @@ def _record_env_events(
 ) -> None:
     for payload in drain():
         rec.emit(step, "env", payload, parent=parent)
+
+
+async def _end_episode(
+    env: Environment, rec: EpisodeRecorder, step: int, timeout_s: float
+) -> tuple[str, str | None] | None:
+    """Call the environment's optional ``end_episode()`` (sync or async; at most
+    `timeout_s`), then record the events it hands over (``drain_events()``, under agent
+    `env`, at the last step, no parent): those queued before a failure of the hook too.
+    Returns what went wrong (error line, traceback), or None."""
+    problem: tuple[str, str | None] | None = None
+    hook = getattr(env, "end_episode", None)
+    if hook is not None:
+        budget = asyncio.timeout(timeout_s)
+        try:
+            async with budget:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and budget.expired():
+                problem = (f"end_episode() did not return within {timeout_s:g} s", None)
+            else:
+                problem = (_failed("end_episode()", exc), traceback.format_exc())
+    drain = getattr(env, "drain_events", None)
+    if drain is not None:
+        try:
+            _record_env_events(rec, drain, step, None)
+        except Exception as exc:
+            problem = problem or (_failed("drain_events()", exc), traceback.format_exc())
+    return problem
+
+
+def _failed(what: str, exc: BaseException) -> str:
+    return f"{what} failed: {type(exc).__name__}: {exc}"
 
 
 def _as_observation(value: Any) -> Observation:

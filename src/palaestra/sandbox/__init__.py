@@ -17,7 +17,8 @@ Tools on a workspace (docs/sandbox.md, "Tools on a workspace"):
   ``list_files``, ``shell``, ``run_python`` and ``run_tests`` as palaestra `Tool` objects
   bound to one workspace (bounded outputs; the model's mistakes are tool errors);
 - `EpisodeWorkspace`: a workspace and those tools for one episode of an environment,
-  offered as environment tools, its manifest recorded on the last step (`MANIFEST_KEY`);
+  offered as environment tools; its manifest (`Manifest`, the core
+  `WorkspaceManifest`) recorded as a ``workspace`` event at the episode's end;
 - `run_tests` / `TestRun`: pytest in the sandbox with a result per test; `pytest_paths`
   makes pytest importable there (read-only), without the host's site-packages.
 
@@ -25,7 +26,7 @@ Where the kernel sandbox cannot start, `SandboxUnavailable` says why and how to 
 it; ``isolation="none"`` is the explicit, logged opt-out.
 """
 
-from palaestra.sandbox._episode import MANIFEST_KEY, EpisodeWorkspace, isolation_event
+from palaestra.sandbox._episode import EpisodeWorkspace, isolation_event
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError
 from palaestra.sandbox._holder import CALL_DIR, DATA, SANDBOX_UID, WORKSPACE
 from palaestra.sandbox._limits import ExecResult, KilledBy, Limits
@@ -46,7 +47,6 @@ __all__ = [
     "CALL_DIR",
     "DATA",
     "ISOLATIONS",
-    "MANIFEST_KEY",
     "NO_ISOLATION_WARNING",
     "SANDBOX_UID",
     "TOOL_NAMES",

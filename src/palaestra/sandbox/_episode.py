@@ -1,5 +1,5 @@
 """`EpisodeWorkspace`: how an environment gives an agent a workspace and its tools for
-one episode.
+one episode, and records what the workspace held at the episode's end.
 
 Environment tools are what an agent may call through its actions (`Observation.tools`
 lists their specs; ``Action.tool_calls`` holds the calls; the environment runs them and
@@ -8,16 +8,22 @@ the specs to its model, a scripted or algorithmic one writes the calls itself. A
 environment that holds an `EpisodeWorkspace`:
 
 1. ``await ew.open(files)`` in `reset`: a fresh workspace (the previous one destroyed),
-   started, seeded with the task's files; ``ew.specs`` go into every observation;
+   started, seeded with the task's files; ``ew.specs`` go into every observation
+   (``open(start=False)``: created but started by its first command, for an environment
+   whose episodes may never run one);
 2. ``await ew.call(tool_call)`` in `step` for each call whose name is in ``ew.names``
    (a `ToolOutcome`: content for the model, ``is_error`` for its mistakes);
-3. ``info[MANIFEST_KEY] = (await ew.finish()).model_dump(mode="json")`` on the
-   episode's last step: the workspace's files with sizes and SHA-256 (capped) recorded
-   in that step's ``env_step`` event, for artifact-level scorers and replay checks (as
-   ``code.python`` records its own); `finish` destroys the workspace;
-4. ``await ew.aclose()`` in the environment's `aclose` (the runtime calls it when an
-   episode ends in any way, e.g. at the run's ``max_steps``, where no last step of the
-   environment records the manifest).
+3. in ``end_episode()`` (the optional hook of ``palaestra.envs.Environment``, which
+   the runtime calls once after every episode, whatever ended it):
+   ``ew.take_manifest()``, the workspace's `WorkspaceManifest` (files, sizes, SHA-256;
+   capped; once per `open`, None after), queued for ``drain_events()``, which hands it
+   to the log as a ``workspace`` event (for artifact-level scorers and replay checks);
+   then ``await ew.aclose()`` destroys the workspace. An environment that ends an
+   episode itself calls the same ``end_episode()`` on its last step, so the manifest
+   follows that step's ``env_step`` and the workspace goes at once (also where no
+   runtime drives it); ``finish()`` is the two in one;
+4. ``await ew.aclose()`` in the environment's `aclose` (destroys a workspace still open:
+   an episode abandoned without its end).
 
 `isolation_event` is the ``governance`` event an environment records when its
 workspaces run with ``isolation: none`` (see ``code.python``).
@@ -27,15 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from palaestra.core import Governance, ToolCall, ToolSpec
-from palaestra.sandbox._files import Manifest
+from palaestra.core import Governance, ToolCall, ToolSpec, WorkspaceManifest
 from palaestra.sandbox._limits import Limits
 from palaestra.sandbox._tools import TOOL_NAMES, workspace_tools
 from palaestra.sandbox._workspace import NO_ISOLATION_WARNING, Workspace
 from palaestra.tools import Tool, ToolOutcome, execute_tool_call
-
-MANIFEST_KEY = "workspace"
-"""The ``info`` key of an episode's last step that holds its workspace's manifest."""
 
 
 class EpisodeWorkspace:
@@ -64,6 +66,7 @@ class EpisodeWorkspace:
         self.manifest_bytes = manifest_bytes
         self.workspace: Workspace | None = None
         """The episode's workspace (None before `open` and after `finish`)."""
+        self._taken = False
         self._tools: dict[str, Tool] = {}
         self._specs: list[ToolSpec] = []
 
@@ -76,14 +79,20 @@ class EpisodeWorkspace:
     def names(self) -> set[str]:
         return set(self._tools)
 
-    async def open(self, files: Mapping[str, str | bytes] | None = None) -> Workspace:
+    async def open(
+        self, files: Mapping[str, str | bytes] | None = None, *, start: bool = True
+    ) -> Workspace:
         """Destroy the previous workspace, start a new one and write `files` into it
-        (path relative to the workspace -> text or bytes)."""
+        (path relative to the workspace -> text or bytes). With ``start=False`` and no
+        `files`, the workspace is made but left for its first command to start (the file
+        tools need it started: use them only once a command ran)."""
         await self.aclose()
         workspace = self.factory()
-        await workspace.start()
         self.workspace = workspace
+        self._taken = False
         try:
+            if start or files:
+                await workspace.start()
             for path, content in (files or {}).items():
                 if isinstance(content, str):
                     workspace.write_text(path, content)
@@ -110,14 +119,25 @@ class EpisodeWorkspace:
             raise RuntimeError("the episode's workspace is not open: await open() first")
         return await execute_tool_call(self._tools, call)
 
-    async def finish(self) -> Manifest:
-        """The workspace's manifest (empty if none is open), then destroy it."""
+    def take_manifest(self) -> WorkspaceManifest | None:
+        """The manifest of the episode's workspace, once per `open`: None before any
+        `open`, once taken, or once the workspace was destroyed (`aclose`). A workspace
+        never started has held nothing: its manifest is empty. Reading it is bounded by
+        the caps (`manifest_files` listed, `manifest_bytes` hashed) and by the
+        workspace's own (its size and file count)."""
         workspace = self.workspace
-        manifest = Manifest()
-        if workspace is not None and workspace.started:
-            manifest = workspace.manifest(
-                max_files=self.manifest_files, max_bytes=self.manifest_bytes
-            )
+        if workspace is None or self._taken:
+            return None
+        self._taken = True
+        if not workspace.started:
+            return WorkspaceManifest()
+        return workspace.manifest(max_files=self.manifest_files, max_bytes=self.manifest_bytes)
+
+    async def finish(self) -> WorkspaceManifest | None:
+        """`take_manifest`, then destroy the workspace. An environment's ``end_episode``
+        records the manifest (in its ``drain_events`` queue) between the two, so that a
+        teardown that fails or is cut short cannot lose it."""
+        manifest = self.take_manifest()
         await self.aclose()
         return manifest
 

@@ -18,10 +18,8 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from palaestra.core import FileEntry, WorkspaceManifest
 from palaestra.sandbox._holder import WORKSPACE
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -33,44 +31,15 @@ MAX_DEPTH = 64
 thousands deep (a shell loop makes one in a second) would exhaust the host's recursion
 limit and file descriptors; what lies deeper is left out and reported as such."""
 
-FileKind = Literal["file", "dir", "symlink", "other"]
-
 
 class WorkspaceFileError(Exception):
     """A file operation on a workspace was refused or failed; the message is worded for
     whoever asked (a model's tool call, typically): what is wrong and what to do."""
 
 
-class FileEntry(BaseModel):
-    """One entry of a workspace listing or manifest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    path: str
-    """Relative to the workspace's root, with ``/`` separators."""
-    kind: FileKind
-    """``file``, ``dir``, ``symlink`` (never followed) or ``other`` (FIFO, socket...)."""
-    size: int = 0
-    """Bytes of a file (0 for the other kinds)."""
-    sha256: str | None = None
-    """Hex SHA-256 of a file's content, in a manifest (None where the byte budget ran out
-    or in a plain listing)."""
-    target: str | None = None
-    """What a symbolic link points to (its text; the host never follows it)."""
-
-
-class Manifest(BaseModel):
-    """What a workspace holds: its files (sorted by path) with sizes and content hashes,
-    capped so that recording it stays cheap (`truncated` says whether it is complete)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    files: list[FileEntry] = Field(default_factory=list)
-    """Files, symbolic links and other non-directories, at most ``max_files``."""
-    total_files: int = 0
-    """Non-directories in the workspace (may exceed ``len(files)``)."""
-    total_bytes: int = 0
-    """Bytes of all regular files in the workspace."""
-    truncated: bool = False
-    """Entries were left out (``max_files``) or not hashed (``max_bytes``)."""
+Manifest = WorkspaceManifest
+"""What a workspace holds (`palaestra.core.WorkspaceManifest`, the payload of the
+``workspace`` event an episode's end records): files with sizes and SHA-256, capped."""
 
 
 def relative_parts(path: str) -> list[str]:

@@ -117,10 +117,18 @@ def _attrs(values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if value is None:
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) or (isinstance(value, list) and not _homogeneous(value)):
+            # e.g. a workspace manifest's files (a list of objects): JSON text
             value = json.dumps(value, ensure_ascii=False, sort_keys=True)
         out[key] = value
     return out
+
+
+def _homogeneous(values: list[Any]) -> bool:
+    """Whether `values` is a valid attribute list: items all str, all bool, all int or
+    all float."""
+    kinds = {type(item) for item in values}
+    return len(kinds) <= 1 and kinds <= {str, bool, int, float}
 
 
 class _EpisodeTree:

@@ -108,6 +108,13 @@ def _summary(kind: str, p: dict[str, Any]) -> str:
         verdict = "passed" if p.get("passed") else "VIOLATED"
         where = f" at #{p['first_violation']}" if p.get("first_violation") is not None else ""
         return f"{p.get('contract', '?')} {verdict}{where} {clip(p.get('detail'), 90)}".strip()
+    if kind == "workspace":
+        entries: Any = p.get("files")
+        listed: list[Any] = entries if isinstance(entries, list) else []
+        files = [str(_dict(f).get("path", "?")) for f in listed]
+        cut = " (truncated)" if p.get("truncated") else ""
+        head = f"{p.get('total_files', 0)} files, {p.get('total_bytes', 0)} bytes{cut}"
+        return f"{head}: {clip(', '.join(files), 100)}" if files else head
     if kind == "score":
         value = p.get("value")
         shown = f"{value:.3f}" if isinstance(value, int | float) else "?"
@@ -146,6 +153,9 @@ def _facts(kind: str, p: dict[str, Any]) -> dict[str, Any]:
     elif kind == "contract_verdict":
         facts["passed"] = p.get("passed")
         facts["contract"] = p.get("contract")
+    elif kind == "workspace":
+        facts["files"] = p.get("total_files", 0)
+        facts["truncated"] = bool(p.get("truncated"))
     elif kind == "score":
         facts["value"] = p.get("value")
         facts["success"] = p.get("success")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.core import Action, Message, ToolCall, UserError
+from palaestra.core import Action, Message, ToolCall, UserError, WorkspaceManifest
 from palaestra.envs import check_env, make
 from palaestra.envs.code import AGENT, WorkspaceEnv, build_task
 from palaestra.models import ModelRequest, ScriptedModel
@@ -29,6 +29,12 @@ def _env(**params: object) -> WorkspaceEnv:
 
 def _call(name: str, call_id: str = "c", **arguments: object) -> ToolCall:
     return ToolCall(id=call_id, name=name, arguments=arguments)
+
+
+def _manifest(env: WorkspaceEnv) -> WorkspaceManifest:
+    """The one manifest the episode's end queued for the log."""
+    (manifest,) = [e for e in env.drain_events() if isinstance(e, WorkspaceManifest)]
+    return manifest
 
 
 async def test_the_baseline_solves_tasks_with_the_tools() -> None:
@@ -74,11 +80,14 @@ async def test_an_episode_is_graded_on_the_file_left_in_the_workspace() -> None:
             "content": "Submitted: 10/10 hidden tests passed.",
         }
     ]  # the call after submit did not run
-    files = {f["path"]: f for f in last.info["workspace"]["files"]}
+    assert "workspace" not in last.info
+    files = {f.path: f for f in _manifest(env).files}
     assert sorted(files) == ["TASK.md", "solution.py", "test_solution.py"]
     digest = hashlib.sha256(task.reference.encode()).hexdigest()
-    assert files["solution.py"]["sha256"] == digest
+    assert files["solution.py"].sha256 == digest
     assert not workspace.started and env.episode.workspace is None
+    await env.end_episode()  # the runtime's call after the last step: nothing more
+    assert env.drain_events() == []
     await env.aclose()
 
 
@@ -95,7 +104,7 @@ async def test_hostile_moves_score_nothing_and_leak_nothing() -> None:
     text = last.observations[AGENT].text
     assert "solution.py could not be read: solution.py is a symbolic link" in text
     assert "root:" not in text and env.score().value == 0.0
-    assert last.info["workspace"]["files"][1]["kind"] == "symlink"
+    assert _manifest(env).files[1].kind == "symlink"
 
     # tests the agent rewrote to pass do not grade: the hidden tests do
     await env.reset(0, task.id)
@@ -130,7 +139,7 @@ async def test_mistakes_are_answered_and_turns_run_out() -> None:
     assert [r["error"] for r in results[2:]] == [False] * 18 + [True] * 2
     assert "at most 20 tool calls" in results[-1]["content"]
     assert step.truncated and not step.terminated and env.score().value == 0.0
-    assert step.info["workspace"]["total_files"] == 3
+    assert _manifest(env).total_files == 3
     assert env.score().metrics["tool_errors"] == 5.0
     with pytest.raises(UserError, match="call reset"):
         await env.step({AGENT: Action(tool_calls=[_call("list_files")])})
@@ -166,8 +175,10 @@ async def test_an_llm_operator_works_in_the_workspace_through_the_runtime(tmp_pa
     with Store(store) as opened:
         events = opened.events(result.run_id, result.episodes[0].episode_id)
     last_step = [e for e in events if e.kind == "env_step"][-1]
-    manifest = last_step.payload.info["workspace"]
-    assert [f["path"] for f in manifest["files"]] == ["TASK.md", "solution.py", "test_solution.py"]
+    (manifest,) = [e for e in events if e.kind == "workspace"]
+    assert manifest.parent == last_step.seq == manifest.seq - 1 and manifest.agent == "env"
+    paths = [f.path for f in manifest.payload.files]  # type: ignore[attr-defined]
+    assert paths == ["TASK.md", "solution.py", "test_solution.py"]
     assert (last_step.payload.info["tool_calls"], last_step.payload.info["submitted"]) == (2, True)
     observations = [e for e in events if e.kind == "observation"]
     assert observations[-1].payload.observation.text.startswith("[write_file (w1)]\nReplaced")

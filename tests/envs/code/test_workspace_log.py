@@ -1,6 +1,7 @@
 """`code.python` and its episode's workspace: files persist across `run_python` calls,
-the last step carries the workspace's manifest, the workspace is destroyed at the end,
-and `isolation: none` is recorded in the episode's log (through the real runtime)."""
+the episode's end queues the workspace's manifest for the log, the workspace is
+destroyed at the end, and `isolation: none` is recorded in the episode's log (through
+the real runtime)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.core import Action, ToolCall
+from palaestra.core import Action, FileEntry, ToolCall, WorkspaceManifest
 from palaestra.envs import make
 from palaestra.envs.code import AGENT, CodeEnv
 from palaestra.runtime import Experiment, Job, arun
@@ -33,25 +34,25 @@ async def test_files_persist_within_an_episode_and_the_manifest_ends_it() -> Non
     first = await env.step({AGENT: Action(tool_calls=[write, read])})
     assert first.observations[AGENT].messages[1].content == "exit code: 0\nstdout:\nkept"
     assert "workspace" not in first.info and not first.terminated
-    workspace = env._workspace
+    workspace = env.episode.workspace
     assert workspace is not None and workspace.started
     last = await env.step({AGENT: Action(tool_calls=[_call("submit", "s", task.reference)])})
-    assert last.terminated and env.score().success
-    assert last.info["workspace"] == {
-        "files": [
-            {
-                "path": "notes.txt",
-                "kind": "file",
-                "size": 4,
-                "sha256": hashlib.sha256(b"kept").hexdigest(),
-                "target": None,
-            }
-        ],
-        "total_files": 1,
-        "total_bytes": 4,
-        "truncated": False,
-    }
-    assert not workspace.started and env._workspace is None  # destroyed with the episode
+    assert last.terminated and env.score().success and "workspace" not in last.info
+    assert env.drain_events() == [
+        WorkspaceManifest(
+            files=[
+                FileEntry(
+                    path="notes.txt",
+                    kind="file",
+                    size=4,
+                    sha256=hashlib.sha256(b"kept").hexdigest(),
+                )
+            ],
+            total_files=1,
+            total_bytes=4,
+        )
+    ]
+    assert not workspace.started and env.episode.workspace is None  # destroyed
     await env.reset(0, task.id)  # a new episode starts with an empty workspace
     fresh = _call("run_python", "f", "import os\nprint(os.listdir('.'))")
     step = await env.step({AGENT: Action(tool_calls=[fresh])})
@@ -81,4 +82,5 @@ async def test_isolation_none_is_recorded_in_the_log(tmp_path: Path, faults: obj
     )
     assert payload.detail == {"isolation": "none", "warning": NO_ISOLATION_WARNING}
     last_step = [e for e in events if e.kind == "env_step"][-1]
-    assert last_step.payload.info["workspace"]["total_files"] == 0
+    assert events[last_step.seq + 1].kind == "workspace"  # no code ran: an empty one
+    assert events[last_step.seq + 1].payload == WorkspaceManifest()

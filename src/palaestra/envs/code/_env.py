@@ -24,11 +24,15 @@ Episode protocol (one agent, named `agent`):
   `success` when it passed all. Metrics: `tests_passed` (that fraction), `submitted`,
   `runs` (calls of run_python) and `failed_runs` (those that did not exit with 0).
 
-The episode holds one `palaestra.sandbox.Workspace`: files a ``run_python`` call writes
-are there for the next one. On the episode's last step, ``info["workspace"]`` is that
-workspace's `Manifest` (files, sizes, SHA-256; capped), so scorers can grade the files
-left and replay can compare them; the workspace is destroyed then (and by `aclose`).
-Hidden tests run in a fresh sandbox of their own, never in the agent's workspace.
+The episode holds one `palaestra.sandbox.Workspace` (through an `EpisodeWorkspace`,
+started by the first ``run_python``): files a call writes are there for the next one.
+At the episode's end (its last step, or `end_episode` when the runtime ends it: the
+step limit, a budget, an error), that workspace's manifest (files, sizes, SHA-256;
+capped; `palaestra.core.WorkspaceManifest`, empty if no code ran) is queued for
+`drain_events`, which the runtime records as a ``workspace`` event, so scorers can
+grade the files left and replay compares them; the workspace is destroyed then (and by
+`aclose`). Hidden tests run in a fresh sandbox of their own, never in the agent's
+workspace.
 
 With ``isolation: none`` (an explicit opt-in: nothing is contained) the episode's log
 gets a `governance` event (``decision: allow``, ``rule: sandbox.isolation_none``) right
@@ -46,7 +50,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.core import (
     Action,
-    Governance,
     Message,
     Observation,
     Payload,
@@ -56,12 +59,12 @@ from palaestra.core import (
 )
 from palaestra.envs._protocol import Score, Step
 from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict, verify
-from palaestra.sandbox import NO_ISOLATION_WARNING, Limits, Manifest, Sandbox, Workspace
+from palaestra.sandbox import EpisodeWorkspace, Limits, Sandbox, isolation_event
 
 AGENT = "agent"
 """Name of the one agent of `code.python`."""
 MANIFEST_FILES = 200
-"""Files listed at most in the workspace manifest of an episode's last step."""
+"""Files listed at most in the workspace manifest recorded at an episode's end."""
 MANIFEST_BYTES = 16 << 20
 """Bytes hashed at most for that manifest."""
 
@@ -154,7 +157,14 @@ class CodeEnv:
         self.sandbox = sandbox or Sandbox(
             self.limits, isolation=self.params.isolation, disk_mb=self.params.disk_mb
         )
-        self._workspace: Workspace | None = None
+        self.episode = EpisodeWorkspace(
+            self.sandbox.workspace,
+            include=(),
+            manifest_files=MANIFEST_FILES,
+            manifest_bytes=MANIFEST_BYTES,
+        )
+        """The episode's workspace (its commands are this environment's own
+        ``run_python``, so no workspace tools)."""
         self._events: list[Payload] = []
         self._tasks = TaskSet(self.params.task_seed, self.params.num_tasks)
         self._task: CodeTask | None = None
@@ -204,18 +214,9 @@ class CodeEnv:
         chosen = self.task(self._tasks.ids[seed % len(self._tasks)] if task is None else task)
         self._task = chosen
         self._verdict = None
-        await self.aclose()
-        self._workspace = self.sandbox.workspace()
-        self._events = []
-        if not self.sandbox.isolated:
-            self._events.append(
-                Governance(
-                    decision="allow",
-                    rule="sandbox.isolation_none",
-                    target="code.python",
-                    detail={"isolation": "none", "warning": NO_ISOLATION_WARNING},
-                )
-            )
+        workspace = await self.episode.open(start=False)
+        event = isolation_event(workspace, "code.python")
+        self._events = [event] if event is not None else []
         self._turn = self._runs = self._failed_runs = 0
         self._done = False
         instructions, prompt = self.instructions(), chosen.prompt()
@@ -266,7 +267,7 @@ class CodeEnv:
         truncated = not terminated and self._turn >= self.params.max_turns
         self._done = terminated or truncated
         if self._done:
-            info["workspace"] = (await self._finish_workspace()).model_dump(mode="json")
+            await self.end_episode()
         return Step(
             observations={AGENT: observation},
             rewards={AGENT: self.score().value if self._done else 0.0},
@@ -285,8 +286,8 @@ class CodeEnv:
             if problem:
                 entry.update(content=f"Error: {problem}", error=True)
             elif call.name == "run_python":
-                assert self._workspace is not None
-                result = await self._workspace.run_python(
+                assert self.episode.workspace is not None
+                result = await self.episode.workspace.run_python(
                     call.arguments["code"], limits=self.limits
                 )
                 self._runs += 1
@@ -322,25 +323,25 @@ class CodeEnv:
         return observation, info
 
     def drain_events(self) -> list[Payload]:
-        """Events for the log since the last call: the ``isolation: none`` warning."""
+        """Events for the log since the last call: the ``isolation: none`` warning
+        (after episode_start) and the workspace's manifest (at the episode's end)."""
         events, self._events = self._events, []
         return events
 
-    async def _finish_workspace(self) -> Manifest:
-        """The manifest of the episode's workspace (empty if it never ran), which is
-        then destroyed."""
-        workspace = self._workspace
-        manifest = Manifest()
-        if workspace is not None and workspace.started:
-            manifest = workspace.manifest(max_files=MANIFEST_FILES, max_bytes=MANIFEST_BYTES)
-        await self.aclose()
-        return manifest
+    async def end_episode(self) -> None:
+        """End the episode's workspace: its manifest queued for `drain_events` (once per
+        episode), then the workspace destroyed. Called on the last step and by the
+        runtime after every episode (a no-op the second time)."""
+        self._done = True
+        manifest = self.episode.take_manifest()
+        if manifest is not None:
+            self._events.append(manifest)
+        await self.episode.aclose()
 
     async def aclose(self) -> None:
-        """Destroy the episode's workspace (the runtime calls this when an episode ends)."""
-        workspace, self._workspace = self._workspace, None
-        if workspace is not None:
-            await workspace.close()
+        """Destroy the episode's workspace, if one is still open (the runtime calls this
+        when it is done with the environment)."""
+        await self.episode.aclose()
 
     def score(self) -> Score:
         metrics = {

@@ -19,8 +19,11 @@ Episode protocol (one agent, named `agent`):
   are also in ``data["tool_results"]`` (``id``, ``name``, ``content``, ``error``). An
   action without tool calls answers ``Error: ...``. After `max_turns` turns without a
   submission, the episode is truncated.
-- On the last step, ``info["workspace"]`` is the workspace's manifest (files, sizes,
-  SHA-256; see `palaestra.sandbox.EpisodeWorkspace`), then the workspace is destroyed.
+- At the episode's end (its last step, or `end_episode` when the runtime ends it: the
+  step limit, a budget, an error), the workspace's manifest (files, sizes, SHA-256,
+  capped; `palaestra.core.WorkspaceManifest`) is queued for `drain_events`, which the
+  runtime records as a ``workspace`` event, and the workspace is destroyed (see
+  `palaestra.sandbox.EpisodeWorkspace`).
 - `score()`: the fraction of hidden tests ``solution.py`` passed when submitted (0
   without a submission); `success` when it passed all. Metrics: `tests_passed`,
   `submitted`, `tool_calls` and `tool_errors`.
@@ -47,7 +50,6 @@ from palaestra.core import (
 from palaestra.envs._protocol import Score, Step
 from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict, verify
 from palaestra.sandbox import (
-    MANIFEST_KEY,
     TOOL_NAMES,
     EpisodeWorkspace,
     Limits,
@@ -287,7 +289,7 @@ class WorkspaceEnv:
         truncated = not terminated and self._turn >= self.params.max_turns
         self._done = terminated or truncated
         if self._done:
-            info[MANIFEST_KEY] = (await self.episode.finish()).model_dump(mode="json")
+            await self.end_episode()
         return Step(
             observations={AGENT: observation},
             rewards={AGENT: self.score().value if self._done else 0.0},
@@ -332,12 +334,24 @@ class WorkspaceEnv:
         return await verify(self.sandbox, self._task, code, self.limits)
 
     def drain_events(self) -> list[Payload]:
-        """Events for the log: the ``isolation: none`` warning, after episode_start."""
+        """Events for the log: the ``isolation: none`` warning (after episode_start) and
+        the workspace's manifest (at the episode's end)."""
         events, self._events = self._events, []
         return events
 
+    async def end_episode(self) -> None:
+        """End the episode's workspace: its manifest queued for `drain_events` (once per
+        episode), then the workspace destroyed. Called on the last step and by the
+        runtime after every episode (a no-op the second time)."""
+        self._done = True
+        manifest = self.episode.take_manifest()
+        if manifest is not None:
+            self._events.append(manifest)
+        await self.episode.aclose()
+
     async def aclose(self) -> None:
-        """Destroy the episode's workspace (the runtime calls this when an episode ends)."""
+        """Destroy the episode's workspace, if one is still open (the runtime calls this
+        when it is done with the environment)."""
         await self.episode.aclose()
 
     def score(self) -> Score:

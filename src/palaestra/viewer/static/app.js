@@ -10,7 +10,7 @@ const OUTCOMES = ["success", "failure", "error", "running"];
 const KINDS = [
   "episode_start", "observation", "model_request", "model_response", "tool_call",
   "tool_result", "message", "action", "env_step", "memory_read", "memory_write",
-  "governance", "fault", "contract_verdict", "score", "episode_end",
+  "governance", "fault", "contract_verdict", "workspace", "score", "episode_end",
 ];
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -417,6 +417,9 @@ class Timeline {
         f.passed ? "passed" : "violated"));
     }
     if (f.fault) badges.push(el("span", { class: "badge error" }, `fault: ${f.fault}`));
+    if (e.kind === "workspace" && f.files !== undefined) {
+      badges.push(el("span", { class: "badge tool" }, `${f.files} files${f.truncated ? " (truncated)" : ""}`));
+    }
     if (f.outcome) badges.push(el("span", { class: `badge ${f.outcome}` }, f.outcome));
     if (e.kind === "score" && f.value !== undefined) {
       badges.push(el("span", { class: `badge ${f.success ? "success" : "failure"}` },
