@@ -88,7 +88,7 @@ def test_run_the_documented_experiment(installed, tmp_path) -> None:
     shown = _palaestra(installed, tmp_path, "show", "last")
     assert shown.returncode == 0, shown.stderr
     scorer = next(line for line in shown.stdout.splitlines() if "read_every_entry" in line)
-    assert scorer.split()[:3] == ["example.ledger", "read_every_entry", "2"]
+    assert scorer.split()[:3] == ["example.ledger", "example.read_every_entry", "2"]
     assert "100%" in scorer
     replayed = _palaestra(installed, tmp_path, "replay", "last")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr

@@ -118,14 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             default=[],
             metavar="MODULE",
-            help="import MODULE first, for what it registers: environments, model providers "
-            "(repeatable)",
+            help="import MODULE first, for what it registers: environments, model providers, "
+            "scorers (repeatable)",
         )
     return parser
 
 
-_RESOLVES_ENVS = ("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train")
-"""The commands that build environments (and models), and so take `--import MODULE`."""
+_RESOLVES_ENVS = (
+    *("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train", "score"),
+)
+"""The commands that build environments, models or scorers: they take `--import MODULE`."""
 
 
 def main(argv: list[str] | None = None) -> int:

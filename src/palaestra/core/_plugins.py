@@ -208,6 +208,8 @@ class Registry(Generic[T]):
                 if known is not None:
                     self._refuse(name, known[0], obj)
                 if name in self.entries:
+                    if qualified_name(self.entries[name]) == obj:
+                        return  # what the string names is registered already
                     self._refuse(name, self.entries[name], obj)
             self.entries.pop(name, None)
             self.lazy[name] = (obj, options)

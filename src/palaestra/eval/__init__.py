@@ -116,11 +116,13 @@ from palaestra.eval._shapley import (
     shapley_values,
 )
 from palaestra.eval._spec import (
+    SCORERS,
     BoundScorer,
     Scored,
     ScorerSpec,
     build_scorer,
     parse_scorer_arg,
+    register_scorer,
     run_scorers,
     score_payloads,
 )
@@ -134,6 +136,7 @@ from palaestra.eval._stats import (
 )
 
 __all__ = [
+    "SCORERS",
     "AgentStats",
     "Amplification",
     "Attribution",
@@ -214,6 +217,7 @@ __all__ = [
     "programmatic",
     "record_field",
     "redundancy",
+    "register_scorer",
     "rubric",
     "run_costs",
     "run_measures",

@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -46,9 +46,12 @@ from palaestra.core import (
     ModelRequestEvent,
     ModelResponseEvent,
     Payload,
+    Registry,
     ScoreEvent,
     UserError,
     import_object,
+    qualified_name,
+    unknown_name,
 )
 from palaestra.eval._judge import (
     DEFAULT_GRADE_PATTERN,
@@ -60,8 +63,6 @@ from palaestra.eval._judge import (
 from palaestra.eval._match import exact, includes, numeric, programmatic
 from palaestra.eval._rubric import Rubric, rubric
 from palaestra.eval._scorer import EpisodeLog, Scorer, ScoreResult, Target, answer_extractor
-
-SCORER_KINDS = ("exact", "includes", "numeric", "rubric", "model_graded", "python")
 
 _OPTIONS: dict[str, set[str]] = {
     "exact": {"answer", "agent", "all", "ignore_case", "ignore_punctuation"},
@@ -83,14 +84,56 @@ _OPTIONS: dict[str, set[str]] = {
 }
 _COMMON = {"use", "name", "target"}
 
+SCORER_KINDS = tuple(_OPTIONS)
+"""palaestra's own scorer kinds (each with its options above)."""
+_PLUGIN_OPTIONS = {"threshold"}
+"""The options of a plugin scorer: its function reads the rest from the log and target."""
+
+
+def _as_scorer_function(name: str, obj: Any) -> Callable[..., Any]:
+    if not callable(obj):
+        raise UserError(f"scorer {name!r}: {qualified_name(obj)} is not a function")
+    return cast(Callable[..., Any], obj)
+
+
+SCORERS: Registry[Callable[..., Any]] = Registry(
+    "scorer",
+    "palaestra.scorers",
+    adapt=_as_scorer_function,
+    same=lambda old, new: old is new or qualified_name(old) == qualified_name(new),
+)
+"""Scorers other packages add: functions of `(EpisodeLog, Target)` (sync or async;
+returning a `ScoreResult`, a bool or a number, as `{python: ...}`), named in a scorer
+block's `use:`; by `register_scorer`, an entry point in group ``palaestra.scorers``, or
+``use: package.module:function``."""
+
+
+def register_scorer(name: str, fn: Callable[..., Any] | str, *, replace: bool = False) -> None:
+    """Make `fn` (or the ``package.module:function`` it names, imported when first used)
+    the scorer `use: NAME` (the same one again is accepted; another taking the name is a
+    `UserError` unless `replace`)."""
+    if name in _OPTIONS:
+        raise UserError(f"scorer {name!r} is one of palaestra's own; choose another name")
+    SCORERS.register(name, fn, replace=replace)
+
+
+def _plugin_scorer(use: str) -> Callable[..., Any]:
+    """The plugin scorer `use` names, or a `UserError` listing every kind and plugin."""
+    found = SCORERS.find(use)
+    if found is not None:
+        return found
+    known = [*SCORER_KINDS, *SCORERS.names()]
+    raise unknown_name("scorer", use, known, group=SCORERS.plugins.group)
+
 
 class ScorerSpec(BaseModel):
     """One scorer block (see the module docstring); options apply to the `use` named."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    use: Literal["exact", "includes", "numeric", "rubric", "model_graded", "python"] = "python"
-    """Which scorer; `{python: module:function}` alone means `use: python`."""
+    use: str = "python"
+    """Which scorer: one of `SCORER_KINDS`, or a plugin's (`SCORERS`); `{python:
+    module:function}` alone means `use: python`."""
     name: str | None = None
     """Name of its `score` events (default: `use`, or the function's name)."""
     target: Any = None
@@ -129,7 +172,12 @@ class ScorerSpec(BaseModel):
         given = set(self.model_fields_set)
         if self.python is not None and "use" not in given:
             self.use = "python"
-        allowed = _OPTIONS[self.use] | _COMMON
+        if self.use not in _OPTIONS:
+            try:
+                _plugin_scorer(self.use)
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+        allowed = _OPTIONS.get(self.use, _PLUGIN_OPTIONS) | _COMMON
         extra = sorted(given - allowed)
         if extra:
             raise ValueError(
@@ -172,6 +220,8 @@ class ScorerSpec(BaseModel):
             return self.name
         if self.use == "python" and self.python:
             return self.python.rpartition(":")[2].rpartition(".")[2] or "python"
+        if ":" in self.use:  # use: package.module:function
+            return self.use.rpartition(":")[2].rpartition(".")[2]
         return self.use
 
     def judge_refs(self) -> dict[str, str]:
@@ -206,12 +256,14 @@ def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSp
         data = {"python": text[len("python:") :]}
     elif text.endswith((".yaml", ".yml")):
         data = {"use": "rubric", "file": text}
-    elif text in SCORER_KINDS:
+    elif text in SCORER_KINDS or SCORERS.find(text) is not None:
         data = {"use": text}
     else:
+        plugins = SCORERS.names()
         raise UserError(
-            f"--scorer {text!r}: expected one of {', '.join(SCORER_KINDS[:5])}, "
-            "python:module:function, a rubric .yaml file, or a mapping like "
+            f"--scorer {text!r}: expected one of {', '.join(SCORER_KINDS[:5])}"
+            + (f", a plugin's ({', '.join(plugins)})" if plugins else "")
+            + ", python:module:function, a rubric .yaml file, or a mapping like "
             "'{use: includes, target: Paris}'"
         )
     if not isinstance(data, dict):
@@ -276,6 +328,8 @@ def build_scorer(
         if not callable(fn):
             raise ConfigError(f"scorer {spec.python!r} is not callable")
         return programmatic(fn, threshold=spec.threshold)
+    if spec.use not in _OPTIONS:
+        return programmatic(_plugin_scorer(spec.use), threshold=spec.threshold)
     judges = _judges(spec, judge_for)
     one = judges[""] if judges is not None and list(judges) == [""] else None
     if spec.use == "rubric":

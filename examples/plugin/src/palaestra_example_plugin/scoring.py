@@ -1,7 +1,9 @@
 """A scorer for `example.ledger`: did the clerk read every entry before answering?
 
-Used from an experiment as ``{python: "palaestra_example_plugin.scoring:read_every_entry"}``
-(docs/scorers.md): a function of the episode's log and its target.
+Installed, it is the scorer ``{use: example.read_every_entry}`` (the entry point in
+pyproject.toml); without installing, ``{python:
+"palaestra_example_plugin.scoring:read_every_entry"}`` names it (docs/scorers.md). A
+scorer is a function of the episode's log and its target.
 """
 
 from __future__ import annotations
