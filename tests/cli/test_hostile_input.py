@@ -268,6 +268,22 @@ def test_an_invalid_comparison_is_one_line() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"step": 1}\n{"loss": 2}\n', ":2: not a curve record"),
+        (b'{"step": 1, "reward_mean": "high"}\n', ":1: not a curve record"),
+        (b"\xff\xfe\n", ": not UTF-8 text"),
+    ],
+)
+def test_a_curve_file_that_is_not_one(home, capsys, content: bytes, expected: str) -> None:
+    curve = home / "curve.jsonl"
+    curve.write_bytes(content)
+    argv = ["report", "r1", "--curve", str(curve), "-o", str(home / "r.html")]
+    code, err = _call([*argv, "--store", str(home / "s.db")], capsys)
+    assert code == 2 and _one_error(err).startswith(f"error: {curve}{expected}"), err
+
+
 # -- fuzzing --------------------------------------------------------------------------
 
 _HOSTILE_VALUES = [

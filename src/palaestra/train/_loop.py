@@ -407,11 +407,41 @@ def read_curve(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / CURVE_FILE
-    if not path.exists():
-        from palaestra.core import UserError
+    from palaestra.core import UserError
 
+    if not path.exists():
         raise UserError(f"no curve file {path} (palaestra train writes {CURVE_FILE} there)")
-    return _curve_records(path.read_text())
+    try:  # a file the user names: every problem is theirs, with its line
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); not a curve file") from None
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        numbers = (
+            isinstance(record, dict)
+            and isinstance(record.get("step"), int | float)
+            and all(
+                isinstance(record[k], int | float) and not isinstance(record[k], bool)
+                for k in _CURVE_NUMBERS
+                if k in record
+            )
+        )
+        if not numbers:
+            raise UserError(
+                f"{path}:{number}: not a curve record (a JSON object with a numeric `step`, "
+                f"as palaestra train writes to {CURVE_FILE})"
+            )
+        records.append(record)
+    return records
+
+
+_CURVE_NUMBERS = ("step", "reward_mean", "success_rate", "score_mean")
 
 
 def learning_curves(
