@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
 from palaestra.core import Action, Observation, ToolCall, UserError
 from palaestra.envs import get_spec
-from palaestra.envs.interop import register_gymnasium, to_action, to_gymnasium
+from palaestra.envs.interop import register_gymnasium, to_action, to_gymnasium, to_pettingzoo
 from palaestra.runtime import AgentContext, EpisodeRecorder
 
 
@@ -86,3 +86,31 @@ def test_actions_from_text():
     assert to_action({"data": {"answer": 3}}) == Action(data={"answer": 3})
     with pytest.raises(UserError, match="expected an action as a str"):
         to_action(3)
+
+
+@pytest.mark.parametrize("adapter", ["gymnasium", "pettingzoo"])
+def test_the_last_step_carries_the_episodes_events(adapter: str) -> None:
+    # code.python's workspace manifest (and its isolation: none warning) reach a policy
+    # driven through the adapters, as the runtime records them in the log
+    params = {"num_tasks": 1, "isolation": "none"}
+    write = ToolCall(id="w", name="run_python", arguments={"code": "open('n.txt','w').write('hi')"})
+    submit = ToolCall(id="s", name="submit", arguments={"code": "def solve(*a):\n    return 0\n"})
+    actions = [Action(tool_calls=[call]).model_dump_json() for call in (write, submit)]
+    if adapter == "gymnasium":
+        env = to_gymnasium("code.python", params=params)
+        env.reset(seed=0)
+        first = env.step(actions[0])[4]
+        *_, terminated, _, info = env.step(actions[1])
+    else:
+        env = to_pettingzoo("code.python", params=params)
+        env.reset(seed=0)
+        first = env.step({"agent": actions[0]})[4]["agent"]
+        _, _, ended, _, infos = env.step({"agent": actions[1]})
+        terminated, info = ended["agent"], infos["agent"]
+    assert terminated and "events" not in first
+    kinds = [event["kind"] for event in info["events"]]
+    assert kinds == ["governance", "workspace"]
+    manifest = info["events"][1]
+    assert [(f["path"], f["size"]) for f in manifest["files"]] == [("n.txt", 2)]
+    assert json.loads(json.dumps(info["events"])) == info["events"]  # plain JSON data
+    env.close()

@@ -1,12 +1,14 @@
 """What the adapters share: the optional-dependency check, the private event loop that
-drives an async environment from synchronous Gymnasium / PettingZoo calls, and the
-text forms of observations and actions.
+drives an async environment from synchronous Gymnasium / PettingZoo calls, the
+episode's end (the environment's events, e.g. a workspace's manifest), and the text
+forms of observations and actions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import json
 import threading
 from collections.abc import Coroutine
@@ -87,6 +89,20 @@ async def close_env(env: Environment) -> None:
         result = close()
         if asyncio.iscoroutine(result):
             await result
+
+
+async def end_episode(env: Environment) -> list[dict[str, Any]]:
+    """The episode's end as palaestra's runtime makes it: the environment's optional
+    ``end_episode()``, then what its optional ``drain_events()`` hands over (e.g. a
+    workspace's manifest), as JSON data (``{"kind": ..., **payload}``)."""
+    hook = getattr(env, "end_episode", None)
+    if hook is not None:
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
+    drain = getattr(env, "drain_events", None)
+    events = drain() if drain is not None else []
+    return [{"kind": event.kind, **event.model_dump(mode="json")} for event in events]
 
 
 def observation_text(observation: Observation | None, max_text: int) -> str:

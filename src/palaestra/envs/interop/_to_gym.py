@@ -6,7 +6,9 @@ to ``max_action_text`` characters, sampled from printable ASCII) read by `to_act
 JSON object of `Action` fields is that action (tool calls), other text is
 ``Action(text=...)``; an `Action` or a dict of its fields is accepted too. ``info``
 carries the structured observation (``data``, ``tools``), the environment's step info
-(``env_info``), and, on the last step, the verified ``score``.
+(``env_info``), and, on the last step, the verified ``score`` and the ``events`` the
+environment has for the log at the episode's end (its ``end_episode()`` is called
+then; e.g. ``code.python``'s workspace manifest, ``{"kind": "workspace", ...}``).
 
 ``reset(seed=..., options={"task": id})``: the palaestra seed is ``seed`` (or drawn from
 ``np_random`` when None), the task is ``options["task"]``, else the adapter's fixed
@@ -28,6 +30,7 @@ from palaestra.envs.interop._common import (
     DEFAULT_MAX_TEXT,
     LoopThread,
     close_env,
+    end_episode,
     observation_info,
     observation_text,
     resolve_env,
@@ -114,6 +117,7 @@ class GymnasiumEnv(gym.Env[str, Any]):
         terminated, truncated = bool(result.terminated), bool(result.truncated)
         if terminated or truncated:
             self._done = True
+            info["events"] = self._loop.run(end_episode(self.env))
             score = self.score()
             info["score"] = {"value": score.value, "success": score.success, **score.metrics}
         reward = float(result.rewards.get(self.agent, 0.0))

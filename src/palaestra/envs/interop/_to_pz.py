@@ -5,7 +5,9 @@ Every agent is live from ``reset`` until the episode ends, when all of them term
 an observation, a reward, the two flags and an info, as PettingZoo requires; but only
 the agents the palaestra environment asked to act (``info[agent]["acting"]``) have their
 actions forwarded. The others read `WAITING` and their actions are ignored; an acting
-agent without an action sends an empty `Action`.
+agent without an action sends an empty `Action`. On the last step every agent's info
+holds the verified ``score`` and the ``events`` the environment has for the log at the
+episode's end (its ``end_episode()`` is called then; e.g. a workspace's manifest).
 
 Spaces, per agent and cached (the same object on every call): observations are
 `AnyText` (any string up to ``max_text`` characters), actions `AnyText` strings up to
@@ -34,6 +36,7 @@ from palaestra.envs.interop._common import (
     DEFAULT_MAX_TEXT,
     LoopThread,
     close_env,
+    end_episode,
     observation_info,
     observation_text,
     resolve_env,
@@ -136,6 +139,7 @@ class PettingZooEnv(ParallelEnv[str, str, Any]):
         for agent in self.agents:
             infos[agent]["env_info"] = json.loads(env_info)
         if result.terminated or result.truncated:
+            events = json.dumps(self._loop.run(end_episode(self.env)))
             score = self.score()
             for agent in self.agents:
                 infos[agent]["score"] = {
@@ -143,6 +147,7 @@ class PettingZooEnv(ParallelEnv[str, str, Any]):
                     "success": score.success,
                     **score.metrics,
                 }
+                infos[agent]["events"] = json.loads(events)
             self.agents = []
             self._acting = set()
         return texts, rewards, terminated, truncated, infos
