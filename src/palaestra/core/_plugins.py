@@ -21,16 +21,17 @@ matches, how to make a plugin reachable) behave the same everywhere.
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from palaestra.core._errors import UserError
+
+if TYPE_CHECKING:  # importlib.metadata and difflib are imported when first needed
+    from importlib.metadata import EntryPoint
 
 
 def is_reference(name: str) -> bool:
@@ -96,22 +97,22 @@ class PluginGroup:
     def __init__(self, group: str, *, what: str):
         self.group = group
         self.what = what
-        self._points: list[importlib.metadata.EntryPoint] | None = None
-        self._loaded: dict[str, list[tuple[importlib.metadata.EntryPoint, Any]]] = {}
+        self._points: list[EntryPoint] | None = None
+        self._loaded: dict[str, list[tuple[EntryPoint, Any]]] = {}
 
-    def entry_points(self) -> list[importlib.metadata.EntryPoint]:
+    def entry_points(self) -> list[EntryPoint]:
         """Every entry point of the group in the installed distributions (read once)."""
         if self._points is None:
-            self._points = sorted(
-                importlib.metadata.entry_points(group=self.group), key=lambda ep: ep.name
-            )
+            from importlib.metadata import entry_points
+
+            self._points = sorted(entry_points(group=self.group), key=lambda ep: ep.name)
         return self._points
 
     def names(self) -> list[str]:
         """The names the installed distributions declare, sorted, without duplicates."""
         return sorted({ep.name for ep in self.entry_points()})
 
-    def load(self, name: str) -> list[tuple[importlib.metadata.EntryPoint, Any]]:
+    def load(self, name: str) -> list[tuple[EntryPoint, Any]]:
         """The objects the entry points named `name` point at (empty when none is)."""
         if name not in self._loaded:
             loaded = []
@@ -121,11 +122,11 @@ class PluginGroup:
             self._loaded[name] = loaded
         return self._loaded[name]
 
-    def load_all(self) -> list[tuple[importlib.metadata.EntryPoint, Any]]:
+    def load_all(self) -> list[tuple[EntryPoint, Any]]:
         """Every entry point of the group, loaded (for listings such as `palaestra envs`)."""
         return [pair for name in self.names() for pair in self.load(name)]
 
-    def _load_one(self, point: importlib.metadata.EntryPoint) -> Any:
+    def _load_one(self, point: EntryPoint) -> Any:
         try:
             return point.load()
         except Exception as exc:  # the plugin's code or packaging: its author must act
@@ -136,7 +137,7 @@ class PluginGroup:
             ) from exc
 
 
-def distribution(point: importlib.metadata.EntryPoint) -> str:
+def distribution(point: EntryPoint) -> str:
     """``name version`` of the distribution that declares `point` (or ``unknown``)."""
     dist = point.dist
     if dist is None:
@@ -147,6 +148,8 @@ def distribution(point: importlib.metadata.EntryPoint) -> str:
 def unknown_name(what: str, name: str, known: Iterable[str], *, group: str) -> UserError:
     """The error for a name no registry knows: close matches, then how to make a
     plugin reachable."""
+    import difflib
+
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
