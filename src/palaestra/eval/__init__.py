@@ -19,7 +19,8 @@
   `banzhaf_values`, `coalitions_needed`, `shapley_from_records`); the HTML report
   (`build_report`, `write_report`);
 - scorers (docs/scorers.md): the `Scorer` protocol over an `EpisodeLog` and a `Target`,
-  `exact`, `includes`, `numeric`, `programmatic`, hierarchical `rubric`s (`Rubric`),
+  `exact`, `includes`, `numeric`, `programmatic`, `workspace_files` (the files an
+  agent left in its workspace), hierarchical `rubric`s (`Rubric`),
   `model_graded` with judges and majority vote; scorer blocks as data (`ScorerSpec`,
   `build_scorer`, `run_scorers`, `score_payloads`); per-scorer summaries
   (`scorer_rows`, `scorer_table`); judge calibration (`calibrate`: agreement, Cohen's
@@ -27,6 +28,7 @@
 """
 
 from palaestra.core import wilson_interval
+from palaestra.eval._artifacts import workspace_files
 from palaestra.eval._calibration import Calibration, calibrate
 from palaestra.eval._compare import (
     EpisodeCost,
@@ -235,5 +237,6 @@ __all__ = [
     "successes_by_task",
     "wilcoxon_signed_rank",
     "wilson_interval",
+    "workspace_files",
     "write_report",
 ]

@@ -9,7 +9,8 @@ result.value, result.success, result.answer, result.explanation, result.metadata
 ```
 
 - `EpisodeLog` is the episode's events with the few views scorers need: the episode
-  start, the environment's own score, each agent's action texts and tool calls.
+  start, the environment's own score, each agent's action texts and tool calls, the
+  files its workspace held at the end (`workspace`).
 - `Target` is what is right: the `target:` of a scorer block, else what the environment
   says (`Environment.target()`, recorded on its `score` event). `values` are the
   acceptable (or, with `all=True`, required) answers as text; `data` the target as given.
@@ -43,6 +44,7 @@ from palaestra.core import (
     ToolCallEvent,
     Usage,
     UserError,
+    WorkspaceManifest,
 )
 
 
@@ -191,6 +193,15 @@ class EpisodeLog:
         """The environment's own score (the `score` event without a scorer name)."""
         for event in self.events:
             if isinstance(event.payload, ScoreEvent) and not event.payload.scorer:
+                return event.payload
+        return None
+
+    @cached_property
+    def workspace(self) -> WorkspaceManifest | None:
+        """What the episode's workspace held at its end (the last ``workspace`` event:
+        files with kinds, sizes, SHA-256), or None where the episode held none."""
+        for event in reversed(self.events):
+            if isinstance(event.payload, WorkspaceManifest):
                 return event.payload
         return None
 

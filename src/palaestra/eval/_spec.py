@@ -8,6 +8,7 @@ scorers:
   - {use: model_graded, model: judge, template: "...{answer}..."}
   - {use: model_graded, model: [judge_a, judge_b, judge_c]}   # majority vote
   - {python: "my_pkg.scoring:policy_followed"}       # a function of (EpisodeLog, Target)
+  - {use: workspace_files, target: {solution.py: true, scratch.txt: false}}  # files left
 ```
 
 Each block becomes one named scorer (`name`, default the `use`, or the function name);
@@ -53,6 +54,7 @@ from palaestra.core import (
     qualified_name,
     unknown_name,
 )
+from palaestra.eval._artifacts import workspace_files
 from palaestra.eval._judge import (
     DEFAULT_GRADE_PATTERN,
     DEFAULT_INSTRUCTIONS,
@@ -81,6 +83,7 @@ _OPTIONS: dict[str, set[str]] = {
         "success_at",
     },
     "python": {"python", "threshold"},
+    "workspace_files": set(),
 }
 _COMMON = {"use", "name", "target"}
 
@@ -328,6 +331,8 @@ def build_scorer(
         if not callable(fn):
             raise ConfigError(f"scorer {spec.python!r} is not callable")
         return programmatic(fn, threshold=spec.threshold)
+    if spec.use == "workspace_files":
+        return programmatic(workspace_files)
     if spec.use not in _OPTIONS:
         return programmatic(_plugin_scorer(spec.use), threshold=spec.threshold)
     judges = _judges(spec, judge_for)
