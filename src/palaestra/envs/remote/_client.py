@@ -5,7 +5,11 @@ Life of one client: the first ``reset`` creates a remote instance (``POST /creat
 ``params`` when given, checking that the server serves ``env``) and resets it; ``step``
 posts the actions. When a step ends the episode, its response carries the score, and the
 client closes the remote instance and its connections at once (the next ``reset`` makes a
-new one), so an episode that ends on its own leaves nothing open. ``aclose()`` releases
+new one), so an episode that ends on its own leaves nothing open. An episode the runtime
+ends (a step limit, a budget, an error) ends on the server too: ``end_episode()`` posts
+``POST /end``. The served environment's events (``drain_events()``: an ``isolation:
+none`` warning, a workspace's manifest) come back with ``reset``, ``step`` and ``end``
+and are handed on by this client's ``drain_events()``. ``aclose()`` releases
 everything at any time; the server closes instances left idle for its idle timeout.
 
 `agents`, `tasks()` and `score()` are synchronous in the `Environment` protocol:
@@ -38,11 +42,12 @@ from typing import Any
 
 import httpx
 
-from palaestra.core import Action, Observation, PalaestraError, UserError
+from palaestra.core import Action, Observation, PalaestraError, Payload, UserError
 from palaestra.envs._protocol import Score, Step
 from palaestra.envs.remote._wire import (
     TOKEN_ENV,
     dump_actions,
+    load_events,
     load_observations,
     load_score,
     load_step,
@@ -120,6 +125,7 @@ class HttpEnvironment:
         self._target: Any = None
         self._tasks: list[str] | None = None
         self._final: Score | None = None
+        self._events: list[Payload] = []
         # a client dropped without aclose() (the runner builds one per episode and never
         # closes it) still releases its instance and connections
         weakref.finalize(self, _release_when_collected, self._live).atexit = False
@@ -161,7 +167,9 @@ class HttpEnvironment:
             data = await self._request("POST", "/reset", json={"env_idx": self._live.idx, **body})
         self._agents = list(data.get("agents") or self._agents)
         self._target = data.get("target")
-        return load_observations(data["observations"])
+        observations = load_observations(data["observations"])
+        self._events = self._load_events(data, "POST /reset")
+        return observations
 
     def task_target(self) -> Any:
         """The served environment's target for the current task (what scorers compare
@@ -179,11 +187,43 @@ class HttpEnvironment:
             "POST", "/step", json={"env_idx": self._live.idx, "actions": dump_actions(actions)}
         )
         step = load_step(data)
+        self._events += self._load_events(data, "POST /step")
         if step.terminated or step.truncated:
             if "score" in data:
                 self._final = load_score(data["score"])
                 await self.aclose()  # the episode is over: release the remote instance
         return step
+
+    def drain_events(self) -> list[Payload]:
+        """The served environment's events since the last call (see the module doc)."""
+        events, self._events = self._events, []
+        return events
+
+    async def end_episode(self) -> None:
+        """End the episode on the server (``POST /end``: its environment's
+        ``end_episode()``) and keep its events for `drain_events`. Nothing to do once
+        the instance is released (an episode that ended on its own), or for a server
+        without the verb (404: an older one, or an instance it closed)."""
+        if self._live.idx is None:
+            return
+        try:
+            data = await self._request("POST", "/end", json={"env_idx": self._live.idx})
+        except RemoteEnvError as exc:
+            if exc.status == 404:
+                return
+            raise
+        self._events += self._load_events(data, "POST /end")
+
+    def _load_events(self, data: dict[str, Any], verb: str) -> list[Payload]:
+        try:
+            return load_events(data.get("events"))
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            raise RemoteEnvError(
+                f"remote environment {self.base_url}: {verb} answered events that are not "
+                f"valid: {exc}",
+                url=self.base_url,
+                verb=verb,
+            ) from None
 
     def score(self) -> Score:
         if self._final is not None:

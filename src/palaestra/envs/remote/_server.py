@@ -50,10 +50,12 @@ from palaestra.core import Action, Observation, UserError
 from palaestra.envs._protocol import Environment
 from palaestra.envs._registry import get_spec
 from palaestra.envs.remote._wire import (
+    ENV_EVENT_KINDS,
     CloseRequest,
     CreateRequest,
     ResetRequest,
     StepRequest,
+    dump_events,
     dump_observations,
     dump_score,
     dump_step,
@@ -271,7 +273,11 @@ def create_app(
             instance.observations = observations
             instance.over = None
             agents = _agents(instance.env)
-            reply = {"observations": dump_observations(observations), "agents": agents}
+            reply = {
+                "observations": dump_observations(observations),
+                "agents": agents,
+                "events": _drain(instance.env),
+            }
             target = getattr(instance.env, "task_target", None)
             if callable(target):  # what scorers compare with (optional in the protocol)
                 reply["target"] = _call_env("task_target", target)
@@ -292,6 +298,7 @@ def create_app(
             result = await _await_env("step", instance.env.step(actions))
             instance.observations = result.observations
             out = dump_step(result)
+            out["events"] = _drain(instance.env)
             if result.terminated or result.truncated:
                 instance.over = "terminated" if result.terminated else "truncated"
                 try:
@@ -301,6 +308,16 @@ def create_app(
             else:
                 instance.over = None
             return JSONResponse(out)
+
+    @app.post("/end")
+    async def end(body: CloseRequest) -> JSONResponse:
+        instance = pool.get(body.env_idx)
+        async with instance.lock:
+            hook = getattr(instance.env, "end_episode", None)
+            if instance.observations is not None and hook is not None:
+                instance.over = "ended"
+                await _await_env("end_episode", _maybe_await(hook()))
+            return JSONResponse({"events": _drain(instance.env)})
 
     @app.get("/observation")
     async def observation(env_idx: int) -> dict[str, Any]:
@@ -366,6 +383,20 @@ def _actions(body: StepRequest, instance: _Instance) -> dict[str, Action]:
             f"environment; this one has agents {agents}: send actions ({{agent: Action}})",
         )
     return {agents[0]: Action(text=body.action)}
+
+
+def _drain(env: Environment) -> list[dict[str, Any]]:
+    """What the environment's optional ``drain_events()`` hands over, for the client (the
+    kinds of `ENV_EVENT_KINDS`; others are not the environment's to report)."""
+    drain = getattr(env, "drain_events", None)
+    if drain is None:
+        return []
+    events = _call_env("drain_events", drain)
+    return dump_events([e for e in events if e.kind in ENV_EVENT_KINDS])
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 def _agents(env: Environment) -> list[str]:

@@ -6,10 +6,14 @@ AgentGym's verbs and field names, extended for palaestra's multi-agent contract:
 - ``GET /`` (health) → ``{status: "ok", env, params, instances, max_instances,
   idle_timeout_s}``
 - ``POST /create`` ``{params?}`` (the body is optional) → ``{id, env_idx, env, agents}``
-- ``POST /reset`` ``{env_idx, seed=0, task?, data_idx?}`` → ``{observations, agents}``
+- ``POST /reset`` ``{env_idx, seed=0, task?, data_idx?}`` → ``{observations, agents,
+  events}``
 - ``POST /step`` ``{env_idx, actions: {agent: Action}}``, or ``{env_idx, action: str}``
-  for a single-agent env → ``{observations, rewards, terminated, truncated, info}``
-  and AgentGym's ``{state, reward, done}``, plus ``score`` when done
+  for a single-agent env → ``{observations, rewards, terminated, truncated, info,
+  events}`` and AgentGym's ``{state, reward, done}``, plus ``score`` when done
+- ``POST /end`` ``{env_idx}`` → ``{events}``: the episode is over (ended by the client's
+  runtime: a step limit, a budget, an error); the environment's ``end_episode()`` runs
+  (e.g. a workspace's manifest is taken and the workspace destroyed)
 - ``GET /observation?env_idx=`` → ``{observations, state}``
 - ``POST /close`` ``{env_idx}`` → ``{closed: env_idx}``
 - ``GET /tasks`` (the server's params), ``?env_idx=`` (an instance's) or
@@ -21,6 +25,8 @@ Observations and actions travel as their pydantic JSON (``model_dump(mode="json"
 ``state`` is AgentGym's observation string (the text of the one observing agent, or one
 ``[agent] text`` block per agent), ``reward`` the sum of the step's rewards, ``done``
 ``terminated or truncated``. ``data_idx`` (AgentGym's task index) picks ``tasks()[i]``.
+``events`` are what the environment's ``drain_events()`` handed over (``[{kind,
+payload}]``, kinds in `ENV_EVENT_KINDS`), for the client's log.
 Errors are JSON ``{"error": message}`` with a 4xx/5xx status.
 """
 
@@ -30,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from palaestra.core import Action, Observation
+from palaestra.core import PAYLOADS, Action, Observation, Payload
 from palaestra.envs._protocol import Score, Step
 
 TOKEN_ENV = "PALAESTRA_ENV_TOKEN"
@@ -76,9 +82,36 @@ class StepRequest(_Body):
 
 
 class CloseRequest(_Body):
-    """Body of ``POST /close``."""
+    """Body of ``POST /close`` (and of ``POST /end``)."""
 
     env_idx: int = Field(ge=0, le=MAX_INT, description="instance id returned by POST /create")
+
+
+ENV_EVENT_KINDS = frozenset({"governance", "fault", "workspace"})
+"""Event kinds a served environment may hand over for the client's log: what it reports
+about itself (an ``isolation: none`` warning, an injected fault, a workspace's manifest),
+never the kinds the client's runtime writes (``episode_end``, ``score``...)."""
+
+
+def dump_events(events: list[Payload]) -> list[dict[str, Any]]:
+    return [{"kind": event.kind, "payload": event.model_dump(mode="json")} for event in events]
+
+
+def load_events(data: Any) -> list[Payload]:
+    """The events of a response (none when the server sends none: an older server)."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ValueError(f"expected events as a JSON list, got {type(data).__name__}")
+    events: list[Payload] = []
+    for item in data:
+        kind = item.get("kind") if isinstance(item, dict) else None
+        if kind not in ENV_EVENT_KINDS:
+            raise ValueError(
+                f"an environment may report events of kinds {sorted(ENV_EVENT_KINDS)}, got {kind!r}"
+            )
+        events.append(PAYLOADS[kind].model_validate(item.get("payload")))
+    return events
 
 
 def dump_observations(observations: dict[str, Observation]) -> dict[str, Any]:
