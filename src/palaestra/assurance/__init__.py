@@ -19,7 +19,14 @@ Pure functions over events (`palaestra.core.Event`); this package imports only
 """
 
 from palaestra.assurance._check import CheckReport, ContractSummary, check_run
-from palaestra.assurance._config import BUILTINS, ContractSpec, build_contracts, builtin
+from palaestra.assurance._config import (
+    BUILTINS,
+    CONTRACTS,
+    ContractSpec,
+    build_contracts,
+    builtin,
+    register_contract,
+)
 from palaestra.assurance._contracts import (
     CheckResult,
     Contract,
@@ -77,6 +84,7 @@ from palaestra.assurance._trace_library import (
 
 __all__ = [
     "BUILTINS",
+    "CONTRACTS",
     "CATEGORIES",
     "LEVELS",
     "SECRET_PATTERNS",
@@ -123,6 +131,7 @@ __all__ = [
     "no_action_after_block",
     "no_role_drift",
     "no_secrets",
+    "register_contract",
     "run_assurance",
     "step_contract",
     "terminates_within",

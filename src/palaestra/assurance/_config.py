@@ -35,7 +35,14 @@ from palaestra.assurance._contracts import (
     step_contract,
     trace_contract,
 )
-from palaestra.core import ConfigError, import_object
+from palaestra.core import (
+    ConfigError,
+    Registry,
+    UserError,
+    import_object,
+    params_from_signature,
+    qualified_name,
+)
 
 BUILTINS: dict[str, tuple[type[step.Params], Callable[..., Contract]]] = {
     "tool_args_schema": (step.ToolArgsSchemaParams, step.tool_args_schema),
@@ -51,16 +58,61 @@ BUILTINS: dict[str, tuple[type[step.Params], Callable[..., Contract]]] = {
 }
 """Every built-in contract: YAML name → (parameter model, factory)."""
 
+ContractKind = tuple[type[BaseModel], Callable[..., Contract]]
+"""A contract `use:` can name: its parameter model and its factory, called with the
+validated parameters and ``name=``, ``on_violation=``."""
+
+
+def _as_kind(use: str, obj: Any) -> ContractKind:
+    """A registered contract from what a registration or entry point gives: a
+    ``(Params, factory)`` pair, or a factory whose keyword parameters (besides `name`
+    and `on_violation`) become its parameters."""
+    if isinstance(obj, tuple) and len(obj) == 2 and callable(obj[1]):
+        return obj
+    if not callable(obj):
+        raise ConfigError(
+            f"contract {use!r}: {qualified_name(obj)} is not a contract factory or a "
+            "(Params, factory) pair"
+        )
+    model, _ = params_from_signature(obj, exclude=("name", "on_violation"))
+    return model, obj
+
+
+CONTRACTS: Registry[ContractKind] = Registry(
+    "contract",
+    "palaestra.contracts",
+    adapt=_as_kind,
+    same=lambda old, new: old == new or qualified_name(old[1]) == qualified_name(new[1]),
+    references=False,
+)
+"""The contracts `use:` names: the built-ins, those registered with `register_contract`
+(by a module given with ``--import``) and those of entry points in group
+``palaestra.contracts``; ``python: module:function`` names any other by reference."""
+for _builtin_use, _builtin_kind in BUILTINS.items():
+    CONTRACTS.register(_builtin_use, _builtin_kind)
+
+
+def register_contract(use: str, factory: Any, *, replace: bool = False) -> None:
+    """Make `factory` (a ``(Params, factory)`` pair, or a factory with keyword
+    parameters plus ``name`` and ``on_violation``) the contract ``use: USE``."""
+    if use in BUILTINS:
+        raise ConfigError(f"contract {use!r} is one of palaestra's own; choose another name")
+    CONTRACTS.register(use, factory, replace=replace)
+
+
+def _kind(use: str) -> ContractKind:
+    try:
+        return CONTRACTS.get(use)
+    except UserError as exc:
+        raise ConfigError(str(exc)) from None
+
 
 def builtin(
     use: str, *, name: str | None = None, on_violation: OnViolation = "record", **params: Any
 ) -> Contract:  # noqa: E501
     """The built-in contract `use` with `params` (validated: a `ConfigError` names what is
     wrong and the valid choices)."""
-    found = BUILTINS.get(use)
-    if found is None:
-        raise ConfigError(f"unknown contract {use!r}; valid: {', '.join(BUILTINS)}")
-    model, factory = found
+    model, factory = _kind(use)
     try:
         checked = model.model_validate(params)
     except ValidationError as exc:
@@ -105,14 +157,13 @@ class ContractSpec(BaseModel):
         if (self.use is None) == (self.python is None):
             raise ValueError(
                 "give either `use: NAME` (a built-in contract: "
-                f"{', '.join(BUILTINS)}) or `python: module:function`"
+                f"{', '.join(BUILTINS)}, or a plugin's) or `python: module:function`"
             )
         if self.use is not None:
-            found = BUILTINS.get(self.use)
-            if found is None:
-                raise ValueError(
-                    f"use: unknown contract {self.use!r}; valid: {', '.join(BUILTINS)}"
-                )
+            try:
+                found = _kind(self.use)
+            except ConfigError as exc:
+                raise ValueError(f"use: {exc}") from None
             try:
                 found[0].model_validate(self.params)
             except ValidationError as exc:

@@ -61,6 +61,7 @@ from palaestra.core._plugins import (
     import_modules,
     is_reference,
     load_reference,
+    params_from_signature,
     qualified_name,
     unknown_name,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "model_request_payload",
     "model_response_payload",
     "observation_payload",
+    "params_from_signature",
     "qualified_name",
     "unknown_name",
     "wilson_interval",

@@ -33,6 +33,8 @@ from palaestra.core._errors import UserError
 if TYPE_CHECKING:  # importlib.metadata and difflib are imported when first needed
     from importlib.metadata import EntryPoint
 
+    from pydantic import BaseModel
+
 
 def is_reference(name: str) -> bool:
     """Whether `name` has the form ``package.module:Name``."""
@@ -145,19 +147,21 @@ def distribution(point: EntryPoint) -> str:
     return f"'{dist.metadata['Name']} {dist.version}'"
 
 
-def unknown_name(what: str, name: str, known: Iterable[str], *, group: str) -> UserError:
+def unknown_name(
+    what: str, name: str, known: Iterable[str], *, group: str, references: bool = True
+) -> UserError:
     """The error for a name no registry knows: close matches, then how to make a
-    plugin reachable."""
+    plugin reachable (`references`: whether ``package.module:Name`` is one way)."""
     import difflib
 
     known = sorted(set(known))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    ways = "is named package.module:Name, or registered" if references else "is registered"
     return UserError(
         f"unknown {what} {name!r}; {hint}known: {', '.join(known) or '(none)'}. "
-        f"An outside {what} is named package.module:Name, or registered by a module "
-        f"given with --import MODULE, or by an installed package's entry point in "
-        f"group {group!r} (see docs/extending.md)"
+        f"An outside {what} {ways} by a module given with --import MODULE, or by an "
+        f"installed package's entry point in group {group!r} (see docs/extending.md)"
     )
 
 
@@ -248,7 +252,9 @@ class Registry(Generic[T]):
             return self.entries[name]
         if name in self.lazy:
             return self._resolve_lazy(name)
-        raise unknown_name(self.what, name, self.names(), group=self.plugins.group)
+        raise unknown_name(
+            self.what, name, self.names(), group=self.plugins.group, references=self._references
+        )
 
     def find(self, name: str) -> T | None:
         """`get`, or None for a name nobody knows (errors of plugins that fail still
@@ -297,6 +303,39 @@ class Registry(Generic[T]):
             f"{qualified_name(new)} cannot take the name (choose another, or pass "
             f"replace=True)"
         )
+
+
+def params_from_signature(
+    obj: Callable[..., Any], *, exclude: Iterable[str] = ()
+) -> tuple[type[BaseModel], list[str]]:
+    """A pydantic model of `obj`'s parameters (their annotations and defaults; unknown
+    keys refused) and their names, leaving out `exclude` and ``*args``/``**kwargs``: the
+    validated parameters of a plugin given as a plain class or function."""
+    import inspect
+    import typing
+
+    from pydantic import ConfigDict, create_model
+
+    skip = set(exclude)
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return create_model("Params", __config__=ConfigDict(extra="forbid")), []
+    try:
+        hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+    except Exception:  # an annotation that cannot be resolved: take any value
+        hints = {}
+    fields: dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in skip:
+            continue
+        annotation = hints.get(parameter.name, Any)
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    model = create_model("Params", __config__=ConfigDict(extra="forbid"), **fields)
+    return model, list(fields)
 
 
 def qualified_name(obj: Any) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
-from palaestra.core import Operator, Registry, UserError, qualified_name
+from palaestra.core import Operator, Registry, UserError, params_from_signature, qualified_name
 from palaestra.envs._protocol import Environment
 
 
@@ -142,7 +142,7 @@ def spec_from_object(
     model = params or _declared_params(obj)
     if model is not None:
         return EnvSpec(env_id, obj, model, description, baseline)
-    model, names = _params_from_signature(env_id, obj)
+    model, names = params_from_signature(obj)
 
     def factory(validated: Any) -> Environment:
         return cast(Environment, obj(**{name: getattr(validated, name) for name in names}))
@@ -167,26 +167,6 @@ def _declared_params(obj: Any) -> type[BaseModel] | None:
         if isinstance(hint, type) and issubclass(hint, BaseModel):
             return hint
     return None
-
-
-def _params_from_signature(env_id: str, obj: Any) -> tuple[type[BaseModel], list[str]]:
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return create_model(f"{env_id}.params"), []
-    try:
-        hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
-    except Exception:
-        hints = {}
-    fields: dict[str, Any] = {}
-    for parameter in signature.parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        annotation = hints.get(parameter.name, Any)
-        default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (annotation, default)
-    model = create_model("Params", __config__=ConfigDict(extra="forbid"), **fields)
-    return model, list(fields)
 
 
 def registered() -> dict[str, EnvSpec]:
