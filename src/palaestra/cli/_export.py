@@ -21,7 +21,6 @@ from typing import Any
 
 from palaestra.core import UserError
 
-EXPORT_FORMATS = ("jsonl", "adp", "sft", "parquet", "otel")
 ADP_VERSIONS = ("1.2.0", "1.3.0", "1.5.0")
 """What `--adp-version` takes (`palaestra.store.ADP_VERSIONS`, without importing the store)."""
 IMPORT_FORMATS = ("jsonl", "adp")
@@ -33,11 +32,10 @@ def add_export_parsers(sub: Any, store_arg: Callable[[argparse.ArgumentParser], 
     p.add_argument("run", help="run id, a unique prefix, or 'last'")
     p.add_argument(
         "--format",
-        choices=EXPORT_FORMATS,
         default="jsonl",
         help="jsonl: the run itself (re-importable); adp: Agent Data Protocol trajectories; "
         "sft: chat-format training data; parquet: analytics tables; otel: OpenTelemetry "
-        "GenAI spans",
+        "GenAI spans; or a format another package adds (docs/extending.md)",
     )
     p.add_argument("-o", "--output", help="file to write (default: stdout; parquet: required)")
     p.add_argument("--agent", action="append", help="adp/sft: only this agent (repeatable)")
@@ -88,6 +86,15 @@ def cmd_export(store: Any, args: argparse.Namespace) -> int:
         raise UserError("--agent applies to --format adp and sft only")
     if fmt != "sft" and (args.all or args.no_metadata):
         raise UserError("--all and --no-metadata apply to --format sft only")
+    from palaestra.store import EXPORT_FORMATS, run_exporter
+
+    if fmt not in EXPORT_FORMATS:  # a plugin's format (palaestra.store.register_exporter)
+        wrote = run_exporter(
+            fmt, store, run.run_id, Path(args.output) if args.output else sys.stdout
+        )
+        if args.output:
+            print(f"exported {wrote} of run {run.run_id} to {args.output}", file=sys.stderr)
+        return 0
     if fmt == "parquet":
         from palaestra.store import export_parquet
 

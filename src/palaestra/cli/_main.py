@@ -119,17 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
             default=[],
             metavar="MODULE",
             help="import MODULE first, for what it registers: environments, model providers, "
-            "scorers, contracts (repeatable)",
+            "scorers, contracts, export formats (repeatable)",
         )
     return parser
 
 
 _RESOLVES_ENVS = (
     *("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train", "score"),
-    "check",
+    *("check", "export"),
 )
-"""The commands that build environments, models, scorers or contracts: they take
-`--import MODULE`."""
+"""The commands that build environments, models, scorers, contracts or exports: they
+take `--import MODULE`."""
 
 
 def main(argv: list[str] | None = None) -> int:

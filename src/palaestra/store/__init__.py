@@ -28,6 +28,12 @@ from palaestra.store._adp_schema import (
 )
 from palaestra.store._adp_write import export_adp
 from palaestra.store._doctor import DoctorReport, check_store
+from palaestra.store._exporters import (
+    EXPORT_FORMATS,
+    EXPORTERS,
+    register_exporter,
+    run_exporter,
+)
 from palaestra.store._jsonl import JSONL_FORMAT_VERSION, export_jsonl
 from palaestra.store._jsonl_import import JsonlImport, import_jsonl
 from palaestra.store._lease import Lease
@@ -47,6 +53,8 @@ from palaestra.store._sqlite import Store
 __all__ = [
     "ADP_SCHEMA_VERSION",
     "ADP_VERSIONS",
+    "EXPORTERS",
+    "EXPORT_FORMATS",
     "JSONL_FORMAT_VERSION",
     "STORE_SCHEMA_VERSION",
     "Adp12Trajectory",
@@ -85,5 +93,7 @@ __all__ = [
     "read_adp",
     "read_adp_dataset",
     "recover_store",
+    "register_exporter",
+    "run_exporter",
     "to_hf_dataset",
 ]
