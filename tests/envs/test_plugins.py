@@ -182,3 +182,26 @@ def test_cli_import_registers_before_the_command(plugins, capsys) -> None:
     assert "error: --import no_such_script: no module named 'no_such_script'" in (
         capsys.readouterr().err
     )
+
+
+def test_envs_json_shows_defaults_built_by_a_factory(plugins, capsys) -> None:
+    import json
+
+    from palaestra_example_plugin.ledger import LedgerEnv
+    from pydantic import BaseModel, Field
+
+    class Params(BaseModel):
+        weights: list[int] = Field(default_factory=lambda: [1, 2], description="weights")
+
+    register(EnvSpec("factory.defaults", lambda params: LedgerEnv(params), Params))
+    assert main(["envs", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["factory.defaults"]["params"]
+    assert listed == [
+        {
+            "name": "weights",
+            "type": "list[int]",
+            "default": [1, 2],
+            "required": False,
+            "description": "weights",
+        }
+    ]
