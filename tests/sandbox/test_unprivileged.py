@@ -64,26 +64,47 @@ def test_the_battery_holds_when_run_by_an_unprivileged_user() -> None:
     python = _interpreter()
     if python is None:
         pytest.skip(f"no python{sys.version_info.major}.{sys.version_info.minor} uid 65534 can run")
-    site = sysconfig.get_paths()["purelib"]
-    assert _readable_by_others(Path(site)) and _readable_by_others(REPO / "src"), (
-        "the virtualenv and the repository must be readable by others for this test"
-    )
+    site = Path(sysconfig.get_paths()["purelib"])
     scratch = tempfile.mkdtemp(prefix="palaestra-unprivileged-")
     os.chown(scratch, NOBODY, NOBODY)
+    # A checkout (or virtualenv) under a directory others cannot enter, such as /root,
+    # is bind-mounted at a path they can reach, in a mount namespace of the test's own.
+    binds: list[tuple[Path, Path]] = []
+    repo = REPO
+    if not (_readable_by_others(REPO / "src") and _readable_by_others(REPO / "tests")):
+        repo = Path(scratch) / "repo"
+        binds.append((REPO, repo))
+    if not _readable_by_others(site):
+        if site.is_relative_to(REPO) and binds:
+            site = repo / site.relative_to(REPO)
+        else:
+            view = Path(scratch) / "site"
+            binds.append((site, view))
+            site = view
+    mounts = ["true"]
+    for source, target in binds:
+        target.mkdir(mode=0o755)
+        mounts.append(f"mount --bind '{source}' '{target}'")
     try:
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": scratch,
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src"), site]),
+            "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "src"), str(site)]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "LANG": "C.UTF-8",
         }
+        battery = [
+            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", python,
+            "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", f"{scratch}/tmp",
+            "-o", "addopts=", "tests/sandbox/test_hostile.py", "tests/sandbox/test_workspace.py",
+        ]  # fmt: skip
+        if binds:  # mount, enter the view, then drop to nobody (only root gets here)
+            script = " && ".join([*mounts, f"cd '{repo}'", 'exec "$@"'])
+            battery = ["unshare", "--mount", "--propagation", "private", "--",
+                       "sh", "-c", script, "sh", *battery]  # fmt: skip
         done = subprocess.run(
-            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", python,
-             "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", f"{scratch}/tmp",
-             "-o", "addopts=", "tests/sandbox/test_hostile.py", "tests/sandbox/test_workspace.py"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
-        )  # fmt: skip
+            battery, cwd=REPO, env=env, capture_output=True, text=True, timeout=240
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     tail = (done.stdout + done.stderr)[-3000:]
