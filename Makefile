@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install dev browser sandbox lint typecheck bench clean
+.PHONY: demo test test-fast install dev browser sandbox lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ test: dev $(VENV)/.browser $(VENV)/.bwrap
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The edit loop: the suite without the slow, embedded-model and browser tests (make test,
+# and CI, run everything).
+test-fast: dev $(VENV)/.bwrap
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow and not llm and not browser"
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks examples
