@@ -162,8 +162,11 @@ def test_python_objects_equal_the_yaml(tmp_path):
         (
             "topology: independent",
             "topology: star",
-            "exp.yaml:6: systems.vote.topology: unknown topology 'star'; valid: single, "
-            "independent, centralized, decentralized, hybrid, recursive, pipeline",
+            "exp.yaml:6: systems.vote.topology: unknown topology 'star'; known: centralized, "
+            "decentralized, hybrid, independent, pipeline, recursive, single. An outside "
+            "topology is named package.module:Name, or registered by a module given with "
+            "--import MODULE, or by an installed package's entry point in group "
+            "'palaestra.topologies'",
         ),
         (
             "orchestrator: boss",
@@ -219,9 +222,9 @@ def test_python_objects_equal_the_yaml(tmp_path):
         (
             "      coder: {kind: llm, model: m, max_tool_rounds: 2}",
             "      coder: {kind: system, members: {q: {kind: llm}}}",
-            "exp.yaml:23: systems.team.members.coder: a system needs a `topology` (single, "
-            "independent, centralized, decentralized, hybrid, recursive, pipeline) or `use: "
-            "NAME` of a system defined under `systems:`",
+            "exp.yaml:23: systems.team.members.coder: a system needs a `topology` "
+            "(centralized, decentralized, hybrid, independent, pipeline, recursive, single) "
+            "or `use: NAME` of a system defined under `systems:`",
         ),
         (
             "      coder: {kind: llm, model: m, max_tool_rounds: 2}",

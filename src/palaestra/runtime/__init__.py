@@ -44,7 +44,6 @@ from palaestra.runtime._stress import (
     stress,
 )
 from palaestra.runtime._systems_config import (
-    TOPOLOGIES,
     CentralizedSystemConfig,
     DecentralizedSystemConfig,
     HybridSystemConfig,
@@ -53,9 +52,11 @@ from palaestra.runtime._systems_config import (
     PipelineSystemConfig,
     RecursiveSystemConfig,
     SingleSystemConfig,
+    SystemBase,
     SystemConfig,
     SystemRefConfig,
 )
+from palaestra.runtime._topologies import TOPOLOGIES, Members, Topology, register_topology
 
 __all__ = [
     "DEFAULT_STORE",
@@ -94,11 +95,14 @@ __all__ = [
     "ShapleyConfig",
     "ShapleyModule",
     "ShapleyRun",
+    "Members",
     "SingleSystemConfig",
     "StressReport",
     "StressSpace",
+    "SystemBase",
     "SystemConfig",
     "SystemRefConfig",
+    "Topology",
     "Violation",
     "arun",
     "astress",
@@ -106,6 +110,7 @@ __all__ = [
     "load_experiment",
     "load_fault_plan",
     "model_judge",
+    "register_topology",
     "rescore",
     "run",
     "run_episode",

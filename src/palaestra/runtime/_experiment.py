@@ -30,8 +30,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -248,14 +250,26 @@ class PythonOperatorConfig(_Config):
         return _check_import(value, info)
 
 
+def _operator_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        return kind if isinstance(kind, str) else None
+    return getattr(value, "kind", None)
+
+
 OperatorConfig = Annotated[
-    BaselineOperatorConfig
-    | LLMOperatorConfig
-    | ScriptedOperatorConfig
-    | HumanOperatorConfig
-    | PythonOperatorConfig
-    | SystemConfig,
-    Field(discriminator="kind"),
+    Annotated[BaselineOperatorConfig, Tag("baseline")]
+    | Annotated[LLMOperatorConfig, Tag("llm")]
+    | Annotated[ScriptedOperatorConfig, Tag("scripted")]
+    | Annotated[HumanOperatorConfig, Tag("human")]
+    | Annotated[PythonOperatorConfig, Tag("python")]
+    | Annotated[SystemConfig, Tag("system")],
+    Discriminator(
+        _operator_kind,
+        custom_error_type="operator_kind",
+        custom_error_message="unknown operator kind; valid: "
+        + ", ".join(repr(kind) for kind in OPERATOR_KINDS),
+    ),
 ]
 """Any operator config; `system` (a multi-agent topology, see `_systems_config`) holds
 further operator configs as its members."""

@@ -20,7 +20,6 @@ from palaestra.core import ConfigError, Operator
 from palaestra.runtime._systems_config import (
     AGGREGATES,
     RECURSIVE_ROLES,
-    SYSTEM_CONFIG_CLASSES,
     CentralizedSystemConfig,
     DecentralizedSystemConfig,
     HybridSystemConfig,
@@ -29,8 +28,10 @@ from palaestra.runtime._systems_config import (
     PipelineSystemConfig,
     RecursiveSystemConfig,
     SingleSystemConfig,
+    SystemBase,
     SystemRefConfig,
 )
+from palaestra.runtime._topologies import TOPOLOGIES, Members, register_topology
 
 # -- pipeline schemas -------------------------------------------------------------------
 
@@ -166,7 +167,7 @@ def resolve(config: Any, systems: Mapping[str, Any]) -> Any:
 
 
 def is_system(config: Any) -> bool:
-    return isinstance(config, (SystemRefConfig, *SYSTEM_CONFIG_CLASSES))
+    return isinstance(config, (SystemRefConfig, SystemBase))
 
 
 # -- building ---------------------------------------------------------------------------
@@ -190,14 +191,14 @@ def build_system(
     path: str = "",
     agent: str = "",
 ) -> Operator:
-    """The `palaestra.systems` topology a config describes, members built recursively:
-    systems by this function, the others by `leaf`. `path` and `agent` are the system's
-    own (see `LeafBuilder`; "" at the top)."""
-    from palaestra import systems as topo
-
+    """The operator a system config describes, built by its registered topology
+    (`TOPOLOGIES`), members built recursively: systems by this function, the others by
+    `leaf`. `path` and `agent` are the system's own (see `LeafBuilder`; "" at the top)."""
     config = resolve(config, systems)
+    if not isinstance(config, SystemBase):
+        raise TypeError(f"not a system config: {config!r}")
 
-    def member(name: str, as_agent: str | None = None) -> Operator:
+    def member(name: str, as_agent: str | None) -> Operator:
         sub = config.members[name]
         where = _below(path, name)
         who = _below(agent, name) if as_agent is None else as_agent
@@ -205,59 +206,93 @@ def build_system(
             return build_system(sub, leaf, systems=systems, path=where, agent=who)
         return leaf(sub, where, who)
 
-    def many(names: list[str] | None) -> dict[str, Operator]:
-        return {name: member(name) for name in names or []}
+    return TOPOLOGIES.get(config.topology).build(config, Members(member, agent))
 
-    if isinstance(config, SingleSystemConfig):
-        # the member acts as the system's agent itself
-        return topo.Single(member(config.member or "", agent))
-    if isinstance(config, IndependentSystemConfig):
-        judge: Any = config.aggregate
-        if judge not in AGGREGATES:
-            judge = member(judge, _below(agent, "aggregator"))
-        return topo.Independent(many(config.voters), aggregate=judge)
-    if isinstance(config, CentralizedSystemConfig):
-        from palaestra.operators import LLMOperator
 
-        boss = member(config.orchestrator, agent)  # it acts in the system's own context
-        if not isinstance(boss, LLMOperator):
-            raise ConfigError(
-                f"orchestrator {config.orchestrator!r} built a {type(boss).__name__}; "
-                "it must be an LLMOperator (it delegates by calling workers as tools)"
-            )
-        return topo.Centralized(
-            boss, many(config.workers), mode=config.mode, max_delegations=config.max_delegations
+# -- the built-in topologies (registered like any other: see `_topologies`) ------------
+
+
+@register_topology("single", SingleSystemConfig)
+def _single(config: SingleSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    # the member acts as the system's agent itself
+    return topo.Single(members(config.member or "", agent=members.agent))
+
+
+@register_topology("independent", IndependentSystemConfig)
+def _independent(config: IndependentSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    judge: Any = config.aggregate
+    if judge not in AGGREGATES:
+        judge = members(judge, agent=members.below("aggregator"))
+    return topo.Independent(members.many(config.voters), aggregate=judge)
+
+
+@register_topology("centralized", CentralizedSystemConfig)
+def _centralized(config: CentralizedSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+    from palaestra.operators import LLMOperator
+
+    boss = members(config.orchestrator, agent=members.agent)  # acts in the system's context
+    if not isinstance(boss, LLMOperator):
+        raise ConfigError(
+            f"orchestrator {config.orchestrator!r} built a {type(boss).__name__}; "
+            "it must be an LLMOperator (it delegates by calling workers as tools)"
         )
-    if isinstance(config, DecentralizedSystemConfig):
-        return topo.Decentralized(
-            many(config.peers), rounds=config.rounds, edges=config.edges, decide=config.decide
-        )
-    if isinstance(config, HybridSystemConfig):
-        return topo.Hybrid(
-            member(config.coordinator, _below(agent, "coordinator")),
-            many(config.workers),
-            peer_rounds=config.peer_rounds,
-            edges=config.edges,
-        )
-    if isinstance(config, RecursiveSystemConfig):
-        # a role acts at every node of the tree; its first use is `root/<role>`
-        roles = {
-            role: member(getattr(config, role), _below(agent, f"root/{role}"))
-            for role in RECURSIVE_ROLES
-        }
-        return topo.Recursive(**roles, max_depth=config.max_depth)
-    if isinstance(config, PipelineSystemConfig):
-        return topo.Pipeline([_stage(stage, member) for stage in config.stages])
-    raise TypeError(f"not a system config: {config!r}")
+    return topo.Centralized(
+        boss, members.many(config.workers), mode=config.mode, max_delegations=config.max_delegations
+    )
 
 
-def _stage(stage: PipelineStageConfig, member: Callable[[str], Operator]) -> Any:
+@register_topology("decentralized", DecentralizedSystemConfig)
+def _decentralized(config: DecentralizedSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    return topo.Decentralized(
+        members.many(config.peers), rounds=config.rounds, edges=config.edges, decide=config.decide
+    )
+
+
+@register_topology("hybrid", HybridSystemConfig)
+def _hybrid(config: HybridSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    return topo.Hybrid(
+        members(config.coordinator, agent=members.below("coordinator")),
+        members.many(config.workers),
+        peer_rounds=config.peer_rounds,
+        edges=config.edges,
+    )
+
+
+@register_topology("recursive", RecursiveSystemConfig)
+def _recursive(config: RecursiveSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    # a role acts at every node of the tree; its first use is `root/<role>`
+    roles = {
+        role: members(getattr(config, role), agent=members.below(f"root/{role}"))
+        for role in RECURSIVE_ROLES
+    }
+    return topo.Recursive(**roles, max_depth=config.max_depth)
+
+
+@register_topology("pipeline", PipelineSystemConfig)
+def _pipeline(config: PipelineSystemConfig, members: Members) -> Operator:
+    from palaestra import systems as topo
+
+    return topo.Pipeline([_stage(stage, members) for stage in config.stages])
+
+
+def _stage(stage: PipelineStageConfig, members: Members) -> Any:
     from palaestra.systems import Stage
 
     name = stage.name or stage.member
     return Stage(
         name=name,
-        operator=member(stage.member),
+        operator=members(stage.member),
         schema=stage.schema_model(),
         instructions=stage.instructions,
     )

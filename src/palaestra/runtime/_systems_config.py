@@ -25,8 +25,12 @@ role: a name used twice, a role naming no member, and a member no role uses are 
 (an unused member is almost always a misspelt reference, and a comparison run without
 it would be silently wrong).
 
-`_systems_build` turns a config into the `palaestra.systems` objects and checks what
-needs several configs at once (references between named systems and their cycles).
+Topologies are plugins (`_topologies.TOPOLOGIES`): `topology: NAME` is looked up in the
+registry and the system validated by that topology's config model (a `SystemBase`
+subclass; the built-in ones are below), so an outside topology is validated, and its
+errors located in the file, like a built-in one. `_systems_build` registers the built-in
+topologies with their build functions and checks what needs several configs at once
+(references between named systems and their cycles).
 """
 
 from __future__ import annotations
@@ -37,30 +41,22 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
+
+from palaestra.core import UserError
+from palaestra.runtime._topologies import TOPOLOGIES
 
 if TYPE_CHECKING:  # defined in _experiment, which imports this module; see `rebuild`
     from palaestra.runtime._experiment import OperatorConfig
 
 OPERATOR_KINDS = ("baseline", "llm", "scripted", "human", "python", "system")
 """Valid `kind`s of an operator config."""
-
-TOPOLOGIES = (
-    "single",
-    "independent",
-    "centralized",
-    "decentralized",
-    "hybrid",
-    "recursive",
-    "pipeline",
-)
-"""Valid `topology`s of a `system` operator."""
 
 _TOOL_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,52}$")
 
@@ -88,20 +84,29 @@ def operator_shorthand(value: Any) -> Any:
         topology = value.get("topology")
         if topology is None and "use" not in value:
             raise ValueError(
-                f"a system needs a `topology` ({', '.join(TOPOLOGIES)}) or `use: NAME` "
-                "of a system defined under `systems:`"
+                f"a system needs a `topology` ({', '.join(TOPOLOGIES.names())}) or `use: "
+                "NAME` of a system defined under `systems:`"
             )
-        if topology is not None and topology not in TOPOLOGIES:
-            raise ValueError(
-                f"topology: unknown topology {topology!r}; valid: {', '.join(TOPOLOGIES)}"
-            )
+        if topology is not None:
+            if not isinstance(topology, str):
+                raise ValueError(f"topology: expected a topology name, got {topology!r}")
+            try:
+                TOPOLOGIES.get(topology)
+            except UserError as exc:  # unknown (close matches), or a plugin that fails
+                raise ValueError(f"topology: {exc}") from None
         if topology is not None and "use" in value:
             raise ValueError("use: a system either defines a `topology` or `use`s a named one")
     return value
 
 
-class _SystemBase(_Config):
+class SystemBase(_Config):
+    """What every topology's config holds: the members (operator configs, nested
+    systems) and the check that each member plays exactly one role. A topology's config
+    subclasses it, adds its own fields (which name members) and says in `roles()` which
+    field names which member; `_defaults()` fills role lists left out."""
+
     kind: Literal["system"] = "system"
+    topology: str = Field(description="The registered topology (see TOPOLOGIES).")
     members: dict[str, OperatorConfig] = Field(
         min_length=1, description="The members by name: operator configs or systems."
     )
@@ -132,7 +137,7 @@ class _SystemBase(_Config):
         """Fill role lists left out (e.g. workers = every other member)."""
 
     @model_validator(mode="after")
-    def _check_roles(self) -> _SystemBase:
+    def _check_roles(self) -> SystemBase:
         self._defaults()
         defined = ", ".join(self.members)
         seen: dict[str, str] = {}
@@ -155,7 +160,7 @@ class _SystemBase(_Config):
         return self
 
     def topology_name(self) -> str:
-        return str(getattr(self, "topology", "system"))
+        return self.topology
 
     def _others(self, *taken: str | None) -> list[str]:
         return [name for name in self.members if name not in taken]
@@ -181,7 +186,7 @@ def _role_list(field: str, names: list[str] | None) -> list[tuple[str, str]]:
     return [(f"{field}.{i}", name) for i, name in enumerate(names or [])]
 
 
-class SingleSystemConfig(_SystemBase):
+class SingleSystemConfig(SystemBase):
     """`single`: one member acts alone (the reference point of comparisons)."""
 
     topology: Literal["single"] = "single"
@@ -200,7 +205,7 @@ class SingleSystemConfig(_SystemBase):
         return [("member", self.member or "")]
 
 
-class IndependentSystemConfig(_SystemBase):
+class IndependentSystemConfig(SystemBase):
     """`independent`: voters answer the same observation in parallel; an aggregator
     (majority vote, first valid answer, or a judge member) picks the action."""
 
@@ -230,7 +235,7 @@ class IndependentSystemConfig(_SystemBase):
         return _role_list("voters", self.voters) + judge
 
 
-class CentralizedSystemConfig(_SystemBase):
+class CentralizedSystemConfig(SystemBase):
     """`centralized`: an orchestrator (an LLM) delegates sub-tasks to workers exposed to
     it as tools; `holistic` emits the whole delegation plan in one turn."""
 
@@ -279,7 +284,7 @@ def _check_edges(edges: list[tuple[str, str]] | None, nodes: list[str], who: str
         seen.add((a, b))
 
 
-class DecentralizedSystemConfig(_SystemBase):
+class DecentralizedSystemConfig(SystemBase):
     """`decentralized`: peers on a communication graph exchange messages for `rounds`
     rounds (debate, consensus), then the action is decided."""
 
@@ -301,7 +306,7 @@ class DecentralizedSystemConfig(_SystemBase):
         return _role_list("peers", self.peers)
 
 
-class HybridSystemConfig(_SystemBase):
+class HybridSystemConfig(SystemBase):
     """`hybrid`: a coordinator plus peer rounds among its workers."""
 
     topology: Literal["hybrid"] = "hybrid"
@@ -324,7 +329,7 @@ class HybridSystemConfig(_SystemBase):
         return [("coordinator", self.coordinator), *_role_list("workers", self.workers)]
 
 
-class RecursiveSystemConfig(_SystemBase):
+class RecursiveSystemConfig(SystemBase):
     """`recursive` (ROMA): an atomizer decides atomic vs. decompose, a planner returns
     sub-tasks with dependencies, executors run them, an aggregator merges the results;
     `max_depth` bounds the recursion."""
@@ -382,7 +387,7 @@ class PipelineStageConfig(_Config):
         return inline_schema(self.name or self.member, self.schema_)
 
 
-class PipelineSystemConfig(_SystemBase):
+class PipelineSystemConfig(SystemBase):
     """`pipeline` (MetaGPT SOP): stages run in order, each handing a validated output on."""
 
     topology: Literal["pipeline"] = "pipeline"
@@ -410,52 +415,49 @@ class SystemRefConfig(_Config):
     use: str
 
 
-def _topology_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        found = value.get("topology")
-        return str(found) if found is not None else ("use" if "use" in value else None)
-    return getattr(value, "topology", "use")
+_OPERATOR_CONFIG: list[Any] = []
+"""`OperatorConfig` (set by `rebuild`): a topology's config defined after _experiment was
+imported is completed with it when first used."""
 
 
-SystemConfig = Annotated[
-    Annotated[SingleSystemConfig, Tag("single")]
-    | Annotated[IndependentSystemConfig, Tag("independent")]
-    | Annotated[CentralizedSystemConfig, Tag("centralized")]
-    | Annotated[DecentralizedSystemConfig, Tag("decentralized")]
-    | Annotated[HybridSystemConfig, Tag("hybrid")]
-    | Annotated[RecursiveSystemConfig, Tag("recursive")]
-    | Annotated[PipelineSystemConfig, Tag("pipeline")]
-    | Annotated[SystemRefConfig, Tag("use")],
-    Discriminator(_topology_tag),
-]
-"""A `system` operator config: one of the seven topologies, or a reference by name."""
+def _validate_system(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> Any:
+    """A system config: a `use:` reference, or validated by the config model of the
+    topology it names (looked up in `TOPOLOGIES`, so a plugin's topology is validated by
+    its own model; pydantic keeps the field locations of its errors)."""
+    if isinstance(value, (SystemBase, SystemRefConfig)):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a system mapping (topology, members, ...), got {value!r}")
+    topology = value.get("topology")
+    if topology is None:
+        if "use" in value:
+            return SystemRefConfig.model_validate(value, context=info.context)
+        value = operator_shorthand({"kind": "system", **value})  # raises: names the fix
+    if not isinstance(topology, str):
+        raise ValueError(f"topology: expected a topology name, got {topology!r}")
+    try:
+        config = TOPOLOGIES.get(topology).config
+    except UserError as exc:
+        raise ValueError(f"topology: {exc}") from None
+    if not config.__pydantic_complete__ and _OPERATOR_CONFIG:
+        config.model_rebuild(_types_namespace={"OperatorConfig": _OPERATOR_CONFIG[0]})
+    return config.model_validate(value, context=info.context)
 
-TopologyConfig = (
-    SingleSystemConfig
-    | IndependentSystemConfig
-    | CentralizedSystemConfig
-    | DecentralizedSystemConfig
-    | HybridSystemConfig
-    | RecursiveSystemConfig
-    | PipelineSystemConfig
-)
-"""A system config that defines its topology (not a reference)."""
 
-SYSTEM_CONFIG_CLASSES: tuple[type[BaseModel], ...] = (
-    SingleSystemConfig,
-    IndependentSystemConfig,
-    CentralizedSystemConfig,
-    DecentralizedSystemConfig,
-    HybridSystemConfig,
-    RecursiveSystemConfig,
-    PipelineSystemConfig,
-)
+SystemConfig = Annotated[Any, WrapValidator(_validate_system)]
+"""A `system` operator config: a `SystemBase` subclass (the config model of the
+registered topology its `topology:` names), or a `SystemRefConfig` (`use: NAME`)."""
 
-UNION_TAGS = frozenset({*TOPOLOGIES, "system", "use"})
+UNION_TAGS = frozenset({"system", "use"})
 """Tags pydantic adds to error locations of system configs (not in the file)."""
 
 
 def rebuild(operator_config: Any) -> None:
-    """Resolve the `members` field type once `OperatorConfig` exists (_experiment)."""
-    for cls in SYSTEM_CONFIG_CLASSES:
+    """Resolve the `members` field type once `OperatorConfig` exists (_experiment); the
+    built-in topologies' configs are completed here, others when first validated."""
+    _OPERATOR_CONFIG[:] = [operator_config]
+    classes: list[type[SystemBase]] = [SystemBase, *SystemBase.__subclasses__()]
+    for cls in classes:
         cls.model_rebuild(_types_namespace={"OperatorConfig": operator_config})
