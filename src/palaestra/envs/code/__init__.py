@@ -17,7 +17,8 @@ from palaestra.envs.code import (
 )
 from palaestra.envs.code._baseline import CodeBaseline, code_baseline
 from palaestra.envs.code._blueprint import EXAMPLES, TESTS, Blueprint, Family
-from palaestra.envs.code._env import AGENT, TOOLS, CodeEnv, CodeParams
+from palaestra.envs.code._env import TOOLS, CodeEnv, CodeParams
+from palaestra.envs.code._task_env import AGENT
 from palaestra.envs.code._tasks import (
     FAMILIES,
     CodeTask,

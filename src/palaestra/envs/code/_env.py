@@ -44,25 +44,15 @@ out of observations and `info`, so a replay with the same actions gives the same
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from palaestra.core import (
-    Action,
-    Message,
-    Observation,
-    Payload,
-    ToolCall,
-    ToolSpec,
-    UserError,
-)
-from palaestra.envs._protocol import Score, Step
-from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict, verify
-from palaestra.sandbox import EpisodeWorkspace, Limits, Sandbox, isolation_event
+from palaestra.core import ToolCall, ToolSpec
+from palaestra.envs.code._task_env import CodeTaskEnv, SandboxLimitsMixin, TaskListParams
+from palaestra.envs.code._tasks import CodeTask, verify
+from palaestra.sandbox import EpisodeWorkspace, Sandbox, Workspace
 
-AGENT = "agent"
-"""Name of the one agent of `code.python`."""
 MANIFEST_FILES = 200
 """Files listed at most in the workspace manifest recorded at an episode's end."""
 MANIFEST_BYTES = 16 << 20
@@ -101,12 +91,9 @@ TOOLS = [
 """The environment tools an agent of `code.python` may call at every turn."""
 
 
-class CodeParams(BaseModel):
+class CodeParams(SandboxLimitsMixin, TaskListParams):
     """Parameters of `code.python`."""
 
-    model_config = ConfigDict(extra="forbid")
-    num_tasks: int = Field(default=100, ge=1, le=10_000, description="How many tasks to generate.")
-    task_seed: int = Field(default=0, ge=0, description="Seed of the generated tasks.")
     max_turns: int = Field(
         default=10, ge=1, le=1000, description="Agent turns before the episode is truncated."
     )
@@ -136,62 +123,28 @@ class CodeParams(BaseModel):
         "in the log).",
     )
 
-    def limits(self) -> Limits:
-        """The sandbox limits these parameters describe."""
-        return Limits(
-            cpu_seconds=self.cpu_seconds,
-            memory_mb=self.memory_mb,
-            wall_seconds=self.wall_seconds,
-            max_output_bytes=self.max_output_bytes,
-            max_processes=self.max_processes,
-        )
 
-
-class CodeEnv:
+class CodeEnv(CodeTaskEnv[CodeParams]):
     """Generated Python tasks, a sandbox to try code in, hidden tests to score it."""
 
+    ENV_ID: ClassVar[str] = "code.python"
+    COUNTS: ClassVar[tuple[str, ...]] = ("runs", "failed_runs")
+    NO_TOOL_CALL: ClassVar[str] = (
+        "Error: no tool was called. Call run_python(code) to try code, or "
+        "submit(code) to submit your solution."
+    )
+
     def __init__(self, params: CodeParams | None = None, *, sandbox: Sandbox | None = None):
-        self.params = params if params is not None else CodeParams()
-        """The validated parameters (what the registry's baseline is built from)."""
-        self.limits = self.params.limits()
-        self.sandbox = sandbox or Sandbox(
-            self.limits, isolation=self.params.isolation, disk_mb=self.params.disk_mb
-        )
-        self.episode = EpisodeWorkspace(
+        super().__init__(params if params is not None else CodeParams(), sandbox)
+
+    def _episode_workspace(self) -> EpisodeWorkspace:
+        # its commands are this environment's own run_python, so no workspace tools
+        return EpisodeWorkspace(
             self.sandbox.workspace,
             include=(),
             manifest_files=MANIFEST_FILES,
             manifest_bytes=MANIFEST_BYTES,
         )
-        """The episode's workspace (its commands are this environment's own
-        ``run_python``, so no workspace tools)."""
-        self._events: list[Payload] = []
-        self._tasks = TaskSet(self.params.task_seed, self.params.num_tasks)
-        self._task: CodeTask | None = None
-        self._verdict: Verdict | None = None
-        self._turn = 0
-        self._runs = 0
-        self._failed_runs = 0
-        self._done = True
-
-    @property
-    def agents(self) -> list[str]:
-        return [AGENT]
-
-    def tasks(self) -> list[str]:
-        return list(self._tasks.ids)
-
-    def task(self, task_id: str) -> CodeTask:
-        """The task `task_id` (with its hidden tests), or a `UserError`."""
-        task = self._tasks.get(task_id)
-        if task is None:
-            shown = ", ".join(self._tasks.ids[:6]) + (", ..." if len(self._tasks) > 6 else "")
-            raise UserError(
-                f"unknown task {task_id!r} for code.python (task_seed="
-                f"{self.params.task_seed}, num_tasks={self.params.num_tasks}); valid "
-                f"tasks: {shown}"
-            )
-        return task
 
     def instructions(self) -> str:
         """The rules of the episode: the tools, the limits, the turns."""
@@ -210,73 +163,16 @@ class CodeEnv:
             f"You have {self.params.max_turns} turns."
         )
 
-    async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
-        chosen = self.task(self._tasks.ids[seed % len(self._tasks)] if task is None else task)
-        self._task = chosen
-        self._verdict = None
-        workspace = await self.episode.open(start=False)
-        event = isolation_event(workspace, "code.python")
-        self._events = [event] if event is not None else []
-        self._turn = self._runs = self._failed_runs = 0
-        self._done = False
-        instructions, prompt = self.instructions(), chosen.prompt()
-        data = {
-            **self._data("task"),
-            "family": chosen.family,
-            "signature": chosen.signature,
-            "examples": [e.model_dump(mode="json") for e in chosen.examples],
-        }
-        return {
-            AGENT: Observation(
-                text=f"{instructions}\n\n{prompt}",
-                data=data,
-                tools=list(TOOLS),
-                messages=[
-                    Message(role="system", content=instructions),
-                    Message(role="user", content=prompt),
-                ],
-            )
-        }
+    async def _open(self, task: CodeTask) -> Workspace:
+        return await self.episode.open(start=False)  # started by the first run_python
 
-    def _data(self, source: str, **extra: Any) -> dict[str, Any]:
-        assert self._task is not None
-        return {"task_id": self._task.id, "turn": self._turn, "source": source, **extra}
+    def _task_data(self, task: CodeTask) -> dict[str, Any]:
+        return {"examples": [e.model_dump(mode="json") for e in task.examples]}
 
-    async def step(self, actions: dict[str, Action]) -> Step:
-        if self._done or self._task is None:
-            raise UserError("the episode is over (or not started): call reset() first")
-        if set(actions) != {AGENT}:
-            raise UserError(f"expected exactly one action, for {AGENT!r}; got {sorted(actions)}")
-        action = actions[AGENT]
-        self._turn += 1
-        if action.tool_calls:
-            observation, info = await self._run_tools(action.tool_calls)
-        else:
-            text = (
-                "Error: no tool was called. Call run_python(code) to try code, or "
-                "submit(code) to submit your solution."
-            )
-            observation = Observation(
-                text=text,
-                data=self._data("env", error=text),
-                tools=list(TOOLS),
-                messages=[Message(role="user", content=text)],
-            )
-            info = {"source": "env", "tool_calls": 0, "tool_errors": 1}
-        terminated = self._verdict is not None
-        truncated = not terminated and self._turn >= self.params.max_turns
-        self._done = terminated or truncated
-        if self._done:
-            await self.end_episode()
-        return Step(
-            observations={AGENT: observation},
-            rewards={AGENT: self.score().value if self._done else 0.0},
-            terminated=terminated,
-            truncated=truncated,
-            info=info,
-        )
+    def _specs(self) -> list[ToolSpec]:
+        return list(TOOLS)
 
-    async def _run_tools(self, calls: list[ToolCall]) -> tuple[Observation, dict[str, Any]]:
+    async def _run_calls(self, calls: list[ToolCall]) -> list[dict[str, Any]]:
         assert self._task is not None
         results: list[dict[str, Any]] = []
         for call in calls:
@@ -290,8 +186,8 @@ class CodeEnv:
                 result = await self.episode.workspace.run_python(
                     call.arguments["code"], limits=self.limits
                 )
-                self._runs += 1
-                self._failed_runs += not result.ok
+                self._counts["runs"] += 1
+                self._counts["failed_runs"] += not result.ok
                 entry.update(
                     content=result.render(), exit_code=result.exit_code, killed_by=result.killed_by
                 )
@@ -303,65 +199,10 @@ class CodeEnv:
             results.append(entry)
             if self._verdict is not None:
                 break
-        text = "\n\n".join(f"[{r['name']} ({r['id']})]\n{r['content']}" for r in results)
-        observation = Observation(
-            text=text,
-            data=self._data("tool", tool_results=results),
-            tools=list(TOOLS),
-            messages=[
-                Message(role="tool", content=r["content"], name=r["name"], tool_call_id=r["id"])
-                for r in results
-            ],
-        )
-        info = {
-            "source": "tool",
-            "tool_calls": len(results),
-            "tool_errors": sum(r["error"] for r in results),
-            "killed_by": [r["killed_by"] for r in results if r["killed_by"]],
-            "submitted": self._verdict is not None,
-        }
-        return observation, info
+        return results
 
-    def drain_events(self) -> list[Payload]:
-        """Events for the log since the last call: the ``isolation: none`` warning
-        (after episode_start) and the workspace's manifest (at the episode's end)."""
-        events, self._events = self._events, []
-        return events
-
-    async def end_episode(self) -> None:
-        """End the episode's workspace: its manifest queued for `drain_events` (once per
-        episode), then the workspace destroyed. Called on the last step and by the
-        runtime after every episode (a no-op the second time)."""
-        self._done = True
-        manifest = self.episode.take_manifest()
-        if manifest is not None:
-            self._events.append(manifest)
-        await self.episode.aclose()
-
-    async def aclose(self) -> None:
-        """Destroy the episode's workspace, if one is still open (the runtime calls this
-        when it is done with the environment)."""
-        await self.episode.aclose()
-
-    def score(self) -> Score:
-        metrics = {
-            "tests_passed": 0.0,
-            "submitted": 0.0,
-            "runs": float(self._runs),
-            "failed_runs": float(self._failed_runs),
-        }
-        if self._task is None:
-            return Score(0.0, False, metrics, "not started")
-        if self._verdict is None:
-            return Score(0.0, False, metrics, "no submission: 0 hidden tests passed")
-        verdict = self._verdict
-        metrics.update(tests_passed=verdict.fraction, submitted=1.0)
-        explanation = f"{verdict.passed}/{verdict.total} hidden tests passed"
-        if verdict.problem:
-            explanation += f"; {verdict.problem}"
-        elif verdict.failures:
-            explanation += f"; first failure: {verdict.failures[0]}"
-        return Score(verdict.fraction, verdict.passed == verdict.total, metrics, explanation)
+    def _tool_info(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"killed_by": [r["killed_by"] for r in results if r["killed_by"]]}
 
 
 def _malformed(call: ToolCall) -> str:

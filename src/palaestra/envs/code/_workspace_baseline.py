@@ -22,26 +22,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from palaestra.core import Action, Context, Observation, ToolCall, UserError
+from palaestra.core import Action, Context, Observation, ToolCall
+from palaestra.envs.code._baseline import OracleBaseline
 from palaestra.envs.code._tasks import CodeTask, TaskSet
 from palaestra.envs.code._workspace_env import SOLUTION, WorkspaceParams, stub
 
 
-class WorkspaceBaseline:
+class WorkspaceBaseline(OracleBaseline):
     """Reads the task, writes the reference with edit_file, tests it, submits it."""
 
-    def __init__(self, tasks: TaskSet) -> None:
-        self.tasks = tasks
+    NAME = "code.workspace"
 
     async def act(self, observation: Observation, ctx: Context) -> Action:
-        task_id = observation.data.get("task_id")
-        task = self.tasks.get(task_id) if isinstance(task_id, str) else None
-        if task is None:
-            raise UserError(
-                f"the code.workspace baseline needs observation.data['task_id'] naming one "
-                f"of its {len(self.tasks)} tasks; got {task_id!r} (are the environment and "
-                "the operator built from the same parameters?)"
-            )
+        task = self.observed_task(observation)
         offered = {spec.name for spec in observation.tools}
         turn = observation.data.get("turn")
         first = min(turn, 2) if isinstance(turn, int) and turn >= 0 else 2

@@ -34,33 +34,22 @@ observations (replay, `check_env`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from palaestra.core import (
-    Action,
-    Message,
-    Observation,
-    Payload,
-    ToolCall,
-    ToolSpec,
-    UserError,
-)
-from palaestra.envs._protocol import Score, Step
-from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict, verify
+from palaestra.core import ToolCall, ToolSpec
+from palaestra.envs.code._task_env import CodeTaskEnv, SandboxLimitsMixin, TaskListParams
+from palaestra.envs.code._tasks import CodeTask, Verdict, verify
 from palaestra.sandbox import (
     TOOL_NAMES,
     EpisodeWorkspace,
-    Limits,
     Sandbox,
     Workspace,
     WorkspaceFileError,
-    isolation_event,
     pytest_paths,
 )
 
-AGENT = "agent"
 MAX_CALLS = 20
 """Tool calls run at most per turn; the others are answered with an error."""
 SOLUTION = "solution.py"
@@ -77,12 +66,9 @@ SUBMIT = ToolSpec(
 )
 
 
-class WorkspaceParams(BaseModel):
+class WorkspaceParams(SandboxLimitsMixin, TaskListParams):
     """Parameters of `code.workspace`."""
 
-    model_config = ConfigDict(extra="forbid")
-    num_tasks: int = Field(default=100, ge=1, le=10_000, description="How many tasks to generate.")
-    task_seed: int = Field(default=0, ge=0, description="Seed of the generated tasks.")
     max_turns: int = Field(
         default=20, ge=1, le=1000, description="Agent turns before the episode is truncated."
     )
@@ -119,15 +105,6 @@ class WorkspaceParams(BaseModel):
             )
         return value
 
-    def limits(self) -> Limits:
-        return Limits(
-            cpu_seconds=self.cpu_seconds,
-            memory_mb=self.memory_mb,
-            wall_seconds=self.wall_seconds,
-            max_output_bytes=self.max_output_bytes,
-            max_processes=self.max_processes,
-        )
-
 
 def stub(task: CodeTask) -> str:
     """The ``solution.py`` an episode starts with."""
@@ -147,27 +124,23 @@ def task_files(task: CodeTask) -> dict[str, str]:
     }
 
 
-class WorkspaceEnv:
+class WorkspaceEnv(CodeTaskEnv[WorkspaceParams]):
     """`code.python`'s tasks in a persistent workspace with coding tools (module doc)."""
 
+    ENV_ID: ClassVar[str] = "code.workspace"
+    COUNTS: ClassVar[tuple[str, ...]] = ("tool_calls", "tool_errors")
+    NO_TOOL_CALL: ClassVar[str] = (
+        "Error: no tool was called. Use the tools to work on solution.py, and "
+        "submit() when it is done."
+    )
+
     def __init__(self, params: WorkspaceParams | None = None, *, sandbox: Sandbox | None = None):
-        self.params = params if params is not None else WorkspaceParams()
-        self.limits = self.params.limits()
-        self.sandbox = sandbox or Sandbox(
-            self.limits, isolation=self.params.isolation, disk_mb=self.params.disk_mb
-        )
-        """Where the hidden tests run (a fresh workspace each time)."""
-        self.episode = EpisodeWorkspace(
-            self._new_workspace, include=self.params.tools, limits=self.limits
-        )
+        super().__init__(params if params is not None else WorkspaceParams(), sandbox)
         if "run_tests" in self.params.tools:
             pytest_paths()  # staged once per process, here rather than in the event loop
-        self._tasks = TaskSet(self.params.task_seed, self.params.num_tasks)
-        self._task: CodeTask | None = None
-        self._verdict: Verdict | None = None
-        self._events: list[Payload] = []
-        self._turn = self._calls = self._errors = 0
-        self._done = True
+
+    def _episode_workspace(self) -> EpisodeWorkspace:
+        return EpisodeWorkspace(self._new_workspace, include=self.params.tools, limits=self.limits)
 
     def _new_workspace(self) -> Workspace:
         paths = pytest_paths() if "run_tests" in self.params.tools else []
@@ -177,25 +150,6 @@ class WorkspaceEnv:
             python_paths=paths,
             isolation=self.params.isolation,
         )
-
-    @property
-    def agents(self) -> list[str]:
-        return [AGENT]
-
-    def tasks(self) -> list[str]:
-        return list(self._tasks.ids)
-
-    def task(self, task_id: str) -> CodeTask:
-        """The task `task_id`, or a `UserError`."""
-        task = self._tasks.get(task_id)
-        if task is None:
-            shown = ", ".join(self._tasks.ids[:6]) + (", ..." if len(self._tasks) > 6 else "")
-            raise UserError(
-                f"unknown task {task_id!r} for code.workspace (task_seed="
-                f"{self.params.task_seed}, num_tasks={self.params.num_tasks}); valid "
-                f"tasks: {shown}"
-            )
-        return task
 
     def instructions(self) -> str:
         limits = self.limits
@@ -210,99 +164,23 @@ class WorkspaceEnv:
             f"the episode ends. You have {self.params.max_turns} turns."
         )
 
+    async def _open(self, task: CodeTask) -> Workspace:
+        return await self.episode.open(task_files(task))
+
+    def _task_data(self, task: CodeTask) -> dict[str, Any]:
+        return {"files": sorted(task_files(task))}
+
     def _specs(self) -> list[ToolSpec]:
         return [*self.episode.specs, SUBMIT]
 
-    async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
-        chosen = self.task(self._tasks.ids[seed % len(self._tasks)] if task is None else task)
-        self._task, self._verdict = chosen, None
-        files = task_files(chosen)
-        workspace = await self.episode.open(files)
-        event = isolation_event(workspace, "code.workspace")
-        self._events = [event] if event is not None else []
-        self._turn = self._calls = self._errors = 0
-        self._done = False
-        prompt = chosen.prompt()
-        data = {
-            **self._data("task"),
-            "family": chosen.family,
-            "signature": chosen.signature,
-            "files": sorted(files),
-        }
-        return {
-            AGENT: Observation(
-                text=f"{self.instructions()}\n\n{prompt}",
-                data=data,
-                tools=self._specs(),
-                messages=[
-                    Message(role="system", content=self.instructions()),
-                    Message(role="user", content=prompt),
-                ],
-            )
-        }
-
-    def _data(self, source: str, **extra: Any) -> dict[str, Any]:
-        assert self._task is not None
-        return {"task_id": self._task.id, "turn": self._turn, "source": source, **extra}
-
-    async def step(self, actions: dict[str, Action]) -> Step:
-        if self._done or self._task is None:
-            raise UserError("the episode is over (or not started): call reset() first")
-        if set(actions) != {AGENT}:
-            raise UserError(f"expected exactly one action, for {AGENT!r}; got {sorted(actions)}")
-        self._turn += 1
-        calls = actions[AGENT].tool_calls
-        info: dict[str, Any]
-        if calls:
-            ran = [await self._run(call, index) for index, call in enumerate(calls)]
-            results = [r for r in ran if r is not None]
-            text = "\n\n".join(f"[{r['name']} ({r['id']})]\n{r['content']}" for r in results)
-            observation = Observation(
-                text=text,
-                data=self._data("tool", tool_results=results),
-                tools=self._specs(),
-                messages=[
-                    Message(role="tool", content=r["content"], name=r["name"], tool_call_id=r["id"])
-                    for r in results
-                ],
-            )
-            info = {
-                "source": "tool",
-                "tool_calls": len(results),
-                "tool_errors": sum(r["error"] for r in results),
-                "submitted": self._verdict is not None,
-            }
-        else:
-            text = (
-                "Error: no tool was called. Use the tools to work on solution.py, and "
-                "submit() when it is done."
-            )
-            observation = Observation(
-                text=text,
-                data=self._data("env", error=text),
-                tools=self._specs(),
-                messages=[Message(role="user", content=text)],
-            )
-            info = {"source": "env", "tool_calls": 0, "tool_errors": 1}
-            self._errors += 1
-        terminated = self._verdict is not None
-        truncated = not terminated and self._turn >= self.params.max_turns
-        self._done = terminated or truncated
-        if self._done:
-            await self.end_episode()
-        return Step(
-            observations={AGENT: observation},
-            rewards={AGENT: self.score().value if self._done else 0.0},
-            terminated=terminated,
-            truncated=truncated,
-            info=info,
-        )
+    async def _run_calls(self, calls: list[ToolCall]) -> list[dict[str, Any]]:
+        ran = [await self._run(call, index) for index, call in enumerate(calls)]
+        return [r for r in ran if r is not None]
 
     async def _run(self, call: ToolCall, index: int) -> dict[str, Any] | None:
         """One tool call's result entry (None once the episode was submitted)."""
         if self._verdict is not None:
             return None
-        self._calls += 1
         entry: dict[str, Any] = {"id": call.id, "name": call.name, "error": False}
         if index >= MAX_CALLS:
             text = f"Error: at most {MAX_CALLS} tool calls run per turn; this one was not run"
@@ -317,8 +195,12 @@ class WorkspaceEnv:
         else:
             outcome = await self.episode.call(call)
             entry.update(content=outcome.content, error=outcome.is_error)
-        self._errors += entry["error"]
         return entry
+
+    def _tally(self, info: dict[str, Any]) -> None:
+        # every call answered counts, and every error (a turn without calls is one)
+        self._counts["tool_calls"] += info["tool_calls"]
+        self._counts["tool_errors"] += info["tool_errors"]
 
     async def _grade(self) -> Verdict:
         """Run the workspace's ``solution.py`` against the hidden tests."""
@@ -332,44 +214,3 @@ class WorkspaceEnv:
             problem = f"{SOLUTION} could not be read: {reason}"
             return Verdict(0, total, problem=problem, loaded=False)
         return await verify(self.sandbox, self._task, code, self.limits)
-
-    def drain_events(self) -> list[Payload]:
-        """Events for the log: the ``isolation: none`` warning (after episode_start) and
-        the workspace's manifest (at the episode's end)."""
-        events, self._events = self._events, []
-        return events
-
-    async def end_episode(self) -> None:
-        """End the episode's workspace: its manifest queued for `drain_events` (once per
-        episode), then the workspace destroyed. Called on the last step and by the
-        runtime after every episode (a no-op the second time)."""
-        self._done = True
-        manifest = self.episode.take_manifest()
-        if manifest is not None:
-            self._events.append(manifest)
-        await self.episode.aclose()
-
-    async def aclose(self) -> None:
-        """Destroy the episode's workspace, if one is still open (the runtime calls this
-        when it is done with the environment)."""
-        await self.episode.aclose()
-
-    def score(self) -> Score:
-        metrics = {
-            "tests_passed": 0.0,
-            "submitted": 0.0,
-            "tool_calls": float(self._calls),
-            "tool_errors": float(self._errors),
-        }
-        if self._task is None:
-            return Score(0.0, False, metrics, "not started")
-        if self._verdict is None:
-            return Score(0.0, False, metrics, "no submission: 0 hidden tests passed")
-        verdict = self._verdict
-        metrics.update(tests_passed=verdict.fraction, submitted=1.0)
-        explanation = f"{verdict.passed}/{verdict.total} hidden tests passed"
-        if verdict.problem:
-            explanation += f"; {verdict.problem}"
-        elif verdict.failures:
-            explanation += f"; first failure: {verdict.failures[0]}"
-        return Score(verdict.fraction, verdict.passed == verdict.total, metrics, explanation)
