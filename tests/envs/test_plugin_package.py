@@ -1,8 +1,9 @@
 """The outside package of docs/extending.md, installed with pip (`--target`, offline,
 no build isolation) and used as a user would: `palaestra envs` lists its environment;
 `palaestra run` runs the page's experiment (the environment by entry point name and by
-`module:Name`, the package's scorer); a script registers it for `--import`; and
-`palaestra.run` takes the same ids."""
+`module:Name`, the package's scorer) and its topology (by entry point, from YAML, errors
+located in the file); a script registers it for `--import`; and `palaestra.run` takes
+the same ids."""
 
 from __future__ import annotations
 
@@ -147,3 +148,32 @@ def test_palaestra_run_takes_the_same_ids(installed, tmp_path) -> None:
         "[('example.ledger', True), ('example.ledger', True), ('ref', True)]",
         "True",
     ]
+
+
+def test_the_package_topology_from_yaml(installed, tmp_path) -> None:
+    text = _doc_block("yaml", "# shifts.yaml")
+    (tmp_path / "shifts.yaml").write_text(text)
+    done = _palaestra(installed, tmp_path, "run", "shifts.yaml", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert _row(done.stdout, "two-baselines")[1:3] == ["2", "100%"]
+    # the baseline reads one entry, then the clerk's turn: it answers "0", wrongly
+    assert _row(done.stdout, "hand-over")[1:3] + _row(done.stdout, "hand-over")[5:6] == [
+        "1",
+        "0%",
+        "2.0",
+    ]
+    replayed = _palaestra(installed, tmp_path, "replay", "last")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    # the topology's own model validates its fields, and the error names the line
+    (tmp_path / "bad.yaml").write_text(text.replace("order: [early, late]", "order: [early, x]"))
+    bad = _palaestra(installed, tmp_path, "run", "bad.yaml")
+    assert bad.returncode == 2
+    line = text.splitlines().index("      order: [early, late]") + 1
+    assert f"bad.yaml:{line}: jobs.1.operator.order.1: 'x' is not a member; defined " in bad.stderr
+    (tmp_path / "typo.yaml").write_text(text.replace("example.shifts", "example.shift", 1))
+    typo = _palaestra(installed, tmp_path, "run", "typo.yaml")
+    assert typo.returncode == 2
+    assert "jobs.0.operator.topology: unknown topology 'example.shift'; did you mean " in (
+        typo.stderr
+    )
+    assert "'example.shifts'" in typo.stderr
