@@ -55,7 +55,8 @@ def test_bad_operator_kind_lists_valid_kinds(tmp_path):
         Experiment.from_yaml(path)
     message = str(info.value)
     assert f"{path}:12: jobs.1.operator" in message
-    assert "'baseline', 'llm', 'scripted', 'human', 'python'" in message
+    assert f"{path}:12: jobs.1.operator.kind: unknown operator kind 'robot'; known: " in message
+    assert "known: baseline, human, llm, python, scripted, system. An outside" in message
 
 
 def test_wrong_type_names_line_and_field(tmp_path):

@@ -216,7 +216,7 @@ def test_python_objects_equal_the_yaml(tmp_path):
             "      voters: vote",
             "      voters: vot",
             "exp.yaml:22: systems.team.members.voters: 'vot' is neither an operator kind "
-            "(baseline, llm, scripted, human, python, system) nor a system defined under "
+            "(baseline, human, llm, python, scripted, system) nor a system defined under "
             "`systems:` (vote, debate, team)",
         ),
         (

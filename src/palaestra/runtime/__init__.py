@@ -23,6 +23,12 @@ from palaestra.runtime._experiment import (
 )
 from palaestra.runtime._faults import load_fault_plan, with_faults
 from palaestra.runtime._faulty_env import FaultyEnvironment
+from palaestra.runtime._operator_kinds import (
+    OPERATORS,
+    OperatorBuild,
+    OperatorKind,
+    register_operator_kind,
+)
 from palaestra.runtime._recorder import AgentContext, BudgetExceeded, EpisodeRecorder
 from palaestra.runtime._runner import (
     DEFAULT_STORE,
@@ -60,6 +66,7 @@ from palaestra.runtime._topologies import TOPOLOGIES, Members, Topology, registe
 
 __all__ = [
     "DEFAULT_STORE",
+    "OPERATORS",
     "TOPOLOGIES",
     "AgentContext",
     "BaselineOperatorConfig",
@@ -84,6 +91,8 @@ __all__ = [
     "Members",
     "ModelConfig",
     "ModelJudge",
+    "OperatorBuild",
+    "OperatorKind",
     "PipelineStageConfig",
     "PipelineSystemConfig",
     "PythonOperatorConfig",
@@ -110,6 +119,7 @@ __all__ = [
     "load_experiment",
     "load_fault_plan",
     "model_judge",
+    "register_operator_kind",
     "register_topology",
     "rescore",
     "run",

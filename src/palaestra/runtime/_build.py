@@ -28,6 +28,7 @@ from palaestra.runtime._experiment import (
 )
 from palaestra.runtime._faults import apply_faults, job_faults
 from palaestra.runtime._governance import govern, govern_tools, job_governor
+from palaestra.runtime._operator_kinds import OPERATORS, OperatorBuild, register_operator_kind
 from palaestra.runtime._systems_build import build_system, is_system, resolve
 from palaestra.tools import MCPServer, MCPToolset, Tool, as_tools
 
@@ -260,44 +261,66 @@ def _leaves(roots: list[Any], systems: Mapping[str, Any]) -> list[Any]:
 def _build_operator(
     config: Any, agent: str, env_spec: EnvSpec, params: Any, models: ModelPool
 ) -> Operator:
-    if isinstance(config, BaselineOperatorConfig):
-        assert env_spec.baseline is not None
-        return env_spec.baseline(params, agent)
-    if isinstance(config, LLMOperatorConfig):
-        model, model_config = models.get(config.model, agent)
-        temperature = config.temperature
-        if temperature is None:
-            temperature = model_config.temperature
-        max_tokens = config.max_tokens if config.max_tokens is not None else model_config.max_tokens
-        return LLMOperator(
-            model,
-            system_prompt=config.system_prompt or DEFAULT_SYSTEM_PROMPT,
-            tools=[*(import_object(path) for path in config.tools), *models.mcp_tools(config.mcp)],
-            max_tool_rounds=config.max_tool_rounds,
-            temperature=temperature,
-            top_p=model_config.top_p,
-            max_tokens=max_tokens,
-            keep_history=config.keep_history,
-        )
-    if isinstance(config, ScriptedOperatorConfig):
-        return ScriptedOperator(config.actions)
-    if isinstance(config, HumanOperatorConfig):
-        return HumanOperator()
-    if isinstance(config, PythonOperatorConfig):
-        obj = import_object(config.factory)
-        if hasattr(obj, "act") and not isinstance(obj, type):
-            fork = getattr(obj, "fork", None)
-            return fork() if callable(fork) else obj
-        if callable(obj):
-            try:
-                made = obj(agent=agent, **config.options)
-            except TypeError:
-                made = obj(**config.options)
-            if not hasattr(made, "act"):
-                raise UserError(
-                    f"operator factory {config.factory!r} returned {type(made).__name__}, "
-                    "which has no `async act(observation, ctx)` method"
-                )
-            return made
-        raise UserError(f"{config.factory!r} is neither an operator nor a callable")
-    raise TypeError(f"unknown operator config {config!r}")
+    """The operator a (non-system) config describes, built by its registered kind."""
+    build = OperatorBuild(agent=agent, env_spec=env_spec, params=params, models=models)
+    return OPERATORS.get(config.kind).build(config, build)
+
+
+# -- the built-in operator kinds (registered like any other: see `_operator_kinds`) -----
+
+
+@register_operator_kind("baseline", BaselineOperatorConfig)
+def _baseline(config: BaselineOperatorConfig, build: OperatorBuild) -> Operator:
+    if build.env_spec.baseline is None:
+        raise ConfigError(f"environment {build.env_spec.id!r} has no baseline operator")
+    return build.env_spec.baseline(build.params, build.agent)
+
+
+@register_operator_kind("llm", LLMOperatorConfig)
+def _llm(config: LLMOperatorConfig, build: OperatorBuild) -> Operator:
+    models = build.models
+    model, model_config = models.get(config.model, build.agent)
+    temperature = config.temperature
+    if temperature is None:
+        temperature = model_config.temperature
+    max_tokens = config.max_tokens if config.max_tokens is not None else model_config.max_tokens
+    return LLMOperator(
+        model,
+        system_prompt=config.system_prompt or DEFAULT_SYSTEM_PROMPT,
+        tools=[*(import_object(path) for path in config.tools), *models.mcp_tools(config.mcp)],
+        max_tool_rounds=config.max_tool_rounds,
+        temperature=temperature,
+        top_p=model_config.top_p,
+        max_tokens=max_tokens,
+        keep_history=config.keep_history,
+    )
+
+
+@register_operator_kind("scripted", ScriptedOperatorConfig)
+def _scripted(config: ScriptedOperatorConfig, build: OperatorBuild) -> Operator:
+    return ScriptedOperator(config.actions)
+
+
+@register_operator_kind("human", HumanOperatorConfig)
+def _human(config: HumanOperatorConfig, build: OperatorBuild) -> Operator:
+    return HumanOperator()
+
+
+@register_operator_kind("python", PythonOperatorConfig)
+def _python(config: PythonOperatorConfig, build: OperatorBuild) -> Operator:
+    obj = import_object(config.factory)
+    if hasattr(obj, "act") and not isinstance(obj, type):
+        fork = getattr(obj, "fork", None)
+        return fork() if callable(fork) else obj
+    if callable(obj):
+        try:
+            made = obj(agent=build.agent, **config.options)
+        except TypeError:
+            made = obj(**config.options)
+        if not hasattr(made, "act"):
+            raise UserError(
+                f"operator factory {config.factory!r} returned {type(made).__name__}, "
+                "which has no `async act(observation, ctx)` method"
+            )
+        return made
+    raise UserError(f"{config.factory!r} is neither an operator nor a callable")

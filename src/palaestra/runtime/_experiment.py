@@ -30,11 +30,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     PrivateAttr,
-    Tag,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -42,16 +42,18 @@ from pydantic import (
 from palaestra.assurance import ContractSpec
 from palaestra.boundaries import FaultPlan, Policy
 from palaestra.core import ConfigError, UserError, import_object
+from palaestra.core._plugins import unknown_name
 from palaestra.eval import ScorerSpec
 from palaestra.eval._spec import check_unique_names
 from palaestra.runtime import _systems_config
+from palaestra.runtime._operator_kinds import OPERATORS, operator_kinds
 from palaestra.runtime._shapley_config import ShapleyConfig
 from palaestra.runtime._systems_build import check_system_refs, iter_configs
 from palaestra.runtime._systems_config import (
-    OPERATOR_KINDS,
     SystemConfig,
     operator_shorthand,
     prefix_path,
+    validate_system,
 )
 from palaestra.tools import MCPServer
 
@@ -250,29 +252,49 @@ class PythonOperatorConfig(_Config):
         return _check_import(value, info)
 
 
-def _operator_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("kind")
-        return kind if isinstance(kind, str) else None
-    return getattr(value, "kind", None)
+def _validate_operator(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> Any:
+    """An operator config, validated by the config model of the kind its `kind:` names
+    (looked up in `OPERATORS`, so a plugin's kind is validated by its own model and
+    pydantic keeps its errors' field locations); `system` by its topology's."""
+    if isinstance(value, BaseModel):
+        kind = getattr(value, "kind", None)
+        if kind == "system":
+            return validate_system(value, handler, info)
+        found = OPERATORS.find(kind) if isinstance(kind, str) else None
+        if found is None or not isinstance(value, found.config):
+            raise ValueError(f"{type(value).__name__} is not the config of an operator kind")
+        return value
+    if isinstance(value, dict) and "kind" not in value:
+        value = operator_shorthand(value)  # a system without `kind`, or the error
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"expected an operator: a kind ({', '.join(operator_kinds())}), a system "
+            f"name, or a mapping with `kind:`; got {value!r}"
+        )
+    kind = value["kind"]
+    if kind == "system":
+        return validate_system(value, handler, info)
+    if not isinstance(kind, str):
+        raise ValueError(f"kind: expected an operator kind, got {kind!r}")
+    try:
+        found = OPERATORS.find(kind)
+    except UserError as exc:  # a plugin that fails to import
+        raise ValueError(f"kind: {exc}") from None
+    if found is None:  # close matches, `system` among the kinds, how to add one
+        group = OPERATORS.plugins.group
+        raise ValueError(
+            f"kind: {unknown_name('operator kind', kind, operator_kinds(), group=group)}"
+        )
+    return found.config.model_validate(value, context=info.context)
 
 
-OperatorConfig = Annotated[
-    Annotated[BaselineOperatorConfig, Tag("baseline")]
-    | Annotated[LLMOperatorConfig, Tag("llm")]
-    | Annotated[ScriptedOperatorConfig, Tag("scripted")]
-    | Annotated[HumanOperatorConfig, Tag("human")]
-    | Annotated[PythonOperatorConfig, Tag("python")]
-    | Annotated[SystemConfig, Tag("system")],
-    Discriminator(
-        _operator_kind,
-        custom_error_type="operator_kind",
-        custom_error_message="unknown operator kind; valid: "
-        + ", ".join(repr(kind) for kind in OPERATOR_KINDS),
-    ),
-]
-"""Any operator config; `system` (a multi-agent topology, see `_systems_config`) holds
-further operator configs as its members."""
+OperatorConfig = Annotated[Any, WrapValidator(_validate_operator)]
+"""Any operator config: the config model of a registered operator kind (`OPERATORS`:
+`BaselineOperatorConfig`, `LLMOperatorConfig`, ... or a plugin's), or a `system` (a
+multi-agent topology, see `_systems_config`) holding further operator configs as its
+members."""
 
 _systems_config.rebuild(OperatorConfig)
 
@@ -502,7 +524,7 @@ class Experiment(_Config):
                             f"under `models:` ({valid}) nor a spec like "
                             f"'local:smollm2-135m' or 'openai:gpt-4o-mini'"
                         )
-        check_system_refs(self.systems, roots, OPERATOR_KINDS)
+        check_system_refs(self.systems, roots, tuple(operator_kinds()))
         self._check_scorers()
         if (info.context or {}).get("check_imports"):
             self._check_hooks(info)

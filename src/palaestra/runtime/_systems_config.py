@@ -50,13 +50,12 @@ from pydantic import (
 )
 
 from palaestra.core import UserError
+from palaestra.runtime._operator_kinds import operator_kinds
 from palaestra.runtime._topologies import TOPOLOGIES
 
 if TYPE_CHECKING:  # defined in _experiment, which imports this module; see `rebuild`
     from palaestra.runtime._experiment import OperatorConfig
 
-OPERATOR_KINDS = ("baseline", "llm", "scripted", "human", "python", "system")
-"""Valid `kind`s of an operator config."""
 
 _TOOL_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,52}$")
 
@@ -73,13 +72,13 @@ def operator_shorthand(value: Any) -> Any:
     (`{kind: system, use: NAME}`), a system without `kind`; reject a `system` that names
     neither a topology nor a system (errors start with the field path they concern)."""
     if isinstance(value, str):
-        return {"kind": value} if value in OPERATOR_KINDS else {"kind": "system", "use": value}
+        return {"kind": value} if value in operator_kinds() else {"kind": "system", "use": value}
     if not isinstance(value, dict):
         return value
     if "kind" not in value:
         if "topology" in value or "use" in value:
             return {"kind": "system", **value}
-        raise ValueError(f"an operator needs a `kind`; valid kinds: {', '.join(OPERATOR_KINDS)}")
+        raise ValueError(f"an operator needs a `kind`; valid kinds: {', '.join(operator_kinds())}")
     if value["kind"] == "system":
         topology = value.get("topology")
         if topology is None and "use" not in value:
@@ -420,9 +419,7 @@ _OPERATOR_CONFIG: list[Any] = []
 imported is completed with it when first used."""
 
 
-def _validate_system(
-    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
-) -> Any:
+def validate_system(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
     """A system config: a `use:` reference, or validated by the config model of the
     topology it names (looked up in `TOPOLOGIES`, so a plugin's topology is validated by
     its own model; pydantic keeps the field locations of its errors)."""
@@ -446,7 +443,7 @@ def _validate_system(
     return config.model_validate(value, context=info.context)
 
 
-SystemConfig = Annotated[Any, WrapValidator(_validate_system)]
+SystemConfig = Annotated[Any, WrapValidator(validate_system)]
 """A `system` operator config: a `SystemBase` subclass (the config model of the
 registered topology its `topology:` names), or a `SystemRefConfig` (`use: NAME`)."""
 
