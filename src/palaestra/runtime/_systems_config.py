@@ -447,10 +447,6 @@ SystemConfig = Annotated[Any, WrapValidator(validate_system)]
 """A `system` operator config: a `SystemBase` subclass (the config model of the
 registered topology its `topology:` names), or a `SystemRefConfig` (`use: NAME`)."""
 
-UNION_TAGS = frozenset({"system", "use"})
-"""Tags pydantic adds to error locations of system configs (not in the file)."""
-
-
 def rebuild(operator_config: Any) -> None:
     """Resolve the `members` field type once `OperatorConfig` exists (_experiment); the
     built-in topologies' configs are completed here, others when first validated."""

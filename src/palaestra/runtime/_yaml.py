@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 
 from palaestra._safe_yaml import Loc, load_yaml, load_yaml_file
 from palaestra.core import ConfigError
-from palaestra.runtime._systems_config import UNION_TAGS
 
 
 def load_yaml_with_lines(
@@ -80,22 +79,20 @@ def format_validation_error(
 
 
 def _clean_loc(loc: Loc, lines: dict[Loc, int]) -> Loc:
-    """Drop the parts pydantic adds that are not in the file: the tag of a discriminated
-    union (e.g. `llm` in `jobs.0.operator.llm.model`) and function-validator names."""
+    """Drop the parts pydantic adds that are not in the file: function-validator names
+    (operator and system configs are validated by the model their `kind:` or
+    `topology:` names, under `function-wrap[...]`) and the members of a plain union."""
     out: list[str | int] = []
     for index, part in enumerate(loc):
         candidate = (*out, part)
         if candidate not in lines:
-            tag = isinstance(part, str) and (
-                part.startswith("function-") or part in _UNION_TAGS or _TYPE_TAG.match(part)
-            )
+            tag = isinstance(part, str) and (part.startswith("function-") or _TYPE_TAG.match(part))
             if tag or (lines and index + 1 < len(loc) and (*out, loc[index + 1]) in lines):
                 continue
         out.append(part)
     return tuple(out)
 
 
-_UNION_TAGS = {"baseline", "llm", "scripted", "human", "python", *UNION_TAGS}
 _TYPE_TAG = re.compile(r"(int|str|float|bool|none|[\w.]+\[.*\])$", re.I)
 """The members of a plain union that pydantic names in a location (`int`, `list[str]`,
 `literal['all']`): not fields of the file."""
