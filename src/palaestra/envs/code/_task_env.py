@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.core import Action, Message, Observation, Payload, ToolCall, ToolSpec, UserError
 from palaestra.envs._protocol import Score, Step
+from palaestra.envs._tool_results import tool_counts, tool_results_observation
 from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict
 from palaestra.sandbox import EpisodeWorkspace, Limits, Sandbox, Workspace, isolation_event
 
@@ -215,20 +216,11 @@ class CodeTaskEnv(ABC, Generic[P]):
         info: dict[str, Any]
         if calls:
             results = await self._run_calls(calls)
-            text = "\n\n".join(f"[{r['name']} ({r['id']})]\n{r['content']}" for r in results)
-            observation = Observation(
-                text=text,
-                data=self._data("tool", tool_results=results),
-                tools=self._specs(),
-                messages=[
-                    Message(role="tool", content=r["content"], name=r["name"], tool_call_id=r["id"])
-                    for r in results
-                ],
+            observation = tool_results_observation(
+                results, data=self._data("tool", tool_results=results), tools=self._specs()
             )
             info = {
-                "source": "tool",
-                "tool_calls": len(results),
-                "tool_errors": sum(r["error"] for r in results),
+                **tool_counts(results),
                 **self._tool_info(results),
                 "submitted": self._verdict is not None,
             }

@@ -45,6 +45,7 @@ from pydantic import (
 
 from palaestra.core import Action, Message, Observation, ToolCall, UserError
 from palaestra.envs._protocol import Score, Step
+from palaestra.envs._tool_results import tool_messages
 from palaestra.envs.mas import _render
 from palaestra.envs.mas._task import (
     MAX_BREADTH,
@@ -366,10 +367,7 @@ class ControlledEnv:
         intro = _render.intro(task, agent, self._agents, self._max_turns)
         body = f"{intro}\n\n{state}"
         text = f"{_render.results_text(results)}\n\n{body}" if results else body
-        messages = [
-            Message(role="tool", content=r["content"], name=r["name"], tool_call_id=r["id"])
-            for r in results
-        ]
+        messages = tool_messages(results)
         messages.append(Message(role="user", content=body))
         data = {
             "task_id": task.id,

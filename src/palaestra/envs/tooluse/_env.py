@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from palaestra.core import Action, Message, Observation, UserError
 from palaestra.envs._protocol import Score, Step
+from palaestra.envs._tool_results import tool_counts, tool_results_observation
 from palaestra.envs.tooluse._domain import Domain, Task, db_hash, output_found
 from palaestra.envs.tooluse._user import GREETING, STOP, ScriptedUser, user_prompt
 
@@ -297,22 +298,10 @@ class ToolUseEnv:
             if outcome.terminates:
                 terminated = self._transferred = True
                 break
-        text = "\n\n".join(f"[{r['name']} ({r['id']})]\n{r['content']}" for r in results)
-        observation = Observation(
-            text=text,
-            data=self._data("tool", tool_results=results),
-            tools=self.domain.specs,
-            messages=[
-                Message(role="tool", content=r["content"], name=r["name"], tool_call_id=r["id"])
-                for r in results
-            ],
+        observation = tool_results_observation(
+            results, data=self._data("tool", tool_results=results), tools=self.domain.specs
         )
-        info = {
-            "source": "tool",
-            "tool_calls": len(results),
-            "tool_errors": sum(r["error"] for r in results),
-            "transferred": terminated,
-        }
+        info = {**tool_counts(results), "transferred": terminated}
         return {AGENT: observation}, terminated, info
 
     def _reply(self, reply: str) -> tuple[dict[str, Observation], bool, dict[str, Any]]:
