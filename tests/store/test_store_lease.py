@@ -129,9 +129,9 @@ def test_a_reused_pid_is_not_the_holder(tmp_path: Path) -> None:
         pytest.skip("no /proc: process start times cannot be read here")
     with Store(path) as store:
         store.lease_run("r")  # a live holder would raise here
-        held = sqlite3.connect(path).execute(
-            "SELECT pid, proc_start, token FROM leases WHERE run_id = 'r'"
-        ).fetchone()
+        db = sqlite3.connect(path)
+        held = db.execute("SELECT pid, proc_start, token FROM leases WHERE run_id = 'r'").fetchone()
+        db.close()
     assert held[0] == os.getpid()
     assert held[1] == _lease.process_start(os.getpid()) and held[2] != "old"
 
