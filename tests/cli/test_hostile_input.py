@@ -428,3 +428,13 @@ def test_fuzzed_command_lines(home, capsys, argv: list[str]) -> None:
     with contextlib.chdir(home):  # relative outputs (-o r1, --out x) land in the fixture
         code, err = _call([*argv, "--store", str(home / "s.db")], capsys)
     _check_outcome(code, err)
+
+
+def test_a_steps_override_that_breaks_the_train_config(home, capsys) -> None:
+    """Found by the command-line fuzzer: `--steps 2**63` made the training seeds run into
+    the held-out ones and the config's ValueError came out as a traceback."""
+    pytest.importorskip("torch")
+    code, err = _call(["train", str(home / "good.yaml"), "--steps", str(2**63)], capsys)
+    assert code == 2, err
+    line = _one_error(err)
+    assert "--steps" in line and "eval_seeds overlap the training seeds" in line, line

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from palaestra.core import ConfigError, atomic_directory, atomic_write, derive_seed
+from palaestra.core import ConfigError, UserError, atomic_directory, atomic_write, derive_seed
 from palaestra.models._torch import TorchPolicy
 from palaestra.runtime import Experiment, arun, load_experiment
 from palaestra.runtime._experiment import LLMOperatorConfig, ModelConfig
@@ -187,8 +187,12 @@ def train(
             config = train_config_from_file(path)
         else:
             config = train_config(exp.train)
-    if steps is not None:
-        config = dataclasses.replace(config, steps=steps)
+    if steps is not None:  # an override (--steps) is checked with the whole config
+        try:
+            config = dataclasses.replace(config, steps=steps)
+        except ValueError as exc:
+            problem = f"steps {steps} (--steps) does not fit the train config: {exc}"
+            raise UserError(problem) from exc
     check_experiment(exp, config)
     say = log or (lambda _line: None)
     if config.threads:
@@ -407,8 +411,6 @@ def read_curve(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / CURVE_FILE
-    from palaestra.core import UserError
-
     if not path.exists():
         raise UserError(f"no curve file {path} (palaestra train writes {CURVE_FILE} there)")
     try:  # a file the user names: every problem is theirs, with its line
