@@ -19,12 +19,12 @@ from palaestra.assurance import (
     step_contract,
     trace_contract,
 )
+from palaestra.config import load_contracts_file
 from palaestra.core import ConfigError
 from palaestra.models import ScriptedModel
 from palaestra.runtime import Experiment
-from palaestra.runtime._contracts import load_contracts_file
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store
+from palaestra.studies._replay import replay_episode
 from tests.assurance.test_contracts_library import HELPERS, run_counter, verdicts
 from tests.runtime.toy_env import register_counter
 

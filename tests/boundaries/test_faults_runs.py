@@ -11,8 +11,8 @@ import pytest
 from palaestra.core import ConfigError, Event, Message, ToolCall
 from palaestra.models import ModelRequest, ScriptedModel
 from palaestra.runtime import Experiment, load_fault_plan, run
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store
+from palaestra.studies._replay import replay_episode
 from tests.runtime.toy_env import register_counter
 
 

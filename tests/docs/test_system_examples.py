@@ -16,8 +16,8 @@ import pytest
 from palaestra.cli._render import timeline
 from palaestra.core import Event
 from palaestra.runtime import run
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store
+from palaestra.studies._replay import replay_episode
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "systems"

@@ -12,8 +12,9 @@ import pytest
 
 from palaestra.eval import build_report, episode_records, metrics, paired_compare, write_report
 from palaestra.eval._svg import bar_chart, line_chart, scatter
-from palaestra.runtime import run, run_shapley
+from palaestra.runtime import run
 from palaestra.store import Store
+from palaestra.studies import run_shapley
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "eval"

@@ -139,7 +139,7 @@ def test_yaml_file_and_its_errors(tmp_path, log) -> None:
     path.write_text("items:\n  - {id: db, metric: db_match, wieght: 2}\n")
     with pytest.raises(ConfigError, match=r"r\.yaml:2: items\.0\.wieght: Extra inputs"):
         Rubric.from_yaml(path)
-    from palaestra.runtime._scoring import load_rubric_file
+    from palaestra.config import load_rubric_file
 
     with pytest.raises(ConfigError, match=r"r\.yaml:2: items\.0\.wieght: unknown field"):
         load_rubric_file(path)

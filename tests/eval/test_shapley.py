@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from palaestra.config import set_path
 from palaestra.core import ConfigError, UserError
 from palaestra.eval import (
     banzhaf_values,
@@ -22,9 +23,9 @@ from palaestra.eval import (
     shapley_values,
 )
 from palaestra.eval._shapley import all_coalitions, coalition_label, parse_coalition
-from palaestra.runtime import Experiment, run_shapley, shapley_experiment
-from palaestra.runtime._shapley_config import set_path
+from palaestra.runtime import Experiment
 from palaestra.store import Store
+from palaestra.studies import run_shapley, shapley_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "eval" / "shapley.yaml"

@@ -28,6 +28,7 @@ from palaestra.assurance._config import (
     register_contract,
 )
 from palaestra.assurance._contracts import (
+    SKIPPED_KINDS,
     CheckResult,
     Contract,
     ContractCheck,
@@ -37,7 +38,6 @@ from palaestra.assurance._contracts import (
     TraceContract,
     Verdict,
     Violation,
-    check_episode,
     step_contract,
     trace_contract,
 )
@@ -71,7 +71,7 @@ from palaestra.assurance._metrics import (
     episode_assurance,
     run_assurance,
 )
-from palaestra.assurance._monitor import Monitor
+from palaestra.assurance._monitor import Monitor, check_episode
 from palaestra.assurance._taxonomy import CATEGORIES, LEVELS, TAXONOMY, Category, Level
 from palaestra.assurance._trace_library import (
     budget,
@@ -138,4 +138,5 @@ __all__ = [
     "tool_args_schema",
     "tool_calls_answered",
     "trace_contract",
+    "SKIPPED_KINDS",
 ]

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.assurance._contracts import Contract, Verdict, check_episode
+from palaestra.assurance._contracts import Contract, Verdict
+from palaestra.assurance._monitor import check_episode
 from palaestra.store import Store
 
 

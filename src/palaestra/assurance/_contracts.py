@@ -24,7 +24,7 @@ never sees verdicts) and `episode_end` (the end of the feed: `finish` is called 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -267,17 +267,3 @@ def as_violation(result: CheckResult, contract: str) -> Violation | None:
         f"contract {contract!r} returned {type(result).__name__}; expected None or a bool "
         "(holds / violated), a str (what was violated) or a Violation"
     )
-
-
-def check_episode(events: Sequence[Event], contracts: Sequence[Contract]) -> list[Verdict]:
-    """Check one episode's log (stored or in memory) against `contracts`: one verdict
-    per contract, in order, the same an online check of the same log gives."""
-    from palaestra.assurance._monitor import Monitor
-
-    episode_id = events[0].episode_id if events else ""
-    monitor = Monitor(contracts, episode_id)
-    for event in events:
-        if event.kind not in SKIPPED_KINDS:
-            monitor.feed(event)
-    monitor.finish()
-    return monitor.verdicts()

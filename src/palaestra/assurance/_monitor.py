@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from palaestra.assurance._contracts import (
+    SKIPPED_KINDS,
     Contract,
     EpisodeView,
     Verdict,
@@ -142,3 +143,15 @@ def _raised(exc: Exception) -> Violation:
         f"the contract's check raised {type(exc).__name__}: {exc} (fix the contract; the "
         "event it raised on is blamed)"
     )
+
+
+def check_episode(events: Sequence[Event], contracts: Sequence[Contract]) -> list[Verdict]:
+    """Check one episode's log (stored or in memory) against `contracts`: one verdict
+    per contract, in order, the same an online check of the same log gives."""
+    episode_id = events[0].episode_id if events else ""
+    monitor = Monitor(contracts, episode_id)
+    for event in events:
+        if event.kind not in SKIPPED_KINDS:
+            monitor.feed(event)
+    monitor.finish()
+    return monitor.verdicts()

@@ -56,7 +56,7 @@ def cmd_check(store: Any, args: argparse.Namespace, resolve_episode: Any) -> int
 
     run = store.resolve_run(args.run)
     if args.contracts:
-        from palaestra.runtime._contracts import load_contracts_file
+        from palaestra.config import load_contracts_file
 
         contracts = build_contracts(load_contracts_file(args.contracts))
         per_job = None
@@ -86,7 +86,7 @@ def run_contracts(experiment: dict[str, Any], run_id: str) -> tuple[list[Any], d
     from pydantic import TypeAdapter, ValidationError
 
     from palaestra.assurance import ContractSpec
-    from palaestra.runtime._contracts import merge_specs
+    from palaestra.config import contract_name, merge_named
 
     adapter = TypeAdapter(list[ContractSpec])
     try:
@@ -105,7 +105,9 @@ def run_contracts(experiment: dict[str, Any], run_id: str) -> tuple[list[Any], d
         )
     from palaestra.assurance import build_contracts
 
-    per_job = {label: build_contracts(merge_specs(top, own)) for label, own in jobs.items()}
+    per_job = {
+        label: build_contracts(merge_named(top, own, contract_name)) for label, own in jobs.items()
+    }
     return build_contracts(top), per_job
 
 

@@ -84,8 +84,8 @@ def comparison_experiment(experiment: Any, systems: list[str], budget: int | Non
 
 def reference_system(experiment: Any, systems: list[str]) -> str | None:
     """The first of `systems` whose topology is `single` (following references)."""
+    from palaestra.config import resolve_system as resolve
     from palaestra.runtime import SingleSystemConfig
-    from palaestra.runtime._systems_build import resolve
 
     for name in systems:
         if isinstance(resolve(experiment.systems[name], experiment.systems), SingleSystemConfig):

@@ -32,9 +32,9 @@ def add_diagnose_parser(sub: Any, store_arg: Any) -> None:
 def _episode_events(store: Any, run_id: str, episode: str | None) -> list[Event]:
     if episode is None:
         return list(store.iter_events(run_id))
-    from palaestra.cli._main import _resolve_episode
+    from palaestra.cli._episodes import resolve_episode
 
-    return store.events(run_id, _resolve_episode(store, run_id, episode))
+    return store.events(run_id, resolve_episode(store, run_id, episode))
 
 
 def cmd_diagnose(store: Any, args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from palaestra.cli._check import add_check_parser, add_show_options, cmd_check, 
 from palaestra.cli._compare import add_compare_parser, cmd_compare
 from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assurance
 from palaestra.cli._doctor import add_doctor_parser, cmd_doctor
+from palaestra.cli._episodes import resolve_episode as _resolve_episode
 from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
 from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
 from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
@@ -223,8 +224,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     experiment: Any = args.experiment
     if args.faults:
-        from palaestra.runtime import Experiment
-        from palaestra.runtime._faults import load_fault_plan, with_faults
+        from palaestra.runtime import Experiment, load_fault_plan, with_faults
 
         experiment = with_faults(Experiment.from_yaml(experiment), load_fault_plan(args.faults))
     result = run(
@@ -308,19 +308,6 @@ def _cmd_runs(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_episode(store: Any, run_id: str, ref: str) -> str:
-    ids = [e.episode_id for e in store.episodes(run_id)]
-    if ref in ids:
-        return ref
-    matches = [i for i in ids if i.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        shown = ", ".join(ids[:8]) + (" ..." if len(ids) > 8 else "")
-        raise UserError(f"run {run_id!r} has no episode {ref!r}; episodes: {shown}")
-    raise UserError(f"episode prefix {ref!r} is ambiguous: {', '.join(matches[:8])}")
-
-
 def _cmd_show(store: Any, args: argparse.Namespace) -> int:
     run = store.resolve_run(args.run)
     if args.episode:
@@ -398,7 +385,7 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(store: Any, args: argparse.Namespace) -> int:
-    from palaestra.runtime._replay import replay_episode
+    from palaestra.studies import replay_episode
 
     run = store.resolve_run(args.run)
     if args.episode:

@@ -9,7 +9,7 @@ palaestra score RUN --labels human.jsonl --calibrate model_graded   # no rescori
 
 The scores go to a new run (`--run-id`, default `NAME-scored-...`): the source's
 episodes copied with the new scorers' events before each `episode_end` (see
-`palaestra.runtime._scoring`); no environment or agent model runs. Judges are the
+`palaestra.studies.rescore`); no environment or agent model runs. Judges are the
 `--model` spec when given, else the models the run's experiment names. The table gives
 per job and scorer the mean with a 95% bootstrap interval and the success rate with a
 95% Wilson interval.
@@ -99,7 +99,7 @@ def judge_labels(events: list[Event], scorer: str, human: dict[str, Any]) -> dic
 
 def cmd_score(args: argparse.Namespace, store: Any) -> int:
     from palaestra.eval import calibrate, parse_scorer_arg, scorer_rows, scorer_table
-    from palaestra.runtime._scoring import rescore
+    from palaestra.studies import rescore
 
     specs = [parse_scorer_arg(text, default_model=args.model) for text in args.scorer]
     if not specs and not args.labels:

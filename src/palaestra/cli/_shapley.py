@@ -2,7 +2,7 @@
 modules under the experiment's `shapley:` block (docs/metrics.md).
 
 Every coalition the method needs runs as its own jobs of one run (`J@S=a+b`; see
-`palaestra.runtime.run_shapley`); the command prints v of each coalition, the Shapley
+`palaestra.studies.run_shapley`); the command prints v of each coalition, the Shapley
 values with their efficiency check, and the Banzhaf indices with `--banzhaf` (labelled
 as such). The same `--run-id` resumes; `palaestra report RUN` draws the bars.
 """
@@ -37,7 +37,7 @@ def add_shapley_parser(sub: Any, store_arg: Any) -> None:
 
 
 def cmd_shapley(args: argparse.Namespace) -> int:
-    from palaestra.runtime import run_shapley
+    from palaestra.studies import run_shapley
 
     outcome = run_shapley(
         args.experiment,

@@ -36,8 +36,8 @@ def _contracts_check(path: str) -> Any:
     """A check of each episode's events against the contracts of `path` (the format of
     `palaestra check --contracts`)."""
     from palaestra.assurance import build_contracts, check_episode
-    from palaestra.runtime._contracts import load_contracts_file
-    from palaestra.runtime._stress import Violation
+    from palaestra.config import load_contracts_file
+    from palaestra.studies import Violation
 
     contracts = build_contracts(load_contracts_file(path))
 
@@ -58,7 +58,7 @@ def _contracts_check(path: str) -> Any:
 
 def cmd_stress(args: argparse.Namespace) -> int:
     from palaestra.runtime import default_store_path
-    from palaestra.runtime._stress import stress
+    from palaestra.studies import stress
 
     check = _contracts_check(args.contracts) if args.contracts else None
     store = Path(args.store) if args.store else default_store_path()

@@ -107,14 +107,18 @@ from palaestra.eval._scorer import (
     ScoreResult,
     Target,
     answer_extractor,
+    judge_attempts,
 )
 from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
 from palaestra.eval._shapley import (
     Attribution,
+    Coalition,
     banzhaf_values,
+    coalition_label,
     coalition_values,
     coalitions_needed,
     shapley_from_records,
+    shapley_seed,
     shapley_values,
 )
 from palaestra.eval._spec import (
@@ -122,7 +126,9 @@ from palaestra.eval._spec import (
     BoundScorer,
     Scored,
     ScorerSpec,
+    bind,
     build_scorer,
+    check_unique_names,
     parse_scorer_arg,
     register_scorer,
     run_scorers,
@@ -239,4 +245,10 @@ __all__ = [
     "wilson_interval",
     "workspace_files",
     "write_report",
+    "bind",
+    "check_unique_names",
+    "judge_attempts",
+    "Coalition",
+    "coalition_label",
+    "shapley_seed",
 ]

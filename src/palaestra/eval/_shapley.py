@@ -16,7 +16,7 @@ the others their default; v(S) is its value (success rate or mean score). Then:
 
 The pure part takes v as a mapping from coalitions (frozensets of module names) to
 values, or a function; `coalitions_needed` says which coalitions a method will ask for,
-so that a runner evaluates only those (`palaestra.runtime.run_shapley`). From a stored
+so that a runner evaluates only those (`palaestra.studies.run_shapley`). From a stored
 run, `shapley_from_records` reads v(S) off the episodes of jobs labelled `J@S=a+b`
 (`coalition_label`).
 """

@@ -1,71 +1,93 @@
-"""Runtime: experiments (config as data), the episode loop and the runner."""
+"""The engine: a `JobPlan` built once per job, the runner, the episode loop, the
+recorder, models built once per run, and `RunExtension`, the one seam through which
+faults, governance, contracts, scorers and outside features reach a run.
 
+The configuration (`palaestra.config`) is re-exported here for the names users have
+imported from `palaestra.runtime`; studies of runs (replay, stress, Shapley, rescore)
+are in `palaestra.studies`.
+"""
+
+from palaestra.config import (
+    OPERATORS,
+    TOPOLOGIES,
+    BaselineOperatorConfig,
+    CentralizedSystemConfig,
+    Concurrency,
+    DecentralizedSystemConfig,
+    Experiment,
+    ExtensionSpec,
+    HumanOperatorConfig,
+    HybridSystemConfig,
+    IndependentSystemConfig,
+    Job,
+    Limits,
+    LLMOperatorConfig,
+    Members,
+    ModelConfig,
+    OperatorBuild,
+    OperatorKind,
+    PipelineStageConfig,
+    PipelineSystemConfig,
+    PythonOperatorConfig,
+    RecursiveSystemConfig,
+    ScriptedOperatorConfig,
+    ScriptedReply,
+    ScriptedToolCall,
+    ShapleyConfig,
+    ShapleyModule,
+    SingleSystemConfig,
+    SystemBase,
+    SystemConfig,
+    SystemRefConfig,
+    Topology,
+    load_experiment,
+    load_fault_plan,
+    register_operator_kind,
+    register_topology,
+)
+from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
+from palaestra.runtime._contracts import Contracts, OnlineMonitor
 from palaestra.runtime._episode import (
     EpisodeLimits,
     EpisodeOutcome,
     EpisodeSpec,
     run_episode,
 )
-from palaestra.runtime._experiment import (
-    BaselineOperatorConfig,
-    Concurrency,
-    Experiment,
-    HumanOperatorConfig,
-    Job,
-    Limits,
-    LLMOperatorConfig,
-    ModelConfig,
-    PythonOperatorConfig,
-    ScriptedOperatorConfig,
-    ScriptedReply,
-    ScriptedToolCall,
-    load_experiment,
+from palaestra.runtime._extensions import (
+    EXTENSIONS,
+    EpisodeRun,
+    ExtensionContext,
+    ExtensionKind,
+    RunExtension,
+    job_extensions,
+    register_extension,
 )
-from palaestra.runtime._faults import load_fault_plan, with_faults
+from palaestra.runtime._faults import Faults, with_faults
 from palaestra.runtime._faulty_env import FaultyEnvironment
-from palaestra.runtime._operator_kinds import (
-    OPERATORS,
-    OperatorBuild,
-    OperatorKind,
-    register_operator_kind,
+from palaestra.runtime._governance import Governance
+from palaestra.runtime._plan import JobPlan, PlannedEpisode, plan
+from palaestra.runtime._recorder import (
+    AgentContext,
+    BudgetExceeded,
+    EpisodeRecorder,
+    EventRow,
+    row_event,
 )
-from palaestra.runtime._recorder import AgentContext, BudgetExceeded, EpisodeRecorder
+from palaestra.runtime._result import JobStats, RunResult, job_stats
 from palaestra.runtime._runner import (
     DEFAULT_STORE,
-    JobStats,
-    RunResult,
     arun,
+    close_env,
     default_store_path,
+    new_run_id,
     run,
+    run_collector,
 )
-from palaestra.runtime._scoring import ModelJudge, RescoreResult, model_judge, rescore
-from palaestra.runtime._shapley import ShapleyRun, run_shapley, shapley_experiment
-from palaestra.runtime._shapley_config import ShapleyConfig, ShapleyModule
-from palaestra.runtime._stress import (
-    Counterexample,
-    StressReport,
-    StressSpace,
-    Violation,
-    astress,
-    stress,
-)
-from palaestra.runtime._systems_config import (
-    CentralizedSystemConfig,
-    DecentralizedSystemConfig,
-    HybridSystemConfig,
-    IndependentSystemConfig,
-    PipelineStageConfig,
-    PipelineSystemConfig,
-    RecursiveSystemConfig,
-    SingleSystemConfig,
-    SystemBase,
-    SystemConfig,
-    SystemRefConfig,
-)
-from palaestra.runtime._topologies import TOPOLOGIES, Members, Topology, register_topology
+from palaestra.runtime._scoring import ModelJudge, Scorers, build_bound, model_judge
 
 __all__ = [
     "DEFAULT_STORE",
+    "EXTENSIONS",
     "OPERATORS",
     "TOPOLOGIES",
     "AgentContext",
@@ -73,59 +95,73 @@ __all__ = [
     "BudgetExceeded",
     "CentralizedSystemConfig",
     "Concurrency",
-    "Counterexample",
+    "Contracts",
     "DecentralizedSystemConfig",
     "EpisodeLimits",
     "EpisodeOutcome",
     "EpisodeRecorder",
+    "EpisodeRun",
     "EpisodeSpec",
+    "EventRow",
     "Experiment",
+    "ExtensionContext",
+    "ExtensionKind",
+    "ExtensionSpec",
+    "Faults",
     "FaultyEnvironment",
+    "Governance",
     "HumanOperatorConfig",
     "HybridSystemConfig",
     "IndependentSystemConfig",
     "Job",
+    "JobPlan",
     "JobStats",
     "LLMOperatorConfig",
     "Limits",
     "Members",
     "ModelConfig",
     "ModelJudge",
+    "ModelPool",
+    "OnlineMonitor",
     "OperatorBuild",
     "OperatorKind",
     "PipelineStageConfig",
     "PipelineSystemConfig",
+    "PlannedEpisode",
     "PythonOperatorConfig",
     "RecursiveSystemConfig",
-    "RescoreResult",
+    "RunExtension",
     "RunResult",
+    "Scorers",
     "ScriptedOperatorConfig",
     "ScriptedReply",
     "ScriptedToolCall",
     "ShapleyConfig",
     "ShapleyModule",
-    "ShapleyRun",
     "SingleSystemConfig",
-    "StressReport",
-    "StressSpace",
     "SystemBase",
     "SystemConfig",
     "SystemRefConfig",
     "Topology",
-    "Violation",
     "arun",
-    "astress",
+    "build_bound",
+    "close_env",
     "default_store_path",
+    "job_extensions",
+    "job_stats",
     "load_experiment",
     "load_fault_plan",
     "model_judge",
+    "new_run_id",
+    "operator_factory",
+    "plan",
+    "register_extension",
     "register_operator_kind",
     "register_topology",
-    "rescore",
+    "row_event",
     "run",
+    "run_collector",
     "run_episode",
-    "run_shapley",
-    "shapley_experiment",
-    "stress",
+    "scripted_name",
     "with_faults",
 ]

@@ -7,29 +7,23 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from palaestra.boundaries import LimitedModel, Limiter
-from palaestra.core import ConfigError, ModelError, Operator, UserError, import_object
-from palaestra.envs import EnvSpec
-from palaestra.models import Model
-from palaestra.operators import (
-    DEFAULT_SYSTEM_PROMPT,
-    HumanOperator,
-    LLMOperator,
-    ScriptedOperator,
-)
-from palaestra.runtime._experiment import (
+from palaestra.config import (
+    OPERATORS,
     BaselineOperatorConfig,
     Experiment,
-    HumanOperatorConfig,
     Job,
     LLMOperatorConfig,
     ModelConfig,
-    PythonOperatorConfig,
-    ScriptedOperatorConfig,
+    OperatorBuild,
+    build_system,
+    is_system,
+    resolve_system,
 )
-from palaestra.runtime._faults import apply_faults, job_faults
-from palaestra.runtime._governance import govern, govern_tools, job_governor
-from palaestra.runtime._operator_kinds import OPERATORS, OperatorBuild, register_operator_kind
-from palaestra.runtime._systems_build import build_system, is_system, resolve
+from palaestra.core import ConfigError, ModelError, Operator, import_object
+from palaestra.envs import EnvSpec
+from palaestra.models import Model
+from palaestra.operators import LLMOperator
+from palaestra.runtime._extensions import RunExtension, with_hook
 from palaestra.tools import MCPServer, MCPToolset, Tool, as_tools
 
 DEFAULT_MODEL_SPEC = "local:smollm2-135m"
@@ -189,16 +183,23 @@ def scripted_from_config(config: ModelConfig, *, name: str | None = None) -> Mod
 
 
 def operator_factory(
-    job: Job, env_spec: EnvSpec, params: Any, models: ModelPool
+    job: Job,
+    env_spec: EnvSpec,
+    params: Any,
+    models: ModelPool,
+    extensions: Sequence[RunExtension] = (),
 ) -> Callable[[str], Operator]:
-    """`agent -> fresh Operator` for one job (per-agent overrides first)."""
+    """`agent -> fresh Operator` for one job (per-agent overrides first), with the
+    extensions' `wrap_model` and `wrap_tool` applied to each LLM operator's own model and
+    tools (once per agent) and their `wrap_operator` to each agent's operator."""
 
     # LLM operators are built once per agent (and system member) and forked per episode:
     # building one resolves its model and imports its tools, not per-episode work.
     prototypes: dict[tuple[str, str], LLMOperator] = {}
     systems = models.experiment.systems
-    faults = job_faults(models.experiment, job)
-    governor = job_governor(models.experiment, job)
+    wrap_models = with_hook(extensions, "wrap_model")
+    wrap_tools = with_hook(extensions, "wrap_tool")
+    wrap_operators = with_hook(extensions, "wrap_operator")
 
     def leaf(config: Any, agent: str, member: str = "", as_agent: str = "") -> Operator:
         if isinstance(config, LLMOperatorConfig):
@@ -210,8 +211,13 @@ def operator_factory(
                 made = _build_operator(config, name, env_spec, params, models)
                 assert isinstance(made, LLMOperator)
                 key = models.config_for(config.model)[0]
-                apply_faults(made, faults, model_key=key, replaying=models.fixed is not None)
-                govern_tools(made, governor)
+                for ext in wrap_models:
+                    made.model = ext.wrap_model(made.model, agent=name, key=key)
+                for ext in wrap_tools:
+                    made.tools = {
+                        tool_name: ext.wrap_tool(tool, agent=name)
+                        for tool_name, tool in made.tools.items()
+                    }
                 prototype = prototypes[(agent, member)] = made
             return prototype.fork()
         return _build_operator(config, agent, env_spec, params, models)
@@ -219,11 +225,14 @@ def operator_factory(
     def build(agent: str) -> Operator:
         config = job.agents.get(agent, job.operator)
         if is_system(config):
-            system = build_system(
+            operator = build_system(
                 config, lambda sub, path, who: leaf(sub, agent, path, who), systems=systems
             )
-            return govern(system, governor)
-        return govern(leaf(config, agent), governor)
+        else:
+            operator = leaf(config, agent)
+        for ext in wrap_operators:
+            operator = ext.wrap_operator(operator, agent=agent)
+        return operator
 
     # Fail early (before any episode) on configuration problems we can see now.
     roots = [job.operator, *job.agents.values()]
@@ -250,7 +259,7 @@ def _leaves(roots: list[Any], systems: Mapping[str, Any]) -> list[Any]:
     out: list[Any] = []
     stack = list(roots)
     while stack:
-        config = resolve(stack.pop(), systems)
+        config = resolve_system(stack.pop(), systems)
         if is_system(config):
             stack.extend(config.members.values())
         else:
@@ -264,63 +273,3 @@ def _build_operator(
     """The operator a (non-system) config describes, built by its registered kind."""
     build = OperatorBuild(agent=agent, env_spec=env_spec, params=params, models=models)
     return OPERATORS.get(config.kind).build(config, build)
-
-
-# -- the built-in operator kinds (registered like any other: see `_operator_kinds`) -----
-
-
-@register_operator_kind("baseline", BaselineOperatorConfig)
-def _baseline(config: BaselineOperatorConfig, build: OperatorBuild) -> Operator:
-    if build.env_spec.baseline is None:
-        raise ConfigError(f"environment {build.env_spec.id!r} has no baseline operator")
-    return build.env_spec.baseline(build.params, build.agent)
-
-
-@register_operator_kind("llm", LLMOperatorConfig)
-def _llm(config: LLMOperatorConfig, build: OperatorBuild) -> Operator:
-    models = build.models
-    model, model_config = models.get(config.model, build.agent)
-    temperature = config.temperature
-    if temperature is None:
-        temperature = model_config.temperature
-    max_tokens = config.max_tokens if config.max_tokens is not None else model_config.max_tokens
-    return LLMOperator(
-        model,
-        system_prompt=config.system_prompt or DEFAULT_SYSTEM_PROMPT,
-        tools=[*(import_object(path) for path in config.tools), *models.mcp_tools(config.mcp)],
-        max_tool_rounds=config.max_tool_rounds,
-        temperature=temperature,
-        top_p=model_config.top_p,
-        max_tokens=max_tokens,
-        keep_history=config.keep_history,
-    )
-
-
-@register_operator_kind("scripted", ScriptedOperatorConfig)
-def _scripted(config: ScriptedOperatorConfig, build: OperatorBuild) -> Operator:
-    return ScriptedOperator(config.actions)
-
-
-@register_operator_kind("human", HumanOperatorConfig)
-def _human(config: HumanOperatorConfig, build: OperatorBuild) -> Operator:
-    return HumanOperator()
-
-
-@register_operator_kind("python", PythonOperatorConfig)
-def _python(config: PythonOperatorConfig, build: OperatorBuild) -> Operator:
-    obj = import_object(config.factory)
-    if hasattr(obj, "act") and not isinstance(obj, type):
-        fork = getattr(obj, "fork", None)
-        return fork() if callable(fork) else obj
-    if callable(obj):
-        try:
-            made = obj(agent=build.agent, **config.options)
-        except TypeError:
-            made = obj(**config.options)
-        if not hasattr(made, "act"):
-            raise UserError(
-                f"operator factory {config.factory!r} returned {type(made).__name__}, "
-                "which has no `async act(observation, ctx)` method"
-            )
-        return made
-    raise UserError(f"{config.factory!r} is neither an operator nor a callable")

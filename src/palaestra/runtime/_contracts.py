@@ -1,6 +1,8 @@
-"""Contracts in the runtime: the contracts a job runs under, checked online.
+"""Contracts as a run extension (`contracts`): the contracts a job runs under (the
+experiment's `contracts:`, then the job's, by name; `palaestra.config.job_setting`),
+checked online.
 
-`OnlineMonitor` is what the `EpisodeRecorder` calls on each appended event: it feeds the
+`OnlineMonitor` is what the extension's `on_event` calls on each appended event: it feeds the
 event to a `palaestra.assurance.Monitor` (the same engine `palaestra check` uses
 offline, so both give the same verdicts) and records a `contract_verdict` event right
 after the event that first violates a contract (`parent` = that event). When the
@@ -18,39 +20,19 @@ parts when it was recorded `Encoded`) and shown to the contracts that look at it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from palaestra.assurance import Contract, ContractSpec, Monitor, Verdict, build_contracts
-from palaestra.assurance._contracts import SKIPPED_KINDS
-from palaestra.core import ConfigError, ContractVerdict, Encoded, Event, Payload
+from palaestra.assurance import SKIPPED_KINDS, Contract, Monitor, Verdict, build_contracts
+from palaestra.core import ContractVerdict, Encoded, Event, Payload
+from palaestra.runtime._extensions import (
+    EpisodeRun,
+    ExtensionContext,
+    RunExtension,
+    register_extension,
+)
 
 if TYPE_CHECKING:
-    from palaestra.runtime._experiment import Experiment, Job
     from palaestra.runtime._recorder import EpisodeRecorder
-
-
-def job_contract_specs(experiment: Experiment, job: Job) -> list[ContractSpec]:
-    """The entries a job runs under: the experiment's `contracts:`, then the job's own
-    (a job entry with the name of an experiment entry replaces it)."""
-    return merge_specs(experiment.contracts, job.contracts or [])
-
-
-def merge_specs(top: Sequence[ContractSpec], own: Sequence[ContractSpec]) -> list[ContractSpec]:
-    """`top`'s entries then `own`'s, an entry of `own` replacing one of the same name."""
-    names = {_spec_name(s) for s in own}
-    return [s for s in top if _spec_name(s) not in names] + list(own)
-
-
-def _spec_name(spec: ContractSpec) -> str:
-    return spec.name or spec.use or spec.python or ""
-
-
-def job_contracts(experiment: Experiment, job: Job) -> list[Contract]:
-    """The contracts of `job`, built (see `job_contract_specs`)."""
-    return build_contracts(job_contract_specs(experiment, job))
 
 
 _new_event = object.__new__
@@ -147,33 +129,34 @@ class OnlineMonitor:
         return verdicts
 
 
-def load_contracts_file(path: str | Path) -> list[ContractSpec]:
-    """Contract entries from a YAML file: a mapping with a `contracts:` list (an
-    experiment file works too) or the list itself. Errors name the file and line."""
-    from pydantic import TypeAdapter
+class Contracts(RunExtension):
+    """Checks `contracts` online on every episode (see the module docstring)."""
 
-    from palaestra.runtime._yaml import format_validation_error, load_yaml_file
+    def __init__(self, contracts: Sequence[Contract]):
+        self.contracts = list(contracts)
 
-    path = Path(path)
-    data, lines = load_yaml_file(path, what="contracts file", expected="a `contracts:` list")
-    prefix: tuple[str, ...] = ()
-    if isinstance(data, dict) and "contracts" in data:
-        data, prefix = data["contracts"], ("contracts",)
-    if not isinstance(data, list):
-        raise ConfigError(
-            f"{path}:1: expected a `contracts:` list (or a list of contract entries), "
-            f"got {type(data).__name__}"
-        )
-    shifted: dict[Any, int] = {
-        loc[len(prefix) :]: line for loc, line in lines.items() if loc[: len(prefix)] == prefix
-    }
-    try:
-        return TypeAdapter(list[ContractSpec]).validate_python(data)
-    except ValidationError as exc:
-        message = format_validation_error(exc, source=str(path), lines=shifted)
-        if prefix:  # name the fields as they are in the file
-            message = "\n".join(
-                line.replace(": ", ": contracts.", 1) if line.startswith(str(path)) else line
-                for line in message.splitlines()
-            )
-        raise ConfigError(message) from None
+    def on_episode_start(self, episode: EpisodeRun) -> None:
+        episode.state[self] = OnlineMonitor(self.contracts, episode.recorder)
+
+    def on_event(
+        self,
+        episode: EpisodeRun,
+        seq: int,
+        step: int,
+        agent: str,
+        payload: Payload | Encoded,
+        parent: int | None,
+        when: float,
+    ) -> None:
+        episode.state[self].on_append(seq, step, agent, payload, parent, when)
+
+    async def on_episode_end(self, episode: EpisodeRun) -> None:
+        """End-of-episode and passed verdicts, before the scorers and `episode_end`."""
+        episode.state[self].finish(episode.step)
+
+
+@register_extension("contracts")
+def contracts(context: ExtensionContext, options: dict[str, Any]) -> Contracts | None:
+    """The job's contracts as an extension; None without any."""
+    built = build_contracts(context.setting("contracts"))
+    return Contracts(built) if built else None

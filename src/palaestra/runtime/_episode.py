@@ -29,6 +29,7 @@ from palaestra.core import (
     EnvStep,
     EpisodeEnd,
     EpisodeStart,
+    Event,
     ModelError,
     Observation,
     Operator,
@@ -39,7 +40,8 @@ from palaestra.core import (
 )
 from palaestra.envs import Environment, Score
 from palaestra.eval import BoundScorer
-from palaestra.runtime._contracts import OnlineMonitor
+from palaestra.runtime._contracts import Contracts
+from palaestra.runtime._extensions import EpisodeRun, RunExtension, with_hook
 from palaestra.runtime._recorder import (
     AgentContext,
     BudgetExceeded,
@@ -47,7 +49,7 @@ from palaestra.runtime._recorder import (
     EventRow,
     row_event,
 )
-from palaestra.runtime._scoring import env_target, score_episode
+from palaestra.runtime._scoring import Scorers, env_target
 
 Sink = Callable[[list[EventRow]], None]
 """Receives drained events as store rows (the store's `append_rows`)."""
@@ -124,22 +126,32 @@ async def run_episode(
     run_seed: int = 0,
     limits: EpisodeLimits = EpisodeLimits(),
     sink: Sink | None = None,
+    extensions: Sequence[RunExtension] = (),
     contracts: Sequence[Contract] = (),
     scorers: Sequence[BoundScorer] = (),
 ) -> EpisodeOutcome:
     """Run one episode to its end, recording every event; never raises for the
-    episode's own failures (they end it with `reason: error`). `contracts` are checked
-    online (`runtime._contracts.OnlineMonitor`): verdicts are recorded, and a violated
-    contract with `on_violation: end` ends the episode with `reason: contract`.
-    `scorers` score the log after the environment (`runtime._scoring`), each recorded
-    as a `score` event before `episode_end`."""
+    episode's own failures (they end it with `reason: error`). `extensions` see the
+    episode (`RunExtension.on_episode_start`, `on_event`, `on_episode_end`, in order);
+    their wrappers were applied where the environment and operators were built
+    (`JobPlan`). `contracts` and `scorers` are shorthands for the `contracts` and
+    `scorers` extensions: contracts are checked online (a violated contract with
+    `on_violation: end` ends the episode with `reason: contract`); scorers score the
+    log after the environment, each recorded as a `score` event before `episode_end`."""
     started = time.perf_counter()
-    kept: list[EventRow] | None = [] if scorers else None
-    if kept is not None:  # scorers read the whole log: keep the rows handed over
-        sink = _keeping(sink, kept)
+    if contracts or scorers:
+        extensions = [*extensions, *_shorthands(contracts, scorers)]
     rec = EpisodeRecorder(spec.episode_id, run_seed=run_seed, max_tokens=limits.max_tokens)
-    monitor = OnlineMonitor(contracts, rec) if contracts else None
-    rec.monitor = monitor
+    episode: EpisodeRun | None = None
+    if extensions:
+        episode = EpisodeRun(spec, rec, env)
+        if any(ext.wants_log for ext in extensions):  # keep the rows handed over
+            kept: list[EventRow] = []
+            sink = _keeping(sink, kept)
+            episode._events = _log_reader(rec, sink, kept)
+        for ext in with_hook(extensions, "on_episode_start"):
+            ext.on_episode_start(episode)
+        rec.monitor = _observer(episode, with_hook(extensions, "on_event"))
     state = _LoopState()
     reason: EndReason = "done"
     error: str | None = None
@@ -189,11 +201,10 @@ async def run_episode(
                 trace = traceback.format_exc()
     if reason == "contract":
         error = rec.stopped_by
-    if monitor is not None:  # end-of-episode and passed verdicts, before episode_end
-        monitor.finish(state.step)
-    if kept is not None and sink is not None and state.started:
-        sink(rec.drain())
-        await score_episode(rec, state.step, [row_event(row) for row in kept], scorers)
+    if episode is not None:  # contract verdicts, scorers, ...: before episode_end
+        episode.started, episode.step = state.started, state.step
+        for ext in with_hook(extensions, "on_episode_end"):
+            await ext.on_episode_end(episode)
     if reason == "error":
         outcome = "error"
     else:
@@ -230,6 +241,50 @@ async def run_episode(
         hash=rec.hexdigest(),
         error=error,
     )
+
+
+def _shorthands(
+    contracts: Sequence[Contract], scorers: Sequence[BoundScorer]
+) -> list[RunExtension]:
+    out: list[RunExtension] = [Contracts(contracts)] if contracts else []
+    return [*out, Scorers(scorers)] if scorers else out
+
+
+class _Observer:
+    """The recorder's per-event call, handed on to the extensions' `on_event`."""
+
+    __slots__ = ("episode", "hooks")
+
+    def __init__(self, episode: EpisodeRun, hooks: list[RunExtension]):
+        self.episode = episode
+        self.hooks = [ext.on_event for ext in hooks]
+
+    def on_append(
+        self,
+        seq: int,
+        step: int,
+        agent: str,
+        payload: Any,
+        parent: int | None,
+        when: float,
+    ) -> None:
+        episode = self.episode
+        for hook in self.hooks:
+            hook(episode, seq, step, agent, payload, parent, when)
+
+
+def _observer(episode: EpisodeRun, hooks: list[RunExtension]) -> _Observer | None:
+    return _Observer(episode, hooks) if hooks else None
+
+
+def _log_reader(
+    rec: EpisodeRecorder, sink: Sink, kept: list[EventRow]
+) -> Callable[[], list[Event]]:
+    def events() -> list[Event]:
+        sink(rec.drain())  # what the recorder still holds, kept too
+        return [row_event(row) for row in kept]
+
+    return events
 
 
 @dataclass

@@ -78,7 +78,8 @@ class EpisodeRecorder:
         self._id_json = to_json(episode_id).decode()
         self._agent_json: dict[str, str] = {}
         self.monitor: Any = None
-        """Called on each appended event (`runtime._contracts.OnlineMonitor`), if set."""
+        """Its `on_append(seq, step, agent, payload, parent, when)` is called on each
+        appended event, if set: the run extensions' `on_event` (`_episode`)."""
         self.stopped_by: str | None = None
         """Why a contract with `on_violation: end` ends the episode (set by the monitor)."""
 

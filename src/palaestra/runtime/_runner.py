@@ -26,30 +26,18 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from palaestra.assurance import Contract
-from palaestra.boundaries import FaultPlan
-from palaestra.core import ConfigError, Operator, PalaestraError, StoreError, UserError
-from palaestra.envs import EnvSpec, get_spec
-from palaestra.eval import BoundScorer
+from palaestra.config import Experiment, load_experiment
+from palaestra.core import PalaestraError, StoreError, UserError
 from palaestra.models import Model
-from palaestra.runtime._build import ModelPool, operator_factory
-from palaestra.runtime._contracts import job_contracts
-from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
-from palaestra.runtime._experiment import (
-    Experiment,
-    check_agent_names,
-    check_episode_count,
-    load_experiment,
-)
-from palaestra.runtime._faults import job_faults, wrap_env
+from palaestra.runtime._build import ModelPool
+from palaestra.runtime._plan import PlannedEpisode, plan
 from palaestra.runtime._progress import Progress
 from palaestra.runtime._recorder import EventRow
-from palaestra.runtime._scoring import job_scorers
+from palaestra.runtime._result import RunResult, job_stats
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 logger = logging.getLogger("palaestra.runtime")
@@ -84,168 +72,6 @@ def _as_recorded(db: Store, run_id: str, record: dict[str, Any]) -> dict[str, An
 def new_run_id(name: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{name}-{stamp}-{secrets.token_hex(2)}"
-
-
-@dataclass
-class JobStats:
-    """Per-job summary of a run."""
-
-    label: str
-    env: str
-    episodes: int = 0
-    finished: int = 0
-    successes: int = 0
-    errors: int = 0
-    mean_reward: float = 0.0
-    mean_score: float = 0.0
-    mean_steps: float = 0.0
-    events: int = 0
-    tokens: int = 0
-    wall_s: float = 0.0
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.finished if self.finished else 0.0
-
-
-@dataclass
-class RunResult:
-    """What `palaestra.run` returns: the run id, where it is stored, and its summary."""
-
-    run_id: str
-    store_path: Path
-    episodes: list[EpisodeRow]
-    jobs: dict[str, JobStats]
-    wall_s: float
-    skipped: int = 0
-    """Episodes already finished in an earlier attempt of this run (resume)."""
-
-    @property
-    def success_rate(self) -> float:
-        done = [e for e in self.episodes if e.status == "finished"]
-        return sum(e.outcome == "success" for e in done) / len(done) if done else 0.0
-
-    @property
-    def errors(self) -> int:
-        return sum(e.outcome == "error" for e in self.episodes)
-
-    def table(self) -> str:
-        from palaestra.runtime._summary import render_table
-
-        return render_table(self)
-
-    def __repr__(self) -> str:
-        # short: the default would print every episode row
-        return (
-            f"RunResult(run_id={self.run_id!r}, episodes={len(self.episodes)}, "
-            f"success_rate={self.success_rate:.3f}, errors={self.errors}, "
-            f"store_path={str(self.store_path)!r})"
-        )
-
-
-@dataclass
-class _Planned:
-    spec: EpisodeSpec
-    build_env: Callable[[], Any]
-    operator_for: Callable[[str], Operator]
-    limits: EpisodeLimits
-    agents_hint: list[str] = field(default_factory=list)
-    contracts: list[Contract] = field(default_factory=list)
-    scorers: list[BoundScorer] = field(default_factory=list)
-
-
-def _env_builder(
-    env_spec: EnvSpec,
-    params: Any,
-    faults: FaultPlan | None = None,
-    episode_id: str = "",
-    run_seed: int = 0,
-) -> Callable[[], Any]:
-    if faults is None:
-        return lambda: env_spec.factory(params)
-    return lambda: wrap_env(
-        env_spec.factory(params),
-        faults,
-        episode_id=episode_id,
-        run_seed=run_seed,
-        env_id=env_spec.id,
-    )
-
-
-def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
-    """Every episode of the experiment, in a stable order."""
-    planned: list[_Planned] = []
-    for index, job in enumerate(experiment.jobs):
-        try:  # errors name the file and line of the field when the experiment has them
-            env_spec = get_spec(job.env)
-        except UserError as exc:
-            raise experiment.located(exc, "jobs", index, "env") from None
-        try:
-            params = env_spec.validate(job.params)
-        except UserError as exc:
-            raise experiment.located(exc, "jobs", index, "params") from None
-        params_dump = params.model_dump(mode="json")
-        try:  # a remote environment checks the parameters it passes on here
-            probe = env_spec.factory(params)
-        except UserError as exc:
-            raise experiment.located(exc, "jobs", index, "params") from None
-        check_agent_names(experiment, index, list(getattr(probe, "agents", None) or []))
-        available = list(probe.tasks())
-        if job.tasks == "all":
-            tasks = available
-        elif isinstance(job.tasks, int):
-            tasks = available[: job.tasks]
-        else:
-            missing = [t for t in job.tasks if t not in available]
-            if missing:
-                shown = ", ".join(available[:10]) + (" ..." if len(available) > 10 else "")
-                raise ConfigError(
-                    experiment.where("jobs", index, "tasks")
-                    + f"unknown task ids {missing} for {job.env!r}; valid: {shown}"
-                )
-            tasks = list(job.tasks)
-        check_episode_count(experiment, index, len(tasks))
-        try:
-            factory = operator_factory(job, env_spec, params, models)
-        except UserError as exc:
-            raise experiment.located(exc, "jobs", index, "operator") from None
-        faults = job_faults(experiment, job)
-        contracts = job_contracts(experiment, job)
-        scorers = job_scorers(experiment, job, models)
-        limits = EpisodeLimits(
-            max_steps=job.max_steps or experiment.limits.max_steps,
-            max_tokens=experiment.limits.max_tokens,
-            max_wall_s=experiment.limits.max_wall_s,
-        )
-        for task in tasks:
-            for seed in job.seed_list():
-                for epoch in range(job.epochs):
-                    assert job.label is not None
-                    episode_id = f"{job.label}/{task}/{seed}/{epoch}"
-                    planned.append(
-                        _Planned(
-                            spec=EpisodeSpec(
-                                episode_id=episode_id,
-                                job=job.label,
-                                env_id=job.env,
-                                task=task,
-                                seed=seed,
-                                epoch=epoch,
-                                params=params_dump,
-                            ),
-                            build_env=_env_builder(
-                                env_spec, params, faults, episode_id, experiment.seed
-                            ),
-                            operator_for=factory,
-                            limits=limits,
-                            contracts=contracts,
-                            scorers=scorers,
-                        )
-                    )
-    ids = [p.spec.episode_id for p in planned]
-    if len(set(ids)) != len(ids):
-        raise UserError("two episodes share an id: task ids, seeds or job labels repeat")
-    return planned
 
 
 @contextmanager
@@ -320,8 +146,6 @@ async def arun(
                 except BaseException as exc:
                     _mark_stopped(db, run_id, exc)
                     raise
-                from palaestra.runtime._summary import job_stats
-
                 rows = db.episodes(run_id)
                 return RunResult(
                     run_id=run_id,
@@ -385,9 +209,9 @@ def _mark_stopped(db: Store, run_id: str, exc: BaseException) -> None:
 
 
 async def _run_all(
-    todo: list[_Planned], exp: Experiment, db: Store, run_id: str, bar: Progress
+    todo: list[PlannedEpisode], exp: Experiment, db: Store, run_id: str, bar: Progress
 ) -> None:
-    queue: asyncio.Queue[_Planned] = asyncio.Queue()
+    queue: asyncio.Queue[PlannedEpisode] = asyncio.Queue()
     for item in todo:
         queue.put_nowait(item)
 
@@ -424,21 +248,12 @@ async def _run_all(
             )
             bar.running += 1
             try:
-                env = item.build_env()
+                env = item.job.build_env(spec)
             except Exception as exc:
                 raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
             agents: list[str] | None = None
             try:
-                result = await run_episode(
-                    spec,
-                    env,
-                    item.operator_for,
-                    run_seed=exp.seed,
-                    limits=item.limits,
-                    sink=sink,
-                    contracts=item.contracts,
-                    scorers=item.scorers,
-                )
+                result = await item.job.run(spec, env, sink=sink)
                 agents = [str(agent) for agent in getattr(env, "agents", None) or []] or None
             finally:
                 await close_env(env, spec.episode_id)

@@ -269,8 +269,6 @@ def probe_run() -> str | None:
                 file.write(text)
         command = [python, "-I", "-S", "-c", "pass"]
         argv = [*enter_argv(holder.pid), *bwrap_argv(layout, None, {}, command)]
-        from palaestra.sandbox._probe import run_quietly
-
         code, error = run_quietly(argv, env=HOST_ENV)
         if code != 0:
             return f"bubblewrap could not start a sandbox: {error.strip() or f'exit {code}'}"
@@ -287,3 +285,19 @@ def probe_run() -> str | None:
             if stream is not None:
                 stream.close()
         remove_layout(layout)
+
+
+def run_quietly(argv: list[str], *, env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
+    """Run `argv` (stdin closed); its exit status and its stderr (or why it did not run)."""
+    try:
+        done = subprocess.run(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 1, str(exc)
+    return done.returncode, done.stderr.decode("utf-8", errors="replace")

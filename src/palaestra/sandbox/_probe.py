@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
 import sys
 from typing import Literal
 
@@ -106,19 +105,3 @@ def require_isolation() -> None:
     problem = isolation_problem()
     if problem is not None:
         raise unavailable(problem)
-
-
-def run_quietly(argv: list[str], *, env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
-    """Run `argv` (stdin closed); its exit status and its stderr (or why it did not run)."""
-    try:
-        done = subprocess.run(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return 1, str(exc)
-    return done.returncode, done.stderr.decode("utf-8", errors="replace")

@@ -187,7 +187,7 @@ def train_config(
 ) -> TrainConfig:
     """A `TrainConfig` from the `train:` block (None: all defaults); a `ConfigError`
     naming each bad field (with its file line when `lines` is given)."""
-    from palaestra.runtime._yaml import format_validation_error
+    from palaestra.config import format_validation_error
 
     try:
         return _Block.model_validate({"train": data or {}}).train
@@ -201,7 +201,7 @@ def train_config(
 
 def train_config_from_file(path: str | Path) -> TrainConfig:
     """The `train:` block of an experiment file, errors naming file and line."""
-    from palaestra.runtime._yaml import load_yaml_file
+    from palaestra.config import load_yaml_file
 
     path = Path(path)
     data, lines = load_yaml_file(path, what="experiment file", expected="an experiment mapping")

@@ -34,11 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from palaestra.config import LLMOperatorConfig, ModelConfig, iter_configs
 from palaestra.core import ConfigError, UserError, atomic_directory, atomic_write, derive_seed
 from palaestra.models._torch import TorchPolicy
 from palaestra.runtime import Experiment, arun, load_experiment
-from palaestra.runtime._experiment import LLMOperatorConfig, ModelConfig
-from palaestra.runtime._systems_build import iter_configs
 from palaestra.store import Store
 from palaestra.train._batch import make_batch
 from palaestra.train._config import TrainConfig, train_config

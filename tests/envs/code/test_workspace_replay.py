@@ -17,8 +17,8 @@ from palaestra.core import Message, ToolCall
 from palaestra.envs.code import build_task
 from palaestra.models import ModelRequest, ScriptedModel
 from palaestra.runtime import Experiment, Job, LLMOperatorConfig, arun
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store, export_otel
+from palaestra.studies._replay import replay_episode
 from tests.envs.code.conftest import NO_BWRAP
 
 pytestmark = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no sandbox: {NO_BWRAP}")

@@ -9,8 +9,8 @@ import sqlite3
 import palaestra
 from palaestra.models import ScriptedModel
 from palaestra.runtime import Experiment, Job, LLMOperatorConfig
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store
+from palaestra.studies._replay import replay_episode
 
 
 def _reply(request):

@@ -1,14 +1,67 @@
-"""Per-job statistics of a run and the summary table printed after it."""
+"""What a run returns (`RunResult`), per-job statistics and the summary table."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
 
-from palaestra.runtime._experiment import Experiment
+from palaestra.config import Experiment
 from palaestra.store import EpisodeRow
 
-if TYPE_CHECKING:
-    from palaestra.runtime._runner import JobStats, RunResult
+
+@dataclass
+class JobStats:
+    """Per-job summary of a run."""
+
+    label: str
+    env: str
+    episodes: int = 0
+    finished: int = 0
+    successes: int = 0
+    errors: int = 0
+    mean_reward: float = 0.0
+    mean_score: float = 0.0
+    mean_steps: float = 0.0
+    events: int = 0
+    tokens: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.finished if self.finished else 0.0
+
+
+@dataclass
+class RunResult:
+    """What `palaestra.run` returns: the run id, where it is stored, and its summary."""
+
+    run_id: str
+    store_path: Path
+    episodes: list[EpisodeRow]
+    jobs: dict[str, JobStats]
+    wall_s: float
+    skipped: int = 0
+    """Episodes already finished in an earlier attempt of this run (resume)."""
+
+    @property
+    def success_rate(self) -> float:
+        done = [e for e in self.episodes if e.status == "finished"]
+        return sum(e.outcome == "success" for e in done) / len(done) if done else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(e.outcome == "error" for e in self.episodes)
+
+    def table(self) -> str:
+        return render_table(self)
+
+    def __repr__(self) -> str:
+        # short: the default would print every episode row
+        return (
+            f"RunResult(run_id={self.run_id!r}, episodes={len(self.episodes)}, "
+            f"success_rate={self.success_rate:.3f}, errors={self.errors}, "
+            f"store_path={str(self.store_path)!r})"
+        )
 
 
 def job_of(episode_id: str) -> str:
@@ -17,8 +70,6 @@ def job_of(episode_id: str) -> str:
 
 
 def job_stats(experiment: Experiment | None, rows: list[EpisodeRow]) -> dict[str, JobStats]:
-    from palaestra.runtime._runner import JobStats
-
     stats: dict[str, JobStats] = {}
     if experiment is not None:
         for job in experiment.jobs:

@@ -2,7 +2,9 @@
 own log (`ReplayModel`) and compare the new log with the recorded one, event by event.
 
 Same config + same seed + replayed model responses ⇒ the same event log (wall-clock
-fields aside). The first event that differs is reported.
+fields aside). The first event that differs is reported. The episode is built and run
+by the job's `JobPlan`, as the runner does: the same extensions (faults, governance,
+contracts, scorers, outside ones) wrap the same things, by the same code.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from palaestra.config import Experiment, ModelConfig
 from palaestra.core import EpisodeEnd, Event, StoreError, UserError, hashable_form
-from palaestra.envs import get_spec
 from palaestra.models import Model, ModelRequest, ModelResponse, ReplayModel
-from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
-from palaestra.runtime._contracts import job_contracts
-from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
-from palaestra.runtime._experiment import Experiment, ModelConfig
-from palaestra.runtime._faults import job_faults, wrap_env
-from palaestra.runtime._recorder import row_event
-from palaestra.runtime._runner import close_env
-from palaestra.runtime._scoring import job_scorers
+from palaestra.runtime import (
+    EpisodeLimits,
+    EpisodeSpec,
+    JobPlan,
+    ModelPool,
+    close_env,
+    row_event,
+    scripted_name,
+)
 from palaestra.store import Store
 
 
@@ -108,11 +111,9 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
     config.pop("_overrides", None)
     experiment = Experiment.model_validate(config)
     job_label = episode_id.split("/", 1)[0]
-    job = next((j for j in experiment.jobs if j.label == job_label), None)
-    if job is None:
+    index = next((i for i, j in enumerate(experiment.jobs) if j.label == job_label), None)
+    if index is None:
         raise StoreError(f"episode {episode_id!r} names job {job_label!r}, not in the run")
-    env_spec = get_spec(job.env)
-    params = env_spec.validate(job.params)
     replay = ReplayModel.from_events(recorded)
     names: dict[str, str] = {}
     for event in recorded:
@@ -129,41 +130,34 @@ async def replay_episode(store: Store, run_id: str, episode_id: str) -> ReplayRe
 
     pool = ModelPool(experiment, fixed=as_recorded)
     payload: Any = start.payload
-    spec = EpisodeSpec(
-        episode_id=episode_id,
-        job=job_label,
-        env_id=payload.env,
-        task=payload.task,
-        seed=payload.seed,
-        epoch=payload.epoch,
-        params=params.model_dump(mode="json"),
-    )
-    limits = EpisodeLimits(
-        max_steps=job.max_steps or experiment.limits.max_steps,
-        max_tokens=experiment.limits.max_tokens,
-        max_wall_s=_wall_budget(recorded[-1], experiment.limits.max_wall_s),
-    )
     replayed: list[Event] = []
-    env = wrap_env(
-        env_spec.factory(params),
-        job_faults(experiment, job),
-        episode_id=episode_id,
-        run_seed=experiment.seed,
-        env_id=env_spec.id,
-    )
     try:  # the pool holds connections (MCP servers): released whatever happens
-        outcome = await run_episode(
-            spec,
-            env,
-            operator_factory(job, env_spec, params, pool),
-            run_seed=experiment.seed,
-            limits=limits,
-            sink=lambda rows: replayed.extend(row_event(row) for row in rows),
-            contracts=job_contracts(experiment, job),
-            scorers=job_scorers(experiment, job, pool),
+        job = JobPlan.build(experiment, index, pool, replaying=True)
+        spec = EpisodeSpec(
+            episode_id=episode_id,
+            job=job_label,
+            env_id=payload.env,
+            task=payload.task,
+            seed=payload.seed,
+            epoch=payload.epoch,
+            params=job.params_dump,
         )
+        limits = EpisodeLimits(
+            max_steps=job.limits.max_steps,
+            max_tokens=job.limits.max_tokens,
+            max_wall_s=_wall_budget(recorded[-1], job.limits.max_wall_s),
+        )
+        env = job.build_env(spec)
+        try:
+            outcome = await job.run(
+                spec,
+                env,
+                sink=lambda rows: replayed.extend(row_event(row) for row in rows),
+                limits=limits,
+            )
+        finally:
+            await close_env(env, episode_id)
     finally:
-        await close_env(env, episode_id)
         await pool.aclose()
     seq, expected, got = first_difference(recorded, replayed)
     episodes = {e.episode_id: e for e in store.episodes(run_id)}

@@ -11,10 +11,11 @@ import pytest
 
 from palaestra.cli._main import main
 from palaestra.core import UserError
-from palaestra.runtime import StressSpace, run, stress
-from palaestra.runtime._replay import replay_episode
-from palaestra.runtime._stress_report import plan_data
+from palaestra.runtime import run
 from palaestra.store import Store
+from palaestra.studies import StressSpace, stress
+from palaestra.studies._replay import replay_episode
+from palaestra.studies._stress_report import plan_data
 
 COUNTER = {
     "name": "counter",
@@ -140,7 +141,7 @@ def test_cli_contracts_count_as_violations(tmp_path, capsys):
     experiment.write_text(yaml.safe_dump(COUNTER))
     contracts = tmp_path / "contracts.yaml"
     contracts.write_text(
-        "contracts:\n  - {python: 'tests.runtime.test_stress:no_faults', name: no-faults}\n"
+        "contracts:\n  - {python: 'tests.studies.test_stress:no_faults', name: no-faults}\n"
     )
     store = tmp_path / "runs.db"
     args = ["stress", str(experiment), "--budget", "12", "--store", str(store)]

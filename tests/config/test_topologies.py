@@ -55,7 +55,7 @@ def other_build(config: RelayConfig, members: Members) -> Operator:
 
 
 RELAY = Topology("test.relay", RelayConfig, build_relay)
-"""What `topology: tests.runtime.test_topologies:RELAY` names."""
+"""What `topology: tests.config.test_topologies:RELAY` names."""
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_its_own_model_validates_its_fields_at_their_line(relay, tmp_path):
 
 
 def test_a_reference_names_a_topology_object(tmp_path):
-    name = "tests.runtime.test_topologies:RELAY"
+    name = "tests.config.test_topologies:RELAY"
     exp = Experiment.from_yaml(_experiment(tmp_path, 2, topology=name))
     assert isinstance(exp.jobs[0].operator, RelayConfig)
     (row,) = palaestra.run(exp, store=tmp_path / "runs.db").episodes
@@ -165,7 +165,7 @@ def test_the_decorator_form_and_bad_registrations():
         assert TOPOLOGIES.get("test.decorated").description.startswith("`test.relay`: `lead`")
     finally:
         TOPOLOGIES.entries.pop("test.decorated", None)
-    with pytest.raises(UserError, match="is not a subclass of palaestra.runtime.SystemBase"):
+    with pytest.raises(UserError, match="is not a subclass of palaestra.config.SystemBase"):
         register_topology("test.bad", dict, build_relay)
     with pytest.raises(UserError, match="a topology name is non-empty"):
         register_topology("a/b", RelayConfig, build_relay)

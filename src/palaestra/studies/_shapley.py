@@ -22,19 +22,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from palaestra.config import Experiment, ShapleyConfig, load_experiment, set_path
 from palaestra.core import ConfigError, UserError
-from palaestra.eval._records import episode_records
-from palaestra.eval._shapley import (
+from palaestra.eval import (
     Attribution,
     Coalition,
     coalition_label,
     coalitions_needed,
+    episode_records,
     shapley_from_records,
     shapley_seed,
 )
-from palaestra.runtime._experiment import Experiment, load_experiment
-from palaestra.runtime._runner import RunResult, run
-from palaestra.runtime._shapley_config import ShapleyConfig, set_path
+from palaestra.runtime import RunResult, run
 from palaestra.store import Store
 
 

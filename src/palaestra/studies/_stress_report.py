@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 
 from palaestra.boundaries import FaultPlan
+from palaestra.config import Experiment
 from palaestra.core import Event, atomic_write
-from palaestra.runtime._episode import EpisodeSpec
-from palaestra.runtime._experiment import Experiment
+from palaestra.runtime import EpisodeSpec
 
 Check = Callable[[list[Event]], "Violation | None"]
 """A user's check of one episode's events: a `Violation`, or None when it holds."""

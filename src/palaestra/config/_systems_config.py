@@ -36,149 +36,30 @@ topologies with their build functions and checks what needs several configs at o
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
-    model_validator,
 )
 
+from palaestra.config._schemas import import_schema, inline_schema
+from palaestra.config._topologies import (
+    TOPOLOGIES,
+    SystemBase,
+    _Config,
+    operator_shorthand,
+)
 from palaestra.core import UserError
-from palaestra.runtime._operator_kinds import operator_kinds
-from palaestra.runtime._topologies import TOPOLOGIES
-
-if TYPE_CHECKING:  # defined in _experiment, which imports this module; see `rebuild`
-    from palaestra.runtime._experiment import OperatorConfig
-
 
 _TOOL_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,52}$")
 
 AGGREGATES = ("majority", "first_valid")
 """Built-in aggregators of an `independent` system (or name a member as the judge)."""
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-def operator_shorthand(value: Any) -> Any:
-    """Expand the short forms of an operator config: a kind (`baseline`), a system name
-    (`{kind: system, use: NAME}`), a system without `kind`; reject a `system` that names
-    neither a topology nor a system (errors start with the field path they concern)."""
-    if isinstance(value, str):
-        return {"kind": value} if value in operator_kinds() else {"kind": "system", "use": value}
-    if not isinstance(value, dict):
-        return value
-    if "kind" not in value:
-        if "topology" in value or "use" in value:
-            return {"kind": "system", **value}
-        raise ValueError(f"an operator needs a `kind`; valid kinds: {', '.join(operator_kinds())}")
-    if value["kind"] == "system":
-        topology = value.get("topology")
-        if topology is None and "use" not in value:
-            raise ValueError(
-                f"a system needs a `topology` ({', '.join(TOPOLOGIES.names())}) or `use: "
-                "NAME` of a system defined under `systems:`"
-            )
-        if topology is not None:
-            if not isinstance(topology, str):
-                raise ValueError(f"topology: expected a topology name, got {topology!r}")
-            try:
-                TOPOLOGIES.get(topology)
-            except UserError as exc:  # unknown (close matches), or a plugin that fails
-                raise ValueError(f"topology: {exc}") from None
-        if topology is not None and "use" in value:
-            raise ValueError("use: a system either defines a `topology` or `use`s a named one")
-    return value
-
-
-class SystemBase(_Config):
-    """What every topology's config holds: the members (operator configs, nested
-    systems) and the check that each member plays exactly one role. A topology's config
-    subclasses it, adds its own fields (which name members) and says in `roles()` which
-    field names which member; `_defaults()` fills role lists left out."""
-
-    kind: Literal["system"] = "system"
-    topology: str = Field(description="The registered topology (see TOPOLOGIES).")
-    members: dict[str, OperatorConfig] = Field(
-        min_length=1, description="The members by name: operator configs or systems."
-    )
-
-    @field_validator("members", mode="before")
-    @classmethod
-    def _members_shorthand(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        out = {}
-        for name, member in value.items():
-            if not isinstance(name, str) or not name or "/" in name:
-                raise ValueError(
-                    f"{name}: member names become agent names (`agent/{name}`): they must "
-                    "be non-empty and contain no '/'"
-                )
-            try:
-                out[name] = operator_shorthand(member)
-            except ValueError as exc:
-                raise ValueError(prefix_path(name, str(exc))) from None
-        return out
-
-    def roles(self) -> list[tuple[str, str]]:
-        """(field path, member name) of every role, in the order the system uses them."""
-        raise NotImplementedError
-
-    def _defaults(self) -> None:
-        """Fill role lists left out (e.g. workers = every other member)."""
-
-    @model_validator(mode="after")
-    def _check_roles(self) -> SystemBase:
-        self._defaults()
-        defined = ", ".join(self.members)
-        seen: dict[str, str] = {}
-        for path, name in self.roles():
-            if name not in self.members:
-                raise ValueError(f"{path}: {name!r} is not a member; defined members: {defined}")
-            if name in seen:
-                raise ValueError(
-                    f"{path}: member {name!r} is already used as {seen[name]}; a member plays "
-                    "one role (it is one agent with one conversation): define another member"
-                )
-            seen[name] = path
-        for name in self.members:
-            if name not in seen:
-                raise ValueError(
-                    f"members.{name}: defined but used by no role of this "
-                    f"{self.topology_name()} system (an unused member is an error: it is "
-                    "usually a misspelt reference)"
-                )
-        return self
-
-    def topology_name(self) -> str:
-        return self.topology
-
-    def _others(self, *taken: str | None) -> list[str]:
-        return [name for name in self.members if name not in taken]
-
-    def _reserve(self, names: list[str] | None, reserved: str) -> None:
-        """The topology names an internal agent `reserved`: no member in `names` may."""
-        if reserved in (names or []):
-            raise ValueError(
-                f"members.{reserved}: {reserved!r} is the name of the {self.topology_name()} "
-                "system's own internal agent; rename this member"
-            )
-
-
-def prefix_path(prefix: str, message: str) -> str:
-    """`prefix.path: msg` when `message` starts with a field path, else `prefix: msg`."""
-    head, sep, rest = message.partition(": ")
-    if sep and head and " " not in head:
-        return f"{prefix}.{head}: {rest}"
-    return f"{prefix}: {message}"
 
 
 def _role_list(field: str, names: list[str] | None) -> list[tuple[str, str]]:
@@ -367,7 +248,6 @@ class PipelineStageConfig(_Config):
     def _schema_resolves(
         cls, value: str | dict[str, str] | None, info: ValidationInfo
     ) -> str | dict[str, str] | None:
-        from palaestra.runtime._systems_build import import_schema, inline_schema
 
         if isinstance(value, str):
             import_schema(value, (info.context or {}).get("base_dir"))
@@ -377,7 +257,6 @@ class PipelineStageConfig(_Config):
 
     def schema_model(self) -> type[BaseModel] | None:
         """The pydantic model of this stage's output (None without a schema)."""
-        from palaestra.runtime._systems_build import import_schema, inline_schema
 
         if self.schema_ is None:
             return None
@@ -446,6 +325,7 @@ def validate_system(value: Any, handler: ValidatorFunctionWrapHandler, info: Val
 SystemConfig = Annotated[Any, WrapValidator(validate_system)]
 """A `system` operator config: a `SystemBase` subclass (the config model of the
 registered topology its `topology:` names), or a `SystemRefConfig` (`use: NAME`)."""
+
 
 def rebuild(operator_config: Any) -> None:
     """Resolve the `members` field type once `OperatorConfig` exists (_experiment); the

@@ -41,20 +41,14 @@ from pydantic import (
 
 from palaestra.assurance import ContractSpec
 from palaestra.boundaries import FaultPlan, Policy
-from palaestra.core import ConfigError, UserError, import_object
-from palaestra.core._plugins import unknown_name
-from palaestra.eval import ScorerSpec
-from palaestra.eval._spec import check_unique_names
-from palaestra.runtime import _systems_config
-from palaestra.runtime._operator_kinds import OPERATORS, operator_kinds
-from palaestra.runtime._shapley_config import ShapleyConfig
-from palaestra.runtime._systems_build import check_system_refs, iter_configs
-from palaestra.runtime._systems_config import (
-    SystemConfig,
-    operator_shorthand,
-    prefix_path,
-    validate_system,
-)
+from palaestra.config._operator_kinds import OPERATORS, operator_kinds
+from palaestra.config._shapley_config import ShapleyConfig
+from palaestra.config._systems_build import check_system_refs, iter_configs
+from palaestra.config._systems_config import SystemConfig, rebuild, validate_system
+from palaestra.config._topologies import operator_shorthand, prefix_path
+from palaestra.config._yaml import format_validation_error, validate_file
+from palaestra.core import ConfigError, UserError, import_object, unknown_name
+from palaestra.eval import ScorerSpec, check_unique_names
 from palaestra.tools import MCPServer
 
 MAX_SEED = 2**63 - 1
@@ -296,12 +290,28 @@ OperatorConfig = Annotated[Any, WrapValidator(_validate_operator)]
 multi-agent topology, see `_systems_config`) holding further operator configs as its
 members."""
 
-_systems_config.rebuild(OperatorConfig)
+rebuild(OperatorConfig)
 
 
 def _operator_shorthand(value: Any) -> Any:
     # A string names a kind or a system under `systems:` (checked by Experiment).
     return operator_shorthand(value)
+
+
+class ExtensionSpec(_Config):
+    """An entry of `extensions:`: a registered `RunExtension` kind (by name, or
+    ``package.module:Name``) and its options (see docs/extending.md)."""
+
+    use: str = Field(min_length=1)
+    """The extension kind: a registered name, or ``package.module:Name``."""
+    name: str | None = None
+    """What a job entry replacing this one names (default: `use`)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Passed to the kind's build (a `RunExtension` class: as keyword arguments)."""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.use
 
 
 class Job(_Config):
@@ -333,6 +343,9 @@ class Job(_Config):
     scorers: list[ScorerSpec] = Field(default_factory=list)
     """Scorers run at the end of this job's episodes besides the experiment's (an entry
     with the name of one of those replaces it); see docs/scorers.md."""
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    """Run extensions for this job's episodes besides the experiment's (an entry with
+    the name of one of those replaces it); see docs/extending.md."""
 
     @field_validator("operator", mode="before")
     @classmethod
@@ -444,6 +457,9 @@ class Experiment(_Config):
     recorded as a `score` event named after it (`{use: includes}`, `{use: rubric, file:
     ...}`, `{use: model_graded, model: judge}`, `{python: module:function}`); see
     docs/scorers.md and `palaestra score` to rescore a stored run."""
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    """Run extensions (`RunExtension` kinds: `{use: NAME, options: {...}}`) applied to
+    every episode and its replay; see docs/extending.md."""
 
     _origin: _Origin = PrivateAttr(default_factory=lambda: _Origin())
     """The file this experiment was loaded from and the line of each field."""
@@ -570,7 +586,6 @@ class Experiment(_Config):
     @classmethod
     def from_yaml(cls, path: str | Path) -> Experiment:
         """Load and validate an experiment file (errors name file, line and field)."""
-        from palaestra.runtime._yaml import validate_file
 
         result = validate_file(cls, path)
         assert isinstance(result, Experiment)
@@ -612,8 +627,6 @@ def load_experiment(source: Experiment | str | Path | dict[str, Any]) -> Experim
         return source
     if isinstance(source, dict):
         from pydantic import ValidationError
-
-        from palaestra.runtime._yaml import format_validation_error
 
         try:
             return Experiment.model_validate(source)

@@ -4,7 +4,7 @@ operator config may have (besides `system`, whose kinds are `TOPOLOGIES`).
 An operator kind is a name, a pydantic config model (with a `kind` field) and a build
 function from a validated config and an `OperatorBuild` (the agent, the environment's
 spec and parameters, the run's models) to an `Operator`. The built-in kinds
-(`baseline`, `llm`, `scripted`, `human`, `python`: `_build`) are registered the same
+(`baseline`, `llm`, `scripted`, `human`, `python`: `_operator_builds`) are registered the same
 way, so adding one is one file plus one registration:
 
 ```python
@@ -27,19 +27,33 @@ operator object is still reachable without a kind of its own by `kind: python`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from palaestra.core import Operator, UserError
-from palaestra.core._plugins import Registry, qualified_name
+from pydantic import BaseModel
+
+from palaestra.config._kinds import ConfigKind, kind_decorator, kind_registry
+from palaestra.core import Operator, Registry, UserError, qualified_name
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from palaestra.envs import EnvSpec
-    from palaestra.runtime._build import ModelPool
+    from palaestra.tools import Tool
+
+
+class RunModels(Protocol):
+    """The run's models as an operator kind's build sees them (the engine's
+    `ModelPool`): each configured model built once per run."""
+
+    def get(self, ref: Any, agent: str | None = None, *, override: bool = True) -> Any:
+        """(model, its config) for a `models:` key, a model spec or an inline config,
+        asked for as `agent`."""
+
+    def config_for(self, ref: Any, *, override: bool = True) -> tuple[str, Any]:
+        """(its key under `models:`, its config) for a model reference."""
+
+    def mcp_tools(self, servers: Any) -> list[Tool]:
+        """The tools of these MCP servers (connected once per run)."""
 
 
 @dataclass(frozen=True)
@@ -52,42 +66,19 @@ class OperatorBuild:
     """The environment's spec (its `baseline`, ...)."""
     params: Any
     """The environment's validated parameters."""
-    models: ModelPool
+    models: RunModels
     """The run's models: `models.get(name_or_spec, agent)` -> (model, its config)."""
 
 
 BuildOperator = Callable[[Any, OperatorBuild], Operator]
 
 
-@dataclass(frozen=True)
-class OperatorKind:
+class OperatorKind(ConfigKind[BuildOperator]):
     """A registered operator kind: `name` (the `kind:` value), the pydantic `config`
     model its YAML is validated by, and `build`."""
 
-    name: str
-    config: type[BaseModel]
-    build: BuildOperator
 
-    @property
-    def factory(self) -> BuildOperator:
-        """What registration errors name (`qualified_name`)."""
-        return self.build
-
-
-def _adapt(name: str, obj: Any, **options: Any) -> OperatorKind:
-    if not isinstance(obj, OperatorKind):
-        raise UserError(
-            f"operator kind {name!r}: {qualified_name(obj)} is not a palaestra OperatorKind "
-            "(make one with palaestra.runtime.OperatorKind(name, config, build), or "
-            "register it with register_operator_kind)"
-        )
-    _check(name, obj.config, obj.build)
-    return obj if obj.name == name else replace(obj, name=name)
-
-
-def _check(name: str, config: Any, build: Any) -> None:
-    from pydantic import BaseModel
-
+def _check(name: str, config: Any) -> None:
     if not (isinstance(config, type) and issubclass(config, BaseModel)):
         raise UserError(f"operator kind {name!r}: config {config!r} is not a pydantic model")
     if "kind" not in config.model_fields:
@@ -95,25 +86,21 @@ def _check(name: str, config: Any, build: Any) -> None:
             f"operator kind {name!r}: config {qualified_name(config)} has no `kind` field "
             f"(add `kind: Literal[{name!r}] = {name!r}`)"
         )
-    if not callable(build):
-        raise UserError(f"operator kind {name!r}: build {build!r} is not callable")
 
 
-def _same(old: OperatorKind, new: OperatorKind) -> bool:
-    return old.config is new.config and old.build is new.build
-
-
-def _builtins(name: str | None) -> None:
-    # the built-in kinds register themselves where operators are built
-    importlib.import_module("palaestra.runtime._build")
-
-
-OPERATORS: Registry[OperatorKind] = Registry(
-    "operator kind", "palaestra.operators", adapt=_adapt, same=_same, builtins=_builtins
+OPERATORS: Registry[OperatorKind] = kind_registry(
+    "operator kind",
+    "palaestra.operators",
+    OperatorKind,
+    _check,
+    # the built-in kinds register themselves where they are built
+    builtins="palaestra.config._operator_builds",
+    how="make one with palaestra.config.OperatorKind(name, config, build), or register "
+    "it with register_operator_kind",
 )
 """Every operator kind by name (`kind:` of an operator config), `system` aside."""
 
-C = TypeVar("C", bound="BaseModel")
+C = TypeVar("C", bound=BaseModel)
 
 
 def register_operator_kind(
@@ -135,18 +122,12 @@ def register_operator_kind(
         )
     if name == "system":
         raise UserError("operator kind 'system' is the multi-agent systems' (TOPOLOGIES)")
-    _check(name, config, build if build is not None else _check)
-
-    def register(
-        function: Callable[[C, OperatorBuild], Operator],
-    ) -> Callable[[C, OperatorBuild], Operator]:
-        OPERATORS.register(name, OperatorKind(name, config, function), replace=replace)
-        return function
-
-    if build is None:
-        return register
-    register(build)
-    return None
+    _check(name, config)
+    if build is not None and not callable(build):
+        raise UserError(f"operator kind {name!r}: build {build!r} is not callable")
+    return kind_decorator(
+        OPERATORS, lambda fn: OperatorKind(name, config, fn), build, replace=replace
+    )
 
 
 def operator_kinds() -> list[str]:

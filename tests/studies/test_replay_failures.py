@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import palaestra
+from palaestra.config._experiment import Limits
 from palaestra.runtime import Experiment, Job, LLMOperatorConfig, ModelConfig
-from palaestra.runtime._experiment import Limits
-from palaestra.runtime._replay import replay_episode
 from palaestra.store import Store
+from palaestra.studies._replay import replay_episode
 from palaestra.testing import ChatServer
 
 

@@ -1,0 +1,40 @@
+"""Studies of runs, all built on the engine's `JobPlan` (`palaestra.runtime`): replay
+(re-run a recorded episode with its models answered from the log and compare),
+stress (search fault plans for contract violations, shrink counterexamples), Shapley
+(attribute a system's score to its modules) and rescore (score stored logs again).
+"""
+
+from palaestra.studies._replay import ReplayReport, first_difference, replay_episode
+from palaestra.studies._rescore import RescoreResult, rescore
+from palaestra.studies._shapley import (
+    ShapleyRun,
+    coalition_experiment,
+    run_shapley,
+    shapley_experiment,
+)
+from palaestra.studies._stress import (
+    Counterexample,
+    StressReport,
+    StressSpace,
+    Violation,
+    astress,
+    stress,
+)
+
+__all__ = [
+    "Counterexample",
+    "ReplayReport",
+    "RescoreResult",
+    "ShapleyRun",
+    "StressReport",
+    "StressSpace",
+    "Violation",
+    "astress",
+    "coalition_experiment",
+    "first_difference",
+    "replay_episode",
+    "rescore",
+    "run_shapley",
+    "shapley_experiment",
+    "stress",
+]
