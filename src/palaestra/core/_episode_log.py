@@ -21,7 +21,6 @@ The pairings follow how the recorder nests events (`palaestra.operators` recordi
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from types import MappingProxyType
@@ -30,13 +29,13 @@ from typing import Any
 from palaestra.core._errors import UserError
 from palaestra.core._events import (
     ActionEvent,
-    ObservationEvent,
-    ToolCallEvent,
     EnvStep,
     EpisodeEnd,
     EpisodeStart,
     Event,
+    ObservationEvent,
     ScoreEvent,
+    ToolCallEvent,
     WorkspaceManifest,
 )
 from palaestra.core._target import Target

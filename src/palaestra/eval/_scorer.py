@@ -12,9 +12,10 @@ result.value, result.success, result.answer, result.explanation, result.metadata
   events with the views scorers need: the episode start, the environment's own score
   and target, each agent's action texts and tool calls, the files its workspace held at
   the end (`workspace`).
-- `Target` (`palaestra.core`) is what is right: the `target:` of a scorer block, else what the environment
-  says (`Environment.target()`, recorded on its `score` event). `values` are the
-  acceptable (or, with `all=True`, required) answers as text; `data` the target as given.
+- `Target` (`palaestra.core`) is what is right: the `target:` of a scorer block, else
+  what the environment says (`Environment.target()`, recorded on its `score` event).
+  `values` are the acceptable (or, with `all=True`, required) answers as text; `data`
+  the target as given.
 - `ScoreResult` is the verdict: `value` in [0, 1], `success`, the `answer` the scorer
   extracted, an `explanation`, sub-scores in `metrics`, JSON `metadata`, and the judge
   calls it made (`judge_calls`), which the runtime records as events.
