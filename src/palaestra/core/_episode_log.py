@@ -73,6 +73,12 @@ class EpisodeLog:
                     )
         object.__setattr__(self, "_events", frozen)
 
+    @classmethod
+    def of(cls, events: EpisodeLog | Iterable[Event]) -> EpisodeLog:
+        """`events` as an `EpisodeLog`: itself when it already is one (its indexes kept),
+        else a new log of them."""
+        return events if isinstance(events, EpisodeLog) else cls(events)
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"EpisodeLog is immutable: cannot set {name!r}")
 
