@@ -98,11 +98,18 @@ class Log(EpisodeLog):
 
     def __init__(self, events: Iterable[Event]) -> None:
         super().__init__(events)
-        if self.end_event is None:
+        if self._end_event is None:
             raise ValueError(
                 f"episode {self.episode_id!r} has no episode_end event: it is "
                 "still running or its log was cut off"
             )
+
+    @property
+    def end_event(self) -> Event:
+        """The `episode_end` event (a `Log` is of a finished episode)."""
+        event = self._end_event
+        assert event is not None  # checked when built
+        return event
 
     @property
     def end(self) -> EpisodeEnd:

@@ -281,10 +281,14 @@ class EpisodeLog:
         return event.payload if event is not None else None  # type: ignore[return-value]
 
     @cached_property
-    def end_event(self) -> Event | None:
-        """The `episode_end` event (the last one), None while the episode runs."""
+    def _end_event(self) -> Event | None:
         ends = self.of_kind("episode_end")
         return ends[-1] if ends else None
+
+    @property
+    def end_event(self) -> Event | None:
+        """The `episode_end` event (the last one), None while the episode runs."""
+        return self._end_event
 
     @property
     def end(self) -> EpisodeEnd | None:
