@@ -13,10 +13,16 @@ from palaestra.boundaries._admission import (
 )
 from palaestra.boundaries._faults import (
     FAULTS_AT,
+    PRE_CALL,
     FaultError,
     FaultParams,
     FaultPlan,
     FaultRule,
+    Hit,
+    RuleStream,
+    error_message,
+    fires,
+    transform_text,
 )
 from palaestra.boundaries._faulty import FaultyMemory, FaultyModel, FaultyTool
 from palaestra.boundaries._governance import (
@@ -74,4 +80,10 @@ __all__ = [
     "Verdict",
     "WithMemory",
     "memory_tools",
+    "PRE_CALL",
+    "Hit",
+    "RuleStream",
+    "error_message",
+    "fires",
+    "transform_text",
 ]

@@ -35,7 +35,7 @@ import asyncio
 import random
 from typing import Any
 
-from palaestra.boundaries._faults import (
+from palaestra.boundaries import (
     PRE_CALL,
     FaultError,
     FaultPlan,
