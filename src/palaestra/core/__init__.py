@@ -8,6 +8,7 @@ from palaestra.core._encoded import (
     model_response_payload,
     observation_payload,
 )
+from palaestra.core._episode_log import EpisodeLog
 from palaestra.core._errors import (
     ConfigError,
     ModelError,
@@ -69,6 +70,7 @@ from palaestra.core._plugins import (
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
+from palaestra.core._target import Target
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "EndReason",
     "EnvStep",
     "EpisodeEnd",
+    "EpisodeLog",
     "EpisodeStart",
     "Event",
     "EventKind",
@@ -113,6 +116,7 @@ __all__ = [
     "Role",
     "ScoreEvent",
     "StoreError",
+    "Target",
     "ToolCall",
     "ToolCallEvent",
     "ToolResultEvent",

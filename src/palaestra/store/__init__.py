@@ -42,6 +42,7 @@ from palaestra.store._jsonl_import import JsonlImport, import_jsonl
 from palaestra.store._lease import Lease
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
+from palaestra.store._reader import OUTCOMES, EpisodeFilter, NotFound, ReadOnlyStore
 from palaestra.store._recover import recover_store
 from palaestra.store._rows import (
     STORE_SCHEMA_VERSION,
@@ -59,6 +60,7 @@ __all__ = [
     "EXPORTERS",
     "EXPORT_FORMATS",
     "JSONL_FORMAT_VERSION",
+    "OUTCOMES",
     "STORE_SCHEMA_VERSION",
     "Adp12Trajectory",
     "Adp13Trajectory",
@@ -70,12 +72,15 @@ __all__ = [
     "AdpTextObservation",
     "AdpTrajectory",
     "DoctorReport",
+    "EpisodeFilter",
     "EpisodeRow",
     "ExportFormat",
     "EpisodeSummary",
     "JsonlImport",
     "Lease",
+    "NotFound",
     "ParquetExport",
+    "ReadOnlyStore",
     "RunRow",
     "Store",
     "TableReport",
