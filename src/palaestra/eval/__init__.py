@@ -109,6 +109,7 @@ from palaestra.eval._scorer import (
     answer_extractor,
     judge_attempts,
 )
+from palaestra.eval._scorer_kinds import ScorerBuild, ScorerKind, ScorerOptions
 from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
 from palaestra.eval._shapley import (
     Attribution,
@@ -122,6 +123,7 @@ from palaestra.eval._shapley import (
     shapley_values,
 )
 from palaestra.eval._spec import (
+    SCORER_KINDS,
     SCORERS,
     BoundScorer,
     Scored,
@@ -145,6 +147,7 @@ from palaestra.eval._stats import (
 
 __all__ = [
     "SCORERS",
+    "SCORER_KINDS",
     "AgentStats",
     "Amplification",
     "Attribution",
@@ -175,6 +178,9 @@ __all__ = [
     "Scored",
     "Scorer",
     "ScorerRow",
+    "ScorerBuild",
+    "ScorerKind",
+    "ScorerOptions",
     "ScorerSpec",
     "SubResult",
     "Successes",
