@@ -75,12 +75,14 @@ def test_lists_every_kind_with_its_source(plugmod, capsys) -> None:
         "exporters",
         "topologies",
         "operators",
+        "extensions",
     ]
     names = {kind: {row["name"] for row in rows} for kind, rows in data.items()}
     assert {"arith.drill", "tooluse.store"} <= names["envs"]
     assert {"openai", "scripted"} <= names["models"]
     assert {"single", "pipeline"} <= names["topologies"]
     assert {"llm", "baseline"} <= names["operators"]
+    assert {"faults", "governance", "contracts", "scorers"} <= names["extensions"]
     assert "said" in names["scorers"]  # imported above: registered for this process
     assert all(row["source"] for rows in data.values() for row in rows)
     assert main(["plugins", "nonsense"]) == 2

@@ -27,8 +27,9 @@ REGISTRIES: dict[str, tuple[str, str, str]] = {
     "scorers": ("scorer kinds", "palaestra.eval", "SCORERS"),
     "contracts": ("contracts", "palaestra.assurance", "CONTRACTS"),
     "exporters": ("export formats", "palaestra.store", "EXPORTERS"),
-    "topologies": ("topologies", "palaestra.runtime", "TOPOLOGIES"),
-    "operators": ("operator kinds", "palaestra.runtime", "OPERATORS"),
+    "topologies": ("topologies", "palaestra.config", "TOPOLOGIES"),
+    "operators": ("operator kinds", "palaestra.config", "OPERATORS"),
+    "extensions": ("run extensions", "palaestra.runtime", "EXTENSIONS"),
 }
 """Each kind of plugin: its heading, and the package and name of its registry."""
 
@@ -38,7 +39,8 @@ def add_plugins_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plugins",
         help="list what is registered (environments, model providers, scorers, contracts, "
-        "export formats, topologies, operator kinds) and where each comes from",
+        "export formats, topologies, operator kinds, run extensions) and where each comes "
+        "from",
     )
     p.add_argument("kinds", nargs="*", metavar="KIND", help=f"one of {', '.join(REGISTRIES)}")
     p.add_argument("--json", action="store_true")
