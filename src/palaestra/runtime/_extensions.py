@@ -15,12 +15,14 @@ applied the same way to a run and to its replay, through the `JobPlan` of the jo
   `async on_episode_end(episode)` (after the environment's score, before
   `episode_end`; `episode.events()` is the log so far when `wants_log` is set).
 
-Per-episode state lives in `episode.state[self]`. Which extensions a job runs with is
-decided in one place, `job_extensions`: the built-in kinds' `build(context,
-options)` is asked (they read their own block of the experiment and return
-None when it has none), plus the kinds named under `extensions:` of the experiment and
-the job (merged by the rule of `palaestra.config.job_setting`). Adding a feature is one
-module with a `RunExtension` and one `register_extension` call.
+Per-episode state lives in `episode.state[self]` (an extension is a key by identity: a
+dataclass extension needs `eq=False`). Which extensions a job runs with is decided in
+one place, `job_extensions`: the built-in kinds' `build(context, options)` is asked
+(they read their own block of the experiment and return None when it has none), plus
+the kinds named under `extensions:` of the experiment and the job (merged by the rule of
+`palaestra.config.job_setting`). Their order is the order they wrap (the first
+innermost) and see the episode. Adding a feature is one module with a `RunExtension`
+and one `register_extension` call.
 """
 
 from __future__ import annotations
