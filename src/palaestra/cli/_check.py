@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from palaestra.core import Event, UserError
+from palaestra.core import UserError
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def add_check_parser(sub: Any, store_arg: Any) -> None:

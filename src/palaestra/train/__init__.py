@@ -31,7 +31,12 @@ from palaestra.train._batch import (
     group_trajectories,
     make_batch,
 )
-from palaestra.train._config import ScheduleConfig, TrainConfig, train_config
+from palaestra.train._config import (
+    ScheduleConfig,
+    TrainConfig,
+    train_config,
+    train_config_from_file,
+)
 from palaestra.train._filters import (
     drop_masked,
     drop_uniform_groups,
@@ -131,6 +136,7 @@ __all__ = [
     "tag_answers",
     "train",
     "train_config",
+    "train_config_from_file",
     "trajectories",
     "with_max_steps",
 ]
