@@ -35,9 +35,9 @@ def test_public_api():
         "Admission", "AdmissionPolicy", "AdmitAll", "AdmitIfNew", "AdmitIfVerified",
         "ArgumentConstraint", "Capability", "Decision", "FALLBACK_REPLY", "FAULTS_AT",
         "FaultError", "FaultParams", "FaultPlan", "FaultRule", "FaultyMemory", "FaultyModel",
-        "FaultyTool", "GovernanceRequest", "Governed", "GovernedTool", "Governor",
-        "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry", "Policy",
-        "RateLimit", "RewriteOp", "Rule", "SharedMemory", "SpendLimit", "Verdict",
+        "FaultyTool", "GovernanceRequest", "GovernanceVerdict", "Governed", "GovernedTool",
+        "Governor", "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry",
+        "Policy", "RateLimit", "RewriteOp", "Rule", "SharedMemory", "SpendLimit",
         "WithMemory", "memory_tools",
     ]  # fmt: skip
     assert all(hasattr(b, name) for name in b.__all__)

@@ -22,8 +22,8 @@ from palaestra.boundaries._faulty import FaultyMemory, FaultyModel, FaultyTool
 from palaestra.boundaries._governance import (
     Decision,
     GovernanceRequest,
+    GovernanceVerdict,
     Governor,
-    Verdict,
 )
 from palaestra.boundaries._governed import FALLBACK_REPLY, Governed, GovernedTool
 from palaestra.boundaries._limit import LimitedModel, Limiter
@@ -71,7 +71,7 @@ __all__ = [
     "Rule",
     "SharedMemory",
     "SpendLimit",
-    "Verdict",
+    "GovernanceVerdict",
     "WithMemory",
     "memory_tools",
 ]

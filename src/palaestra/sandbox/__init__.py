@@ -9,7 +9,7 @@ size-capped workspace, kernel limits (docs/sandbox.md states the threat model).
   (`read_text`, `write_text`, `list_files`...) and records `manifest()` at the end.
 - `Sandbox`: one command in a fresh workspace, destroyed after it (``code.python``'s
   hidden tests, scorers that execute output).
-- `Limits` / `ExecResult`: what a command may use and what came out of it.
+- `CommandLimits` / `ExecResult`: what a command may use and what came out of it.
 
 Tools on a workspace (docs/sandbox.md, "Tools on a workspace"):
 
@@ -29,7 +29,7 @@ it; ``isolation="none"`` is the explicit, logged opt-out.
 from palaestra.sandbox._episode import EpisodeWorkspace, isolation_event
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError
 from palaestra.sandbox._holder import CALL_DIR, DATA, SANDBOX_UID, WORKSPACE
-from palaestra.sandbox._limits import ExecResult, KilledBy, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult, KilledBy
 from palaestra.sandbox._probe import (
     ISOLATIONS,
     Isolation,
@@ -56,7 +56,7 @@ __all__ = [
     "FileEntry",
     "Isolation",
     "KilledBy",
-    "Limits",
+    "CommandLimits",
     "Manifest",
     "Sandbox",
     "SandboxUnavailable",

@@ -9,15 +9,15 @@ from palaestra._lazy import lazy_exports
 if TYPE_CHECKING:
     from palaestra.testing._chat_server import ChatServer, RecordedRequest
     from palaestra.testing._llama_server import LlamaServer
-    from palaestra.testing._replies import Fault, Reply, tool_call
+    from palaestra.testing._replies import Reply, ServerFault, tool_call
 else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
             "palaestra.testing._chat_server": ("ChatServer", "RecordedRequest"),
             "palaestra.testing._llama_server": ("LlamaServer",),
-            "palaestra.testing._replies": ("Fault", "Reply", "tool_call"),
+            "palaestra.testing._replies": ("Reply", "ServerFault", "tool_call"),
         },
     )
 
-__all__ = ["ChatServer", "Fault", "LlamaServer", "RecordedRequest", "Reply", "tool_call"]
+__all__ = ["ChatServer", "LlamaServer", "RecordedRequest", "Reply", "ServerFault", "tool_call"]

@@ -52,7 +52,7 @@ from palaestra.train._loop import (
 from palaestra.train._schedule import HorizonSchedule, with_max_steps
 from palaestra.train._torch_backend import Checkpoint, read_checkpoint
 from palaestra.train._trajectory import (
-    GROUP_FIELDS,
+    GROUP_KEY_FIELDS,
     MASKED_REASONS,
     AnswerCount,
     AnswerFormat,
@@ -94,7 +94,7 @@ __all__ = [
     "PalaestraRollout",
     "TRL_ESTIMATORS",
     "ESTIMATORS",
-    "GROUP_FIELDS",
+    "GROUP_KEY_FIELDS",
     "MASKED_REASONS",
     "AnswerCount",
     "AnswerFormat",

@@ -22,7 +22,7 @@ from palaestra.envs.tooluse._domain import (
     DomainTool,
     ExpectedCall,
     Task,
-    ToolOutcome,
+    DomainOutcome,
     db_hash,
     output_found,
 )
@@ -50,7 +50,7 @@ __all__ = [
     "StoreEnv",
     "StoreInjectionEnv",
     "Task",
-    "ToolOutcome",
+    "DomainOutcome",
     "ToolUseEnv",
     "ToolUseParams",
     "UserTurn",
