@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import types
 from collections.abc import Callable, Mapping
 
 
@@ -44,6 +45,15 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(vars(sys.modules[package])) | set(where))
+        """The public API (`__all__`), submodules and the module's own dunders: not the
+        names the lazy machinery itself imports (`TYPE_CHECKING`, `lazy_exports`)."""
+        namespace = vars(sys.modules[package])
+        shown = set(where) | set(namespace.get("__all__", ()))
+        shown |= {
+            name
+            for name, value in namespace.items()
+            if name.startswith("_") or isinstance(value, types.ModuleType)
+        }
+        return sorted(shown)
 
     return __getattr__, __dir__

@@ -398,7 +398,7 @@ def trajectories(
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while trajectories accumulate: they keep every
     turn's prompt messages alive, and each young-generation pass would walk all of them
-    again (measured: 3× the time of the build at 8,000 turns, benchmarks/trajectories.py).
+    again (its cost: docs/benchmarks.md, benchmarks/trajectories.py).
     Nothing built here forms reference cycles; collection resumes afterwards."""
     enabled = gc.isenabled()
     gc.disable()

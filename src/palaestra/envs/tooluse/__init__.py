@@ -19,10 +19,10 @@ from palaestra.envs.tooluse._baselines import (
 )
 from palaestra.envs.tooluse._domain import (
     Domain,
+    DomainOutcome,
     DomainTool,
     ExpectedCall,
     Task,
-    DomainOutcome,
     db_hash,
     output_found,
 )
