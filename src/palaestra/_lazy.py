@@ -31,6 +31,9 @@ def lazy_exports(
     names) on first access; each name, once loaded, is set on the package so the next
     access is a plain attribute lookup. A public submodule not yet imported is imported
     on first access too."""
+    for module, names in exports.items():
+        if isinstance(names, str):  # ("Name") is a string, not a one-name tuple
+            raise TypeError(f"{package}: the names from {module} must be a tuple: ({names!r},)")
     where = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name: str) -> object:

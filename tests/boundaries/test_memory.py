@@ -33,7 +33,7 @@ def test_public_api():
 
     assert sorted(b.__all__) == [
         "Admission", "AdmissionPolicy", "AdmitAll", "AdmitIfNew", "AdmitIfVerified",
-        "ArgumentConstraint", "Capability", "Decision", "FALLBACK_REPLY", "FAULTS_AT",
+        "ArgumentConstraint", "Capability", "Decision", "FAULTS_AT",
         "FaultError", "FaultParams", "FaultPlan", "FaultRule", "FaultyMemory", "FaultyModel",
         "FaultyTool", "GovernanceRequest", "GovernanceVerdict", "Governed", "GovernedTool",
         "Governor", "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry",

@@ -16,7 +16,6 @@ import pytest
 from palaestra.core import UserError
 from palaestra.sandbox import (
     DATA,
-    NO_ISOLATION_WARNING,
     WORKSPACE,
     CommandLimits,
     Manifest,
@@ -27,6 +26,7 @@ from palaestra.sandbox import (
     _workspace,
     isolation_problem,
 )
+from palaestra.sandbox._workspace import NO_ISOLATION_WARNING
 from tests.sandbox.conftest import descendants, needs_bwrap
 
 

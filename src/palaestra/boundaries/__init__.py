@@ -25,7 +25,7 @@ from palaestra.boundaries._governance import (
     GovernanceVerdict,
     Governor,
 )
-from palaestra.boundaries._governed import FALLBACK_REPLY, Governed, GovernedTool
+from palaestra.boundaries._governed import Governed, GovernedTool
 from palaestra.boundaries._limit import LimitedModel, Limiter
 from palaestra.boundaries._memory import Memory, SharedMemory, WithMemory, memory_tools
 from palaestra.boundaries._policy import (
@@ -39,7 +39,6 @@ from palaestra.boundaries._policy import (
 )
 
 __all__ = [
-    "FALLBACK_REPLY",
     "FAULTS_AT",
     "Admission",
     "AdmissionPolicy",

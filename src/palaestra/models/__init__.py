@@ -18,13 +18,12 @@ if TYPE_CHECKING:
     from palaestra.models._openai import OpenAIModel
     from palaestra.models._protocol import Attempt, Model, ModelRequest, ModelResponse
     from palaestra.models._replay import ReplayModel
-    from palaestra.models._retry import RetryPolicy, parse_retry_after
+    from palaestra.models._retry import RetryPolicy
     from palaestra.models._scripted import ScriptedModel
     from palaestra.models._spec import (
         ModelProvider,
         model_from_spec,
         register_provider,
-        spec_forms,
         spec_problem,
     )
     from palaestra.models._torch import TorchPolicy
@@ -44,7 +43,7 @@ else:
             "palaestra.models._openai": ("OpenAIModel",),
             "palaestra.models._protocol": ("Attempt", "Model", "ModelRequest", "ModelResponse"),
             "palaestra.models._replay": ("ReplayModel",),
-            "palaestra.models._retry": ("RetryPolicy", "parse_retry_after"),
+            "palaestra.models._retry": ("RetryPolicy",),
             "palaestra.models._scripted": ("ScriptedModel",),
             "palaestra.models._torch": ("TorchPolicy",),
             "palaestra.models._torch_load": (
@@ -59,7 +58,6 @@ else:
                 "ModelProvider",
                 "model_from_spec",
                 "register_provider",
-                "spec_forms",
                 "spec_problem",
             ),
         },
@@ -83,11 +81,9 @@ __all__ = [
     "load_policy",
     "load_pretrained",
     "model_from_spec",
-    "parse_retry_after",
     "register_provider",
     "reply_message",
     "save_policy",
     "smollm2_gguf_path",
-    "spec_forms",
     "spec_problem",
 ]

@@ -28,7 +28,7 @@ it; ``isolation="none"`` is the explicit, logged opt-out.
 
 from palaestra.sandbox._episode import EpisodeWorkspace, isolation_event
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError
-from palaestra.sandbox._holder import CALL_DIR, DATA, SANDBOX_UID, WORKSPACE
+from palaestra.sandbox._holder import DATA, WORKSPACE
 from palaestra.sandbox._limits import CommandLimits, ExecResult, KilledBy
 from palaestra.sandbox._probe import (
     ISOLATIONS,
@@ -41,14 +41,11 @@ from palaestra.sandbox._probe import (
 from palaestra.sandbox._pytest_run import TestCase, TestRun, pytest_paths, run_tests
 from palaestra.sandbox._sandbox import Sandbox, run_python
 from palaestra.sandbox._tools import TOOL_NAMES, workspace_tools
-from palaestra.sandbox._workspace import NO_ISOLATION_WARNING, Workspace
+from palaestra.sandbox._workspace import Workspace
 
 __all__ = [
-    "CALL_DIR",
     "DATA",
     "ISOLATIONS",
-    "NO_ISOLATION_WARNING",
-    "SANDBOX_UID",
     "TOOL_NAMES",
     "WORKSPACE",
     "EpisodeWorkspace",

@@ -15,7 +15,6 @@ from palaestra.train._advantages import (
     discounted_returns,
     dr_grpo,
     dr_mas,
-    group_std,
     grpo,
     rloo,
     step_group_advantages,
@@ -28,7 +27,6 @@ from palaestra.train._batch import (
     Sample,
     TextSample,
     compute_advantages,
-    group_trajectories,
     make_batch,
 )
 from palaestra.train._config import (
@@ -53,7 +51,6 @@ from palaestra.train._schedule import HorizonSchedule, with_max_steps
 from palaestra.train._torch_backend import Checkpoint, read_checkpoint
 from palaestra.train._trajectory import (
     GROUP_KEY_FIELDS,
-    MASKED_REASONS,
     AnswerCount,
     AnswerFormat,
     GroupKey,
@@ -61,7 +58,6 @@ from palaestra.train._trajectory import (
     Trajectory,
     Turn,
     episode_trajectories,
-    join_segments,
     regex_answers,
     tag_answers,
     trajectories,
@@ -74,8 +70,6 @@ from palaestra.train._trl import (
     grpo_trainer,
     rollout_rows,
     task_dataset,
-    task_prompts,
-    trajectory_row,
 )
 from palaestra.train._verl import VerlServerModel, verl_output, verl_rows, write_verl_dataset
 
@@ -83,8 +77,6 @@ __all__ = [
     "write_verl_dataset",
     "verl_rows",
     "verl_output",
-    "trajectory_row",
-    "task_prompts",
     "task_dataset",
     "rollout_rows",
     "grpo_trainer",
@@ -95,7 +87,6 @@ __all__ = [
     "TRL_ESTIMATORS",
     "ESTIMATORS",
     "GROUP_KEY_FIELDS",
-    "MASKED_REASONS",
     "AnswerCount",
     "AnswerFormat",
     "Batch",
@@ -121,10 +112,7 @@ __all__ = [
     "drop_masked",
     "drop_uniform_groups",
     "episode_trajectories",
-    "group_std",
-    "group_trajectories",
     "grpo",
-    "join_segments",
     "learning_curves",
     "make_batch",
     "read_checkpoint",

@@ -14,7 +14,6 @@ in `_suite.py`.
 from palaestra.envs.tooluse._baselines import (
     GroundTruthOperator,
     ScriptedUserOperator,
-    final_reply,
     ground_truth_baseline,
 )
 from palaestra.envs.tooluse._domain import (
@@ -24,20 +23,16 @@ from palaestra.envs.tooluse._domain import (
     ExpectedCall,
     Task,
     db_hash,
-    output_found,
 )
 from palaestra.envs.tooluse._env import AGENT, USER, ToolUseEnv, ToolUseParams
-from palaestra.envs.tooluse._schema import validate_arguments
 from palaestra.envs.tooluse._suite import AirlineEnv, StoreEnv, StoreInjectionEnv
-from palaestra.envs.tooluse._user import GREETING, STOP, ScriptedUser, UserTurn, user_prompt
+from palaestra.envs.tooluse._user import ScriptedUser, UserTurn
 from palaestra.envs.tooluse.airline import AIRLINE
 from palaestra.envs.tooluse.store import STORE
 
 __all__ = [
     "AGENT",
     "AIRLINE",
-    "GREETING",
-    "STOP",
     "STORE",
     "USER",
     "AirlineEnv",
@@ -55,9 +50,5 @@ __all__ = [
     "ToolUseParams",
     "UserTurn",
     "db_hash",
-    "final_reply",
     "ground_truth_baseline",
-    "output_found",
-    "user_prompt",
-    "validate_arguments",
 ]
