@@ -56,6 +56,7 @@ __all__ = [
     "FaultyModel",
     "FaultyTool",
     "GovernanceRequest",
+    "GovernanceVerdict",
     "Governed",
     "GovernedTool",
     "Governor",
@@ -70,7 +71,6 @@ __all__ = [
     "Rule",
     "SharedMemory",
     "SpendLimit",
-    "GovernanceVerdict",
     "WithMemory",
     "memory_tools",
 ]
