@@ -116,6 +116,7 @@ def show_event(events: list[Event], args: argparse.Namespace) -> str:
     """One event in context: the chain of its parents, then `--context` events before
     and after it, the event itself marked."""
     from palaestra.cli._render import event_summary, timeline
+    from palaestra.core import EpisodeLog
 
     if args.violation:
         verdicts = [
@@ -142,11 +143,7 @@ def show_event(events: list[Event], args: argparse.Namespace) -> str:
     if not 0 <= seq < len(events):
         raise UserError(f"--at {seq}: the episode has events 0..{len(events) - 1}")
     target = events[seq]
-    chain = []
-    parent = target.parent
-    while parent is not None:
-        chain.append(events[parent])
-        parent = events[parent].parent
+    chain = list(EpisodeLog(events).ancestors(target))
     lines = [header, "parents:"]
     for event in reversed(chain):
         lines.append(f"  {event.seq:>5} {event.agent} {event.kind}: {event_summary(event)}")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
         model_response_payload,
         observation_payload,
     )
+    from palaestra.core._episode_log import EpisodeLog
     from palaestra.core._errors import (
         ConfigError,
         ModelError,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
     from palaestra.core._scope import CallScope, call_scope, current_scope
     from palaestra.core._seeding import derive_rng, derive_seed
     from palaestra.core._stats import Z95, wilson_interval
+    from palaestra.core._target import Target
     from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 else:
     __getattr__, __dir__ = lazy_exports(
@@ -84,6 +86,7 @@ else:
                 "model_response_payload",
                 "observation_payload",
             ),
+            "palaestra.core._episode_log": ("EpisodeLog",),
             "palaestra.core._errors": (
                 "ConfigError",
                 "ModelError",
@@ -142,6 +145,7 @@ else:
             "palaestra.core._scope": ("CallScope", "call_scope", "current_scope"),
             "palaestra.core._seeding": ("derive_rng", "derive_seed"),
             "palaestra.core._stats": ("Z95", "wilson_interval"),
+            "palaestra.core._target": ("Target",),
             "palaestra.core._types": (
                 "Action",
                 "Message",
@@ -169,6 +173,7 @@ __all__ = [
     "EndReason",
     "EnvStep",
     "EpisodeEnd",
+    "EpisodeLog",
     "EpisodeStart",
     "Event",
     "EventKind",
@@ -195,6 +200,7 @@ __all__ = [
     "Role",
     "ScoreEvent",
     "StoreError",
+    "Target",
     "ToolCall",
     "ToolCallEvent",
     "ToolResultEvent",
