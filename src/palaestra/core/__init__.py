@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from palaestra.core._limiter import Limiter
     from palaestra.core._plugins import (
         PluginGroup,
+        PluginRow,
         Registry,
         import_modules,
         is_reference,
@@ -134,6 +135,7 @@ else:
             "palaestra.core._limiter": ("Limiter",),
             "palaestra.core._plugins": (
                 "PluginGroup",
+                "PluginRow",
                 "Registry",
                 "import_modules",
                 "is_reference",
@@ -195,6 +197,7 @@ __all__ = [
     "PalaestraError",
     "Payload",
     "PluginGroup",
+    "PluginRow",
     "Registry",
     "ReplayDivergence",
     "Role",

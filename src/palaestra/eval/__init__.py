@@ -96,6 +96,7 @@ from palaestra.eval._scorer import (
     ScoreResult,
     Target,
 )
+from palaestra.eval._scorer_kinds import ScorerBuild, ScorerKind, ScorerOptions
 from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
 from palaestra.eval._shapley import (
     Attribution,
@@ -106,6 +107,7 @@ from palaestra.eval._shapley import (
     shapley_values,
 )
 from palaestra.eval._spec import (
+    SCORER_KINDS,
     SCORERS,
     BoundScorer,
     Scored,
@@ -127,6 +129,7 @@ from palaestra.eval._stats import (
 
 __all__ = [
     "SCORERS",
+    "SCORER_KINDS",
     "AgentStats",
     "Amplification",
     "Attribution",
@@ -154,6 +157,9 @@ __all__ = [
     "Scored",
     "Scorer",
     "ScorerRow",
+    "ScorerBuild",
+    "ScorerKind",
+    "ScorerOptions",
     "ScorerSpec",
     "SubResult",
     "SystemStats",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from palaestra.models._retry import RetryPolicy
     from palaestra.models._scripted import ScriptedModel
     from palaestra.models._spec import (
+        PROVIDERS,
         ModelProvider,
         model_from_spec,
         register_provider,
@@ -55,6 +56,7 @@ else:
             ),
             "palaestra.models._torch_tokens": ("PromptTokens",),
             "palaestra.models._spec": (
+                "PROVIDERS",
                 "ModelProvider",
                 "model_from_spec",
                 "register_provider",
@@ -64,6 +66,7 @@ else:
     )
 
 __all__ = [
+    "PROVIDERS",
     "Attempt",
     "LocalModel",
     "Model",
