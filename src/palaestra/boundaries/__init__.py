@@ -28,10 +28,10 @@ from palaestra.boundaries._faulty import FaultyMemory, FaultyModel, FaultyTool
 from palaestra.boundaries._governance import (
     Decision,
     GovernanceRequest,
+    GovernanceVerdict,
     Governor,
-    Verdict,
 )
-from palaestra.boundaries._governed import FALLBACK_REPLY, Governed, GovernedTool
+from palaestra.boundaries._governed import Governed, GovernedTool
 from palaestra.boundaries._limit import LimitedModel, Limiter
 from palaestra.boundaries._memory import Memory, SharedMemory, WithMemory, memory_tools
 from palaestra.boundaries._policy import (
@@ -45,7 +45,6 @@ from palaestra.boundaries._policy import (
 )
 
 __all__ = [
-    "FALLBACK_REPLY",
     "FAULTS_AT",
     "Admission",
     "AdmissionPolicy",
@@ -63,6 +62,7 @@ __all__ = [
     "FaultyModel",
     "FaultyTool",
     "GovernanceRequest",
+    "GovernanceVerdict",
     "Governed",
     "GovernedTool",
     "Governor",
@@ -77,7 +77,6 @@ __all__ = [
     "Rule",
     "SharedMemory",
     "SpendLimit",
-    "Verdict",
     "WithMemory",
     "memory_tools",
     "PRE_CALL",

@@ -37,14 +37,14 @@ def _contracts_check(path: str) -> Any:
     `palaestra check --contracts`)."""
     from palaestra.assurance import build_contracts, check_episode
     from palaestra.config import load_contracts_file
-    from palaestra.studies import Violation
+    from palaestra.studies import StressViolation
 
     contracts = build_contracts(load_contracts_file(path))
 
     def run_check(events: list[Any]) -> Any:
         for verdict in check_episode(events, contracts):
             if not verdict.passed:
-                return Violation(
+                return StressViolation(
                     verdict.episode_id,
                     f"contract:{verdict.contract}",
                     f"contract {verdict.contract!r} violated at seq {verdict.seq} "

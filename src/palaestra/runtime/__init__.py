@@ -46,7 +46,7 @@ from palaestra.config import (
     register_topology,
 )
 from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
-from palaestra.runtime._contracts import Contracts, OnlineMonitor
+from palaestra.runtime._contracts import ContractsExtension, OnlineMonitor
 from palaestra.runtime._episode import (
     EpisodeLimits,
     EpisodeOutcome,
@@ -62,9 +62,9 @@ from palaestra.runtime._extensions import (
     job_extensions,
     register_extension,
 )
-from palaestra.runtime._faults import Faults, with_faults
+from palaestra.runtime._faults import FaultsExtension, with_faults
 from palaestra.runtime._faulty_env import FaultyEnvironment
-from palaestra.runtime._governance import Governance
+from palaestra.runtime._governance import GovernanceExtension
 from palaestra.runtime._plan import JobPlan, PlannedEpisode, plan
 from palaestra.runtime._recorder import (
     AgentContext,
@@ -83,7 +83,7 @@ from palaestra.runtime._runner import (
     run,
     run_collector,
 )
-from palaestra.runtime._scoring import ModelJudge, Scorers, build_bound, model_judge
+from palaestra.runtime._scoring import ModelJudge, ScorersExtension, build_bound, model_judge
 
 __all__ = [
     "DEFAULT_STORE",
@@ -95,7 +95,7 @@ __all__ = [
     "BudgetExceeded",
     "CentralizedSystemConfig",
     "Concurrency",
-    "Contracts",
+    "ContractsExtension",
     "DecentralizedSystemConfig",
     "EpisodeLimits",
     "EpisodeOutcome",
@@ -107,9 +107,9 @@ __all__ = [
     "ExtensionContext",
     "ExtensionKind",
     "ExtensionSpec",
-    "Faults",
+    "FaultsExtension",
     "FaultyEnvironment",
-    "Governance",
+    "GovernanceExtension",
     "HumanOperatorConfig",
     "HybridSystemConfig",
     "IndependentSystemConfig",
@@ -132,7 +132,7 @@ __all__ = [
     "RecursiveSystemConfig",
     "RunExtension",
     "RunResult",
-    "Scorers",
+    "ScorersExtension",
     "ScriptedOperatorConfig",
     "ScriptedReply",
     "ScriptedToolCall",

@@ -129,7 +129,7 @@ class OnlineMonitor:
         return verdicts
 
 
-class Contracts(RunExtension):
+class ContractsExtension(RunExtension):
     """Checks `contracts` online on every episode (see the module docstring)."""
 
     def __init__(self, contracts: Sequence[Contract]):
@@ -156,7 +156,7 @@ class Contracts(RunExtension):
 
 
 @register_extension("contracts")
-def contracts(context: ExtensionContext, options: dict[str, Any]) -> Contracts | None:
+def contracts(context: ExtensionContext, options: dict[str, Any]) -> ContractsExtension | None:
     """The job's contracts as an extension; None without any."""
     built = build_contracts(context.setting("contracts"))
-    return Contracts(built) if built else None
+    return ContractsExtension(built) if built else None

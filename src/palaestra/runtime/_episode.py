@@ -40,7 +40,7 @@ from palaestra.core import (
 )
 from palaestra.envs import Environment, Score
 from palaestra.eval import BoundScorer
-from palaestra.runtime._contracts import Contracts
+from palaestra.runtime._contracts import ContractsExtension
 from palaestra.runtime._extensions import EpisodeRun, RunExtension, with_hook
 from palaestra.runtime._recorder import (
     AgentContext,
@@ -49,7 +49,7 @@ from palaestra.runtime._recorder import (
     EventRow,
     row_event,
 )
-from palaestra.runtime._scoring import Scorers, env_target
+from palaestra.runtime._scoring import ScorersExtension, env_target
 
 Sink = Callable[[list[EventRow]], None]
 """Receives drained events as store rows (the store's `append_rows`)."""
@@ -246,8 +246,8 @@ async def run_episode(
 def _shorthands(
     contracts: Sequence[Contract], scorers: Sequence[BoundScorer]
 ) -> list[RunExtension]:
-    out: list[RunExtension] = [Contracts(contracts)] if contracts else []
-    return [*out, Scorers(scorers)] if scorers else out
+    out: list[RunExtension] = [ContractsExtension(contracts)] if contracts else []
+    return [*out, ScorersExtension(scorers)] if scorers else out
 
 
 class _Observer:

@@ -27,7 +27,7 @@ def with_faults(experiment: Experiment, plan: FaultPlan | None) -> Experiment:
     return experiment.model_copy(update={"faults": plan, "jobs": jobs})
 
 
-class Faults(RunExtension):
+class FaultsExtension(RunExtension):
     """Injects the faults of `plan` (see the module docstring). `replaying`: the models
     answer from a recorded log (see `FaultyModel`)."""
 
@@ -58,9 +58,9 @@ class Faults(RunExtension):
 
 
 @register_extension("faults")
-def faults(context: ExtensionContext, options: dict[str, Any]) -> Faults | None:
+def faults(context: ExtensionContext, options: dict[str, Any]) -> FaultsExtension | None:
     """The job's fault plan as an extension; None without rules."""
     plan = context.setting("faults")
     if plan is None or not plan.rules:
         return None
-    return Faults(plan, run_seed=context.experiment.seed, replaying=context.replaying)
+    return FaultsExtension(plan, run_seed=context.experiment.seed, replaying=context.replaying)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from palaestra.tools import Tool
 
 
-class Governance(RunExtension):
+class GovernanceExtension(RunExtension):
     """Decides tool calls and actions under one `Governor` (see the module docstring)."""
 
     def __init__(self, governor: Governor):
@@ -33,10 +33,10 @@ class Governance(RunExtension):
 
 
 @register_extension("governance")
-def governance(context: ExtensionContext, options: dict[str, Any]) -> Governance | None:
+def governance(context: ExtensionContext, options: dict[str, Any]) -> GovernanceExtension | None:
     """The job's policy as an extension; None when there is none or it is switched off
     (`enabled: false`)."""
     policy = context.setting("governance")
     if policy is None or not policy.enabled:
         return None
-    return Governance(Governor(policy))
+    return GovernanceExtension(Governor(policy))

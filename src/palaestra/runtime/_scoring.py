@@ -124,7 +124,7 @@ async def score_episode(
             )
 
 
-class Scorers(RunExtension):
+class ScorersExtension(RunExtension):
     """Runs the job's scorers on each finished episode's log (see the module docstring)."""
 
     wants_log = True
@@ -138,7 +138,7 @@ class Scorers(RunExtension):
 
 
 @register_extension("scorers")
-def scorers(context: ExtensionContext, options: dict[str, Any]) -> Scorers | None:
+def scorers(context: ExtensionContext, options: dict[str, Any]) -> ScorersExtension | None:
     """The job's built scorers; judges from the run's models (not `--model`, which
     replaces the operators' models only), each judge agent its own reader of a replay."""
     specs = context.setting("scorers")
@@ -150,4 +150,4 @@ def scorers(context: ExtensionContext, options: dict[str, Any]) -> Scorers | Non
         model: Model = models.get(ref, agent, override=False)[0]
         return model
 
-    return Scorers(build_bound(specs, judge_models))
+    return ScorersExtension(build_bound(specs, judge_models))

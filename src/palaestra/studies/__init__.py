@@ -16,7 +16,7 @@ from palaestra.studies._stress import (
     Counterexample,
     StressReport,
     StressSpace,
-    Violation,
+    StressViolation,
     astress,
     stress,
 )
@@ -28,7 +28,7 @@ __all__ = [
     "ShapleyRun",
     "StressReport",
     "StressSpace",
-    "Violation",
+    "StressViolation",
     "astress",
     "coalition_experiment",
     "first_difference",

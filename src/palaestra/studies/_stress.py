@@ -50,7 +50,7 @@ from palaestra.studies._stress_report import (
     Check,
     Counterexample,
     StressReport,
-    Violation,
+    StressViolation,
     only,
     violation_of,
 )
@@ -175,7 +175,7 @@ class _Search:
 
     async def attempt(
         self, episode: EpisodeSpec, faults: FaultPlan | None
-    ) -> tuple[Violation | None, list[Event], str]:
+    ) -> tuple[StressViolation | None, list[Event], str]:
         """Run one episode under `faults` (one unit of budget)."""
         self.used += 1
         run_id = f"{self.stress_id}-t{self._runs:03d}"

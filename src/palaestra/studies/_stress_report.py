@@ -15,12 +15,12 @@ from palaestra.config import Experiment
 from palaestra.core import Event, atomic_write
 from palaestra.runtime import EpisodeSpec
 
-Check = Callable[[list[Event]], "Violation | None"]
-"""A user's check of one episode's events: a `Violation`, or None when it holds."""
+Check = Callable[[list[Event]], "StressViolation | None"]
+"""A user's check of one episode's events: a `StressViolation`, or None when it holds."""
 
 
 @dataclass(frozen=True)
-class Violation:
+class StressViolation:
     """Why an episode counts as a counterexample."""
 
     episode_id: str
@@ -37,7 +37,7 @@ class Counterexample:
 
     plan: FaultPlan
     episode: EpisodeSpec
-    violation: Violation
+    violation: StressViolation
     run_id: str
     """The run (in the store) that shows it."""
     fired: int
@@ -143,7 +143,7 @@ def only(experiment: Experiment, episode: EpisodeSpec, faults: FaultPlan | None)
     return experiment.model_copy(update={"jobs": [job], "faults": faults})
 
 
-def violation_of(events: list[Event], check: Check | None = None) -> Violation | None:
+def violation_of(events: list[Event], check: Check | None = None) -> StressViolation | None:
     """The violation an episode's log shows: a failed `contract_verdict`, a failed
     `check`, or an outcome other than success; None if it holds."""
     if not events:
@@ -152,7 +152,7 @@ def violation_of(events: list[Event], check: Check | None = None) -> Violation |
     for event in events:
         payload: Any = event.payload
         if event.kind == "contract_verdict" and not payload.passed:
-            return Violation(
+            return StressViolation(
                 episode_id,
                 f"contract:{payload.contract}",
                 f"contract {payload.contract!r} violated: {payload.detail}",
@@ -170,6 +170,6 @@ def violation_of(events: list[Event], check: Check | None = None) -> Violation |
     if why is None:
         score = next((e.payload for e in reversed(events) if e.kind == "score"), None)
         why = getattr(score, "explanation", "") or "score below success"
-    return Violation(
+    return StressViolation(
         episode_id, "outcome", f"episode ended {end.outcome} ({end.reason}): {why}", first_fault
     )
