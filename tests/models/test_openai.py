@@ -267,7 +267,7 @@ async def test_a_retry_says_which_it_is(model: OpenAIModel, server: ChatServer) 
     assert counts == ["0", "1", "2"]
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 422, 429, 500, 503])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 418, 422, 429, 500, 503])
 async def test_status_errors_are_the_sdks_own(server: ChatServer, status: int) -> None:
     sdk = sdk_client(server)
     model = OpenAIModel("m", base_url=server.base_url, api_key="sk-test", max_retries=0)

@@ -1,13 +1,6 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
 from palaestra.core._context import Context, Operator
-from palaestra.core._encoded import (
-    Encoded,
-    action_payload,
-    model_request_payload,
-    model_response_payload,
-    observation_payload,
-)
 from palaestra.core._errors import (
     ConfigError,
     ModelError,
@@ -16,6 +9,22 @@ from palaestra.core._errors import (
     ReplayDivergence,
     StoreError,
     UserError,
+)
+from palaestra.core._event_codec import (
+    Encoded,
+    EpisodeEncoder,
+    EpisodeHasher,
+    EventRow,
+    action_payload,
+    decode_event,
+    encode_event,
+    episode_hash,
+    event_row,
+    hashable_form,
+    hashable_json,
+    hashable_prefix,
+    observation_payload,
+    row_event,
 )
 from palaestra.core._events import (
     PAYLOADS,
@@ -26,7 +35,6 @@ from palaestra.core._events import (
     EndReason,
     EnvStep,
     EpisodeEnd,
-    EpisodeHasher,
     EpisodeStart,
     Event,
     EventKind,
@@ -45,10 +53,6 @@ from palaestra.core._events import (
     ToolCallEvent,
     ToolResultEvent,
     WorkspaceManifest,
-    episode_hash,
-    hashable_form,
-    hashable_json,
-    hashable_prefix,
     is_judge,
     make_event,
 )
@@ -84,10 +88,12 @@ __all__ = [
     "Encoded",
     "EndReason",
     "EnvStep",
+    "EpisodeEncoder",
     "EpisodeEnd",
     "EpisodeStart",
     "Event",
     "EventKind",
+    "EventRow",
     "Fault",
     "FileEntry",
     "FileKind",
@@ -126,7 +132,10 @@ __all__ = [
     "call_scope",
     "current_scope",
     "derive_rng",
+    "decode_event",
     "derive_seed",
+    "encode_event",
+    "event_row",
     "EpisodeHasher",
     "episode_hash",
     "hashable_form",
@@ -138,11 +147,10 @@ __all__ = [
     "is_reference",
     "load_reference",
     "make_event",
-    "model_request_payload",
-    "model_response_payload",
     "observation_payload",
     "params_from_signature",
     "qualified_name",
+    "row_event",
     "unknown_name",
     "wilson_interval",
 ]

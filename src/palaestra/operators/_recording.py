@@ -15,13 +15,12 @@ from palaestra.core import (
     Context,
     Message,
     ModelError,
+    ModelRequestEvent,
     ModelResponseEvent,
     ToolCall,
     ToolCallEvent,
     ToolResultEvent,
     call_scope,
-    model_request_payload,
-    model_response_payload,
 )
 from palaestra.models import Attempt, Model, ModelRequest, ModelResponse
 from palaestra.tools import Tool, ToolOutcome, execute_tool_call
@@ -51,7 +50,12 @@ async def call_model(
     """
     request.agent = request.agent or ctx.agent
     request_handle = ctx.emit(
-        model_request_payload(model.name, request.messages, request.tools, request.params()),
+        ModelRequestEvent(
+            model=model.name,
+            messages=request.messages,
+            tools=request.tools,
+            params=request.params(),
+        ),
         parent=ctx.turn_event if parent is None else parent,
     )
     try:
@@ -66,15 +70,15 @@ async def call_model(
     if response.failed_attempts:
         _record_failed(ctx, response.failed_attempts, request_handle)
     response_handle = ctx.emit(
-        model_response_payload(
-            response.message,
-            response.usage,
-            response.finish_reason,
-            response.model,
-            len(response.failed_attempts) + 1,
-            response.prompt_token_ids,
-            response.token_ids,
-            response.logprobs,
+        ModelResponseEvent(
+            message=response.message,
+            usage=response.usage,
+            finish_reason=response.finish_reason,
+            model=response.model,
+            attempt=len(response.failed_attempts) + 1,
+            prompt_token_ids=response.prompt_token_ids,
+            token_ids=response.token_ids,
+            logprobs=response.logprobs,
         ),
         parent=request_handle,
         duration_s=response.latency_s,

@@ -1,0 +1,255 @@
+"""The byte layout of a recorded event: the one place that writes and reads it.
+
+An event is stored, exported, hashed and replayed as one compact JSON object, the field
+order of `Event`: ``{"episode_id":..,"seq":..,"step":..,"agent":..,"kind":..,
+"parent":..,"payload":{..},"time":..,"duration_s":..}``. Pydantic's
+`Event.model_dump_json()` is the reference; this module writes exactly the same bytes
+without building an `Event` (the recorder's hot path), and a test holds the two equal on
+the events of real runs. Everything that depends on the layout goes through here:
+
+- `EpisodeEncoder` (the recorder): an event's text from its parts, and its hashed form;
+- `encode_event` / `decode_event`: an `Event` object to its text and back;
+- `EventRow`, `event_row`, `row_event`: the row the store takes (`HEADER` is the order of
+  the fields that begin the text, from which the store's writer reads its columns);
+- `hashable_prefix`, `EpisodeHasher`, `episode_hash`: the hashed form is the text up to
+  the wall-clock fields (`time`, `duration_s`, the last two), closed with ``}``;
+- `Encoded`, `observation_payload`, `action_payload`: the runtime's own two payloads of
+  every model call (what each agent observed and did), written from their parts without
+  building the payload object; `Encoded.decode()` builds it when a contract wants it.
+  Operators record typed payloads (`Context.emit` takes a `Payload`).
+
+Payloads are written with pydantic's serializer for their class, reached through the
+public `TypeAdapter.serializer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from pydantic import TypeAdapter
+from pydantic_core import to_json
+
+from palaestra.core._events import PAYLOADS, ActionEvent, Event, ObservationEvent, Payload
+from palaestra.core._types import Action, Observation
+
+EventRow = tuple[str, int, str, str, int, str]
+"""(episode_id, seq, kind, agent, step, json): one recorded event as the store takes it."""
+
+HEADER = ("episode_id", "seq", "step", "agent", "kind")
+"""The fields an event's text begins with, in this order (the store's writer process,
+which imports nothing of palaestra, reads its columns from them)."""
+
+_WALL_CLOCK_SUFFIX = ',"time":'
+
+_PAYLOAD_JSON: dict[type[Payload], Callable[..., bytes]] = {
+    cls: TypeAdapter(cls).serializer.to_json for cls in PAYLOADS.values()
+}
+_observation_json = TypeAdapter(Observation).serializer.to_json
+_action_json = TypeAdapter(Action).serializer.to_json
+
+
+def json_string(value: str) -> str:
+    """A string as JSON, escaped as pydantic escapes it."""
+    return to_json(value).decode()
+
+
+def _duration(value: float) -> str:
+    if value == 0 and math.copysign(1.0, value) > 0:
+        return "0.0"  # most events: no call to the serializer
+    return to_json(float(value)).decode()
+
+
+class _Form(NamedTuple):
+    """How one payload class is written from its parts, in field order."""
+
+    type: type[Payload]
+    fields: tuple[str, ...]
+    render: Callable[..., str]
+
+
+class Encoded:
+    """A payload to be written from its parts: its `kind`, `to_json()` (exactly the
+    payload object's JSON) and `decode()` (the validated payload object), both made from
+    the same objects."""
+
+    __slots__ = ("kind", "_form", "_args")
+
+    def __init__(self, form: _Form, *args: Any) -> None:
+        self.kind: str = form.type.kind
+        self._form = form
+        self._args = args
+
+    def to_json(self) -> str:
+        """The payload's JSON."""
+        return self._form.render(*self._args)
+
+    def decode(self) -> Payload:
+        """The payload object (validated)."""
+        form = self._form
+        return form.type(**dict(zip(form.fields, self._args, strict=True)))
+
+    def __repr__(self) -> str:
+        return f"Encoded({self._form.type.__name__}, {self.to_json()!r})"
+
+
+def _observation(observation: Observation) -> str:
+    return f'{{"observation":{_observation_json(observation).decode()}}}'
+
+
+def _action(action: Action) -> str:
+    return f'{{"action":{_action_json(action).decode()}}}'
+
+
+_OBSERVATION = _Form(ObservationEvent, ("observation",), _observation)
+_ACTION = _Form(ActionEvent, ("action",), _action)
+
+
+def observation_payload(observation: Observation) -> Encoded | ObservationEvent:
+    """The `observation` payload recording `observation` (the payload object when
+    `observation` is not exactly an `Observation`: validated, so a wrong type fails with
+    pydantic's error)."""
+    if type(observation) is not Observation:
+        return ObservationEvent(observation=observation)
+    return Encoded(_OBSERVATION, observation)
+
+
+def action_payload(action: Action) -> Encoded | ActionEvent:
+    """The `action` payload recording `action` (see `observation_payload`)."""
+    if type(action) is not Action:
+        return ActionEvent(action=action)
+    return Encoded(_ACTION, action)
+
+
+def payload_json(payload: Payload | Encoded) -> str:
+    """The JSON of an event's payload, as the event's JSON holds it."""
+    if type(payload) is Encoded:
+        return payload.to_json()
+    write = _PAYLOAD_JSON.get(type(payload))  # type: ignore[arg-type]
+    if write is None:  # a subclass of a payload class: its own fields too, as pydantic
+        return payload.model_dump_json()  # type: ignore[union-attr]
+    return write(payload).decode()
+
+
+class EpisodeEncoder:
+    """Writes the events of one episode from their parts, without `Event` objects.
+
+    `hashable(...)` is an event's text up to its wall-clock fields, without the closing
+    brace (what `EpisodeHasher.update_hashables` takes); `close(hashable, ...)` adds them.
+    """
+
+    __slots__ = ("_id_json", "_agent_json")
+
+    def __init__(self, episode_id: str) -> None:
+        self._id_json = json_string(episode_id)
+        self._agent_json: dict[str, str] = {}
+
+    def hashable(
+        self,
+        seq: int,
+        step: int,
+        agent: str,
+        kind: str,
+        parent: int | None,
+        payload: Payload | Encoded,
+    ) -> str:
+        """The event's hashed form without its closing brace."""
+        agent_json = self._agent_json.get(agent)
+        if agent_json is None:
+            agent_json = self._agent_json[agent] = json_string(agent)
+        return (
+            f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":{agent_json},'
+            f'"kind":"{kind}","parent":{"null" if parent is None else parent},'
+            f'"payload":{payload_json(payload)}'
+        )
+
+    @staticmethod
+    def close(hashable: str, time: float, duration_s: float) -> str:
+        """The event's whole text: its hashed form and its wall-clock fields."""
+        when = to_json(float(time)).decode()
+        return f'{hashable},"time":{when},"duration_s":{_duration(duration_s)}}}'
+
+
+def encode_event(event: Event) -> str:
+    """An event's text: exactly `event.model_dump_json()`."""
+    encoder = EpisodeEncoder(event.episode_id)
+    hashable = encoder.hashable(
+        event.seq, event.step, event.agent, event.kind, event.parent, event.payload
+    )
+    return encoder.close(hashable, event.time, event.duration_s)
+
+
+def decode_event(text: str | bytes) -> Event:
+    """The event of a text (validating kind and payload)."""
+    return Event.model_validate_json(text)
+
+
+def event_row(event: Event) -> EventRow:
+    """The store's row of an event."""
+    return (event.episode_id, event.seq, event.kind, event.agent, event.step, encode_event(event))
+
+
+def row_event(row: EventRow) -> Event:
+    """The event of a store row (parsed from its text)."""
+    return decode_event(row[5])
+
+
+def hashable_prefix(event_json: str) -> str:
+    """An event's text without its wall-clock fields, as hashed: the text up to
+    ``,"time":`` closed with ``}`` (no second serialisation)."""
+    cut = event_json.rfind(_WALL_CLOCK_SUFFIX)
+    if cut < 0:
+        raise ValueError("not the JSON of an Event: no top-level time field")
+    return event_json[:cut] + "}"
+
+
+def hashable_json(event: Event) -> bytes:
+    """The event's canonical JSON without its wall-clock fields.
+
+    Left out: `time` and `duration_s`. Nothing else. The form is pydantic's JSON in field
+    order, which a JSON round trip preserves; the run id is not part of an episode's log,
+    so the same experiment run twice under two run ids gives the same hashes.
+    """
+    return hashable_prefix(encode_event(event)).encode()
+
+
+def hashable_form(event: Event) -> dict[str, Any]:
+    """`hashable_json` as a dict (for comparing two logs event by event)."""
+    return json.loads(hashable_json(event))
+
+
+class EpisodeHasher:
+    """Incremental `episode_hash`, fed one event at a time while an episode runs: the
+    SHA-256 of each event's hashed form followed by a newline."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def update(self, event: Event) -> None:
+        self.update_hashable(hashable_json(event).decode())
+
+    def update_hashable(self, hashable: str) -> None:
+        """Feed an event by its `hashable_prefix` form."""
+        self._digest.update(f"{hashable}\n".encode())
+
+    def update_hashables(self, parts: list[str]) -> None:
+        """Feed events by their `EpisodeEncoder.hashable` forms (no closing brace), in
+        order, with one join and one encode for all of them."""
+        if parts:
+            update = self._digest.update
+            update("}\n".join(parts).encode())
+            update(b"}\n")
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def episode_hash(events: Iterable[Event]) -> str:
+    """Stable content hash of an episode log (hex SHA-256 of its `hashable_json` lines)."""
+    hasher = EpisodeHasher()
+    for event in events:
+        hasher.update(event)
+    return hasher.hexdigest()
