@@ -1,19 +1,20 @@
 """What the private shortcuts of the hot path would save, against their public versions.
 
 Issue 18 keeps a private API of pydantic, CPython or the OpenAI SDK in the hot path only
-where it saves at least 5% of the work it sits in. Each comparison runs the public
-version (what palaestra now uses) and the private one (rebuilt here, swapped in for the
+where it saves at least 5% of the work it sits in, behind one function with a fallback
+to the public API. Each comparison runs both ways of that function (switched for the
 measurement) in the same process, interleaved, `--repeat` times; medians are printed.
 
-- **contracts**: `runtime._contracts.OnlineMonitor` builds an `Event` for each event a
-  contract looks at: `Event.model_construct` (public) against an object whose
-  `__dict__`, `__pydantic_fields_set__`, `__pydantic_extra__` and `__pydantic_private__`
-  are set directly. Measured alone (per event) and on the run of `benchmarks/assurance.py`
-  with its eight online contracts (wall time per recorded event).
-- **openai**: `models._openai_wire.encode_body`, the request body's JSON: a
-  `json.JSONEncoder` made once (public) against CPython's private `c_make_encoder` made
-  once. Measured alone (per body) and per `OpenAIModel.generate` call against a local
-  `ChatServer` (this thread's CPU time, so the server's thread is not counted).
+- **contracts**: `core.trusted_event`, the `Event` that `runtime._contracts.OnlineMonitor`
+  builds for each event a contract looks at: `Event.model_construct` (public) against an
+  object whose `__dict__`, `__pydantic_fields_set__`, `__pydantic_extra__` and
+  `__pydantic_private__` are set directly. Measured alone (per event) and on the run of
+  `benchmarks/assurance.py` with its eight online contracts (wall time per event).
+- **openai**: `models._openai_wire.encode_body`, the request body's JSON:
+  `json.JSONEncoder.encode` (public; it makes a C encoder per call) against CPython's
+  private `c_make_encoder` made once. Measured alone (per body) and per
+  `OpenAIModel.generate` call against a local `ChatServer` (this thread's CPU time, so
+  the server's thread is not counted).
 
     .venv/bin/python benchmarks/fast_path.py
     .venv/bin/python benchmarks/fast_path.py --episodes 50 --calls 300 --repeat 3
@@ -28,8 +29,6 @@ import sys
 import tempfile
 import time
 import timeit
-from collections.abc import Callable
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +36,16 @@ from _common import FanOutParams
 
 import assurance
 import palaestra
-import palaestra.models._openai as openai_provider
-import palaestra.runtime._contracts as online
-from palaestra.core import Event, Message, Observation, ObservationEvent
+import palaestra.core._event_codec as codec
+import palaestra.models._openai_wire as wire
+from palaestra.core import Message, Observation, ObservationEvent
 from palaestra.envs import EnvSpec, register
 from palaestra.models import ModelRequest, OpenAIModel, ScriptedModel
-from palaestra.models._openai_wire import _ENCODER, build_request, encode_body
 from palaestra.testing import ChatServer
 
-# -- the private versions ----------------------------------------------------------------
-
-_new = object.__new__
-_set = object.__setattr__
-
-
-def private_event(fields_set: set[str], **values: Any) -> Event:
-    """`Event.model_construct(fields_set, **values)` by setting pydantic's slots."""
-    event = _new(Event)
-    _set(event, "__dict__", values)
-    _set(event, "__pydantic_fields_set__", fields_set)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
-    return event
-
-
-_C_ENCODE = c_make_encoder(
-    None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
-)
-
-
-def private_encode_body(body: dict[str, Any]) -> bytes:
-    """`encode_body` with CPython's C encoder made once."""
-    return "".join(_C_ENCODE(body, 0)).encode()
+PUBLIC_EVENT, PRIVATE_EVENT = codec._event_by_construct, codec._event_by_slots
+PRIVATE_ENCODE = wire._C_ENCODE
+CHOSEN_EVENT = codec._build_event
 
 
 def _saving(public: float, private: float) -> str:
@@ -79,16 +56,14 @@ def _saving(public: float, private: float) -> str:
 
 
 def contracts(args: argparse.Namespace) -> None:
-    payload = ObservationEvent(observation=Observation(text="hi"))
-    values = dict(
+    values: dict[str, Any] = dict(
         episode_id="e", seq=3, step=1, agent="a", kind="observation", parent=None,
-        payload=payload, time=1.5, duration_s=0.0,
+        payload=ObservationEvent(observation=Observation(text="hi")), time=1.5,
+        duration_s=0.0,
     )  # fmt: skip
-    fields = set(Event.model_fields)
-    assert private_event(fields, **values) == Event.model_construct(fields, **values)
     alone = {
-        name: min(timeit.repeat(lambda f=f: f(fields, **values), number=20_000, repeat=5)) / 20_000
-        for name, f in (("public", Event.model_construct), ("private", private_event))
+        name: min(timeit.repeat(lambda f=f: f(dict(values)), number=20_000, repeat=5)) / 20_000
+        for name, f in (("public", PUBLIC_EVENT), ("private", PRIVATE_EVENT))
     }
     print(
         f"contracts, building one Event: public {alone['public'] * 1e6:.2f} us, private "
@@ -103,16 +78,13 @@ def contracts(args: argparse.Namespace) -> None:
         ),
         replace=True,
     )
-    ways: dict[str, Callable[..., Event]] = {
-        "public": Event.model_construct,
-        "private": private_event,
-    }
+    ways = {"public": PUBLIC_EVENT, "private": PRIVATE_EVENT}
     walls: dict[str, list[float]] = {name: [] for name in ways}
     events = 0
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(-1, args.repeat):  # -1: warm-up
             for name, way in ways.items():
-                online._new_event = way  # type: ignore[assignment]
+                codec._build_event = way
                 exp = assurance.experiment("contracts", args.episodes if index >= 0 else 4, 2, 10)
                 model = ScriptedModel(fn=assurance.reply, name="bench")
                 start = time.perf_counter()
@@ -122,7 +94,7 @@ def contracts(args: argparse.Namespace) -> None:
                 if index >= 0:
                     walls[name].append(time.perf_counter() - start)
                     events = sum(row.n_events for row in result.episodes)
-    online._new_event = Event.model_construct
+    codec._build_event = CHOSEN_EVENT
     per_event = {name: statistics.median(w) / events * 1e6 for name, w in walls.items()}
     print(
         f"contracts, run of {args.episodes} episodes x 2 agents x 10 steps, 8 contracts: "
@@ -149,17 +121,17 @@ def openai(args: argparse.Namespace) -> None:
         ],
         seed=1,
     )
-    body = build_request("bench", request)
-    assert private_encode_body(body) == encode_body(body)
-    alone = {
-        name: min(timeit.repeat(lambda f=f: f(body), number=20_000, repeat=5)) / 20_000
-        for name, f in (("public", encode_body), ("private", private_encode_body))
-    }
+    body = wire.build_request("bench", request)
+    ways = {"public": None, "private": PRIVATE_ENCODE}
+    alone: dict[str, float] = {}
+    for name, way in ways.items():
+        wire._C_ENCODE = way
+        alone[name] = min(timeit.repeat(lambda: wire.encode_body(body), number=20_000, repeat=5))
+        alone[name] /= 20_000
     print(
         f"openai, encoding one request body: public {alone['public'] * 1e6:.2f} us, private "
         f"{alone['private'] * 1e6:.2f} us"
     )
-    ways = {"public": encode_body, "private": private_encode_body}
     cpu: dict[str, list[float]] = {name: [] for name in ways}
 
     async def measure() -> None:
@@ -170,10 +142,10 @@ def openai(args: argparse.Namespace) -> None:
                     await model.generate(request)
                 for _ in range(args.repeat):
                     for name, way in ways.items():
-                        openai_provider.encode_body = way  # type: ignore[assignment]
+                        wire._C_ENCODE = way
                         cpu[name].append(await _generate_cpu(model, request, args.calls))
             finally:
-                openai_provider.encode_body = encode_body
+                wire._C_ENCODE = PRIVATE_ENCODE
                 await model.aclose()
 
     asyncio.run(measure())

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import palaestra
+import palaestra.core._event_codec as codec
 from palaestra.core import (
     Action,
     ActionEvent,
@@ -34,6 +35,7 @@ from palaestra.core import (
     hashable_json,
     observation_payload,
     row_event,
+    trusted_event,
 )
 from palaestra.core._event_codec import HEADER, payload_json
 from palaestra.runtime import EpisodeRecorder
@@ -197,3 +199,30 @@ def test_generated_events_encode_as_pydantic_does(payload, seq, parent, when, du
             duration_s=duration,
         )
     )
+
+
+def test_trusted_event_is_model_construct_both_ways(recorded, monkeypatch):
+    """`trusted_event` sets pydantic's slots only where that gives what the public
+    `Event.model_construct` gives; both ways give the recorded events themselves."""
+    ways = (codec._event_by_slots, codec._event_by_construct)
+    assert codec._slots_agree() and codec._build_event is codec._event_by_slots
+    for event in recorded:
+        values = dict(event)
+        built = [way(dict(values)) for way in ways]
+        for one in built:
+            assert one == event
+            assert one.model_fields_set == set(Event.model_fields)
+            assert one.model_dump_json() == event.model_dump_json()
+        assert built[0].__pydantic_private__ == built[1].__pydantic_private__
+        assert built[0].model_extra == built[1].model_extra
+    fields = dict(recorded[0])
+    event = trusted_event(**fields)
+    assert event == recorded[0]
+    event.step = 7  # an ordinary model: assignment works, and counts as set
+    assert event.step == 7 and "step" in event.model_fields_set
+
+    def broken(values):
+        raise AttributeError("__pydantic_fields_set__")
+
+    monkeypatch.setattr(codec, "_event_by_slots", broken)
+    assert not codec._slots_agree()  # another pydantic: the public way is chosen

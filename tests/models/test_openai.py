@@ -491,3 +491,39 @@ def test_encode_body_is_compact_utf8_json_and_refuses_nan() -> None:
         encode_body({"temperature": float("nan")})
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode_body({"x": object()})
+
+
+BODIES = [
+    {"model": "m", "messages": [{"role": "user", "content": 'héllo "q" \n ✓ \u2028 \x00'}]},
+    {"tools": [{"function": {"parameters": {"a": [1, 2.5, -0.0, 1e300, None, True]}}}]},
+    {"nested": {"empty": {}, "list": [], "deep": [[[{"k": "v"}]]]}, "n": 2**70},
+]
+
+
+@pytest.mark.parametrize("c_encoder", [True, False])
+def test_encode_body_writes_the_same_with_or_without_the_c_encoder(monkeypatch, c_encoder):
+    from palaestra.models import _openai_wire as wire
+
+    assert wire._C_ENCODE is not None  # CPython: the C encoder made once is used
+    if not c_encoder:
+        monkeypatch.setattr(wire, "_C_ENCODE", None)
+    for body in BODIES:
+        assert (
+            wire.encode_body(body)
+            == json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        )
+    with pytest.raises(ValueError, match="Out of range float"):
+        wire.encode_body({"temperature": float("inf")})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        wire.encode_body({"x": {1, 2}})
+
+
+def test_without_a_c_encoder_encode_body_takes_the_public_way(monkeypatch):
+    import json.encoder
+
+    from palaestra.models import _openai_wire as wire
+
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert wire._c_encoder() is None
+    monkeypatch.setattr(json.encoder, "c_make_encoder", lambda *args: None)  # makes no encoder
+    assert wire._c_encoder() is None

@@ -25,6 +25,7 @@ from palaestra.core._event_codec import (
     hashable_prefix,
     observation_payload,
     row_event,
+    trusted_event,
 )
 from palaestra.core._events import (
     PAYLOADS,
@@ -151,6 +152,7 @@ __all__ = [
     "params_from_signature",
     "qualified_name",
     "row_event",
+    "trusted_event",
     "unknown_name",
     "wilson_interval",
 ]

@@ -13,6 +13,8 @@ the events of real runs. Everything that depends on the layout goes through here
   the fields that begin the text, from which the store's writer reads its columns);
 - `hashable_prefix`, `EpisodeHasher`, `episode_hash`: the hashed form is the text up to
   the wall-clock fields (`time`, `duration_s`, the last two), closed with ``}``;
+- `trusted_event`: an `Event` object of a recorded event's parts, without validation (the
+  online contracts' view of each event as it is recorded);
 - `Encoded`, `observation_payload`, `action_payload`: the runtime's own two payloads of
   every model call (what each agent observed and did), written from their parts without
   building the payload object; `Encoded.decode()` builds it when a contract wants it.
@@ -195,6 +197,89 @@ def event_row(event: Event) -> EventRow:
 def row_event(row: EventRow) -> Event:
     """The event of a store row (parsed from its text)."""
     return decode_event(row[5])
+
+
+_EVENT_FIELDS = frozenset(Event.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _event_by_slots(values: dict[str, Any]) -> Event:
+    """`Event.model_construct` with every field set, by setting pydantic's own slots
+    (`__dict__`, `__pydantic_fields_set__`, `__pydantic_extra__`,
+    `__pydantic_private__`) directly: private to pydantic, used only where
+    `_slots_agree()` found it gives what `model_construct` gives."""
+    event = _new(Event)
+    _set(event, "__dict__", values)
+    _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
+
+
+def _event_by_construct(values: dict[str, Any]) -> Event:
+    """The public way: `Event.model_construct` with every field set."""
+    return Event.model_construct(set(_EVENT_FIELDS), **values)
+
+
+def _slots_agree() -> bool:
+    """Whether `_event_by_slots` gives exactly what `_event_by_construct` gives with the
+    pydantic installed (equal, the same fields set, extra and private, the same JSON)."""
+    probe = {
+        "episode_id": "e",
+        "seq": 1,
+        "step": 0,
+        "agent": "a",
+        "kind": "action",
+        "parent": 0,
+        "payload": ActionEvent(action=Action(text="x")),
+        "time": 1.5,
+        "duration_s": 0.0,
+    }
+    try:
+        fast, public = _event_by_slots(dict(probe)), _event_by_construct(dict(probe))
+        return (
+            fast == public
+            and fast.model_fields_set == public.model_fields_set
+            and fast.model_extra == public.model_extra
+            and fast.__pydantic_private__ == public.__pydantic_private__
+            and fast.model_dump_json() == public.model_dump_json()
+        )
+    except Exception:  # another pydantic: its internals differ
+        return False
+
+
+_build_event = _event_by_slots if _slots_agree() else _event_by_construct
+
+
+def trusted_event(
+    episode_id: str,
+    seq: int,
+    step: int,
+    agent: str,
+    kind: str,
+    parent: int | None,
+    payload: Payload,
+    time: float,
+    duration_s: float = 0.0,
+) -> Event:
+    """The `Event` of a recorded event's parts, not validated: for values the recorder
+    already holds checked (a typed payload of the kind). What `Event.model_construct`
+    gives; built by setting pydantic's slots directly where that gives the same (see
+    docs/benchmarks.md for what it saves)."""
+    return _build_event(
+        {
+            "episode_id": episode_id,
+            "seq": seq,
+            "step": step,
+            "agent": agent,
+            "kind": kind,
+            "parent": parent,
+            "payload": payload,
+            "time": time,
+            "duration_s": duration_s,
+        }
+    )
 
 
 def hashable_prefix(event_json: str) -> str:
