@@ -500,30 +500,15 @@ BODIES = [
 ]
 
 
-@pytest.mark.parametrize("c_encoder", [True, False])
-def test_encode_body_writes_the_same_with_or_without_the_c_encoder(monkeypatch, c_encoder):
-    from palaestra.models import _openai_wire as wire
+def test_encode_body_is_what_json_dumps_writes() -> None:
+    from palaestra.models._openai_wire import encode_body
 
-    assert wire._C_ENCODE is not None  # CPython: the C encoder made once is used
-    if not c_encoder:
-        monkeypatch.setattr(wire, "_C_ENCODE", None)
     for body in BODIES:
         assert (
-            wire.encode_body(body)
+            encode_body(body)
             == json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         )
     with pytest.raises(ValueError, match="Out of range float"):
-        wire.encode_body({"temperature": float("inf")})
+        encode_body({"temperature": float("inf")})
     with pytest.raises(TypeError, match="not JSON serializable"):
-        wire.encode_body({"x": {1, 2}})
-
-
-def test_without_a_c_encoder_encode_body_takes_the_public_way(monkeypatch):
-    import json.encoder
-
-    from palaestra.models import _openai_wire as wire
-
-    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
-    assert wire._c_encoder() is None
-    monkeypatch.setattr(json.encoder, "c_make_encoder", lambda *args: None)  # makes no encoder
-    assert wire._c_encoder() is None
+        encode_body({"x": {1, 2}})

@@ -8,8 +8,6 @@ on its own; every OpenAI-compatible server speaks this format.
 from __future__ import annotations
 
 import json
-import json.encoder
-from collections.abc import Callable
 from typing import Any
 
 from palaestra.core import Message, ModelReplyError, ToolCall, ToolSpec, Usage
@@ -20,37 +18,10 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-def _c_encoder() -> Callable[[Any, int], list[str]] | None:
-    """CPython's C encoder with `_ENCODER`'s settings, made once (`JSONEncoder.encode`
-    makes one per call), or None where there is none or it does not write what
-    `_ENCODER.encode` writes: it is private to CPython (`json.encoder.c_make_encoder`)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    probe = {"s": 'é "q" \n ✓', "n": [1, 2.5, None, True, False], "o": {}}
-    try:
-        encode = make(
-            None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False,
-            False, False,
-        )  # fmt: skip
-        if "".join(encode(probe, 0)) != _ENCODER.encode(probe):
-            return None
-    except Exception:  # another signature
-        return None
-    return encode
-
-
-_C_ENCODE = _c_encoder()
-
-
 def encode_body(body: dict[str, Any]) -> bytes:
     """A request body as JSON bytes, exactly as the SDK encodes it (`openapi_dumps`:
-    compact, UTF-8, NaN and infinities refused): with the C encoder made once where
-    `_c_encoder` found one, else `json.JSONEncoder.encode` (see docs/benchmarks.md for
-    what the first saves)."""
-    if _C_ENCODE is None:
-        return _ENCODER.encode(body).encode()
-    return "".join(_C_ENCODE(body, 0)).encode()
+    compact, UTF-8, NaN and infinities refused)."""
+    return _ENCODER.encode(body).encode()
 
 
 def build_request(model: str, request: ModelRequest) -> dict[str, Any]:
