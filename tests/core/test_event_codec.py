@@ -23,10 +23,12 @@ from palaestra.core import (
     EpisodeEncoder,
     EpisodeHasher,
     Event,
+    ModelResponseEvent,
     Observation,
     ObservationEvent,
     Payload,
     ToolSpec,
+    Usage,
     action_payload,
     decode_event,
     encode_event,
@@ -226,3 +228,36 @@ def test_trusted_event_is_model_construct_both_ways(recorded, monkeypatch):
 
     monkeypatch.setattr(codec, "_event_by_slots", broken)
     assert not codec._slots_agree()  # another pydantic: the public way is chosen
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    message=st.none() | messages,
+    finish=st.none() | text,
+    model=st.none() | text,
+    attempt=st.integers(1, 10),
+    error=st.none() | text,
+    retry=st.none() | st.floats(0, 1e4, allow_nan=False),
+    resent=st.booleans(),
+    token_ids=st.none() | st.lists(st.integers(0, 50_000), max_size=3),
+    logprobs=st.none() | st.lists(st.floats(-50, 0, allow_nan=False), max_size=3),
+)
+def test_model_responses_are_written_as_pydantic_writes_them(
+    message, finish, model, attempt, error, retry, resent, token_ids, logprobs
+):
+    """The codec writes the common model response from its fields (see `_response_json`);
+    every combination of fields gives pydantic's JSON."""
+    response = ModelResponseEvent(
+        message=message,
+        usage=Usage(input_tokens=attempt, output_tokens=3, cost_usd=0.5),
+        finish_reason=finish,
+        model=model,
+        attempt=attempt,
+        error=error,
+        retry_after_s=retry,
+        resent=resent,
+        prompt_token_ids=token_ids,
+        token_ids=token_ids,
+        logprobs=logprobs,
+    )
+    assert payload_json(response) == response.model_dump_json()

@@ -35,8 +35,15 @@ from typing import Any, NamedTuple
 from pydantic import TypeAdapter
 from pydantic_core import to_json
 
-from palaestra.core._events import PAYLOADS, ActionEvent, Event, ObservationEvent, Payload
-from palaestra.core._types import Action, Observation
+from palaestra.core._events import (
+    PAYLOADS,
+    ActionEvent,
+    Event,
+    ModelResponseEvent,
+    ObservationEvent,
+    Payload,
+)
+from palaestra.core._types import Action, Message, Observation, Usage
 
 EventRow = tuple[str, int, str, str, int, str]
 """(episode_id, seq, kind, agent, step, json): one recorded event as the store takes it."""
@@ -47,11 +54,14 @@ which imports nothing of palaestra, reads its columns from them)."""
 
 _WALL_CLOCK_SUFFIX = ',"time":'
 
-_PAYLOAD_JSON: dict[type[Payload], Callable[..., bytes]] = {
+_PAYLOAD_JSON: dict[type[Payload], Callable[..., bytes | str]] = {
     cls: TypeAdapter(cls).serializer.to_json for cls in PAYLOADS.values()
 }
+_model_response_json = _PAYLOAD_JSON[ModelResponseEvent]
 _observation_json = TypeAdapter(Observation).serializer.to_json
 _action_json = TypeAdapter(Action).serializer.to_json
+_message_json = TypeAdapter(Message).serializer.to_json
+_usage_json = TypeAdapter(Usage).serializer.to_json
 
 
 def json_string(value: str) -> str:
@@ -126,6 +136,41 @@ def action_payload(action: Action) -> Encoded | ActionEvent:
     return Encoded(_ACTION, action)
 
 
+def _optional(value: str | None) -> str:
+    return "null" if value is None else to_json(value).decode()
+
+
+def _response_json(payload: ModelResponseEvent) -> bytes | str:
+    """A model response's JSON written from its fields where none of the fields left out
+    when unset is set (every reply of a model that reports no token ids): pydantic's
+    serializer calls a Python function for each of those four; else the serializer."""
+    if (
+        payload.resent
+        or payload.prompt_token_ids is not None
+        or payload.token_ids is not None
+        or payload.logprobs is not None
+        or type(payload.usage) is not Usage
+    ):
+        return _model_response_json(payload)
+    message = payload.message
+    if message is None:
+        message_json = "null"
+    elif type(message) is Message:
+        message_json = _message_json(message).decode()
+    else:
+        return _model_response_json(payload)
+    retry = payload.retry_after_s
+    return (
+        f'{{"message":{message_json},"usage":{_usage_json(payload.usage).decode()},'
+        f'"finish_reason":{_optional(payload.finish_reason)},"model":{_optional(payload.model)},'
+        f'"attempt":{payload.attempt},"error":{_optional(payload.error)},'
+        f'"retry_after_s":{"null" if retry is None else to_json(retry).decode()}}}'
+    )
+
+
+_PAYLOAD_JSON[ModelResponseEvent] = _response_json
+
+
 def payload_json(payload: Payload | Encoded) -> str:
     """The JSON of an event's payload, as the event's JSON holds it."""
     if type(payload) is Encoded:
@@ -133,7 +178,8 @@ def payload_json(payload: Payload | Encoded) -> str:
     write = _PAYLOAD_JSON.get(type(payload))  # type: ignore[arg-type]
     if write is None:  # a subclass of a payload class: its own fields too, as pydantic
         return payload.model_dump_json()  # type: ignore[union-attr]
-    return write(payload).decode()
+    written = write(payload)
+    return written if type(written) is str else written.decode()  # type: ignore[union-attr]
 
 
 class EpisodeEncoder:
