@@ -1,6 +1,7 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
 from palaestra.core._context import Context, Operator
+from palaestra.core._episode_log import EpisodeLog
 from palaestra.core._errors import (
     ConfigError,
     ModelError,
@@ -62,6 +63,7 @@ from palaestra.core._imports import import_object
 from palaestra.core._limiter import Limiter
 from palaestra.core._plugins import (
     PluginGroup,
+    PluginRow,
     Registry,
     import_modules,
     is_reference,
@@ -73,6 +75,7 @@ from palaestra.core._plugins import (
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
+from palaestra.core._target import Target
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
@@ -91,6 +94,7 @@ __all__ = [
     "EnvStep",
     "EpisodeEncoder",
     "EpisodeEnd",
+    "EpisodeLog",
     "EpisodeStart",
     "Event",
     "EventKind",
@@ -113,11 +117,13 @@ __all__ = [
     "PalaestraError",
     "Payload",
     "PluginGroup",
+    "PluginRow",
     "Registry",
     "ReplayDivergence",
     "Role",
     "ScoreEvent",
     "StoreError",
+    "Target",
     "ToolCall",
     "ToolCallEvent",
     "ToolResultEvent",

@@ -2,9 +2,17 @@
 
 from palaestra.envs._checker import EnvCheckError, EnvCheckReport, check_env, check_env_sync
 from palaestra.envs._protocol import Environment, Score, Step
-from palaestra.envs._registry import EnvSpec, get_spec, make, register, registered
+from palaestra.envs._registry import (
+    ENVIRONMENTS,
+    EnvSpec,
+    get_spec,
+    make,
+    register,
+    registered,
+)
 
 __all__ = [
+    "ENVIRONMENTS",
     "EnvCheckError",
     "EnvCheckReport",
     "EnvSpec",

@@ -75,6 +75,7 @@ from types import TracebackType
 from typing import Any
 
 from palaestra.core import (
+    EpisodeLog,
     Event,
     EventRow,
     PalaestraError,
@@ -992,6 +993,17 @@ class Store:
     def events(self, run_id: str, episode_id: str) -> list[Event]:
         """One episode's events, ordered by seq (buffered ones are written first)."""
         return [decode_event(text) for text in self._event_json(run_id, episode_id)]
+
+    def episode_log(self, run_id: str, episode_id: str) -> EpisodeLog:
+        """One episode's events as an `EpisodeLog` (the read model every reader indexes
+        an episode with); a `StoreError` naming the episode when the run has none such."""
+        events = self.events(run_id, episode_id)
+        if not events:
+            raise StoreError(
+                f"run {run_id!r} has no events of episode {episode_id!r} in store "
+                f"{self.path}; list its episodes with Store.episodes({run_id!r})"
+            )
+        return EpisodeLog(events)
 
     def iter_events(self, run_id: str, *, kinds: Sequence[str] | None = None) -> Iterator[Event]:
         """Every event of the run: episodes in start order, each ordered by seq (read an
