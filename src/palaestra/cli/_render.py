@@ -7,10 +7,12 @@ that of what the terminal shows; `main` escapes all standard output again (idemp
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from palaestra.cli._terminal import printable
-from palaestra.core import Event
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def _clip(text: str | None, limit: int = 100) -> str:

@@ -1,82 +1,174 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
-from palaestra.core._context import Context, Operator
-from palaestra.core._episode_log import EpisodeLog
-from palaestra.core._errors import (
-    ConfigError,
-    ModelError,
-    ModelReplyError,
-    PalaestraError,
-    ReplayDivergence,
-    StoreError,
-    UserError,
-)
-from palaestra.core._event_codec import (
-    Encoded,
-    EpisodeEncoder,
-    EpisodeHasher,
-    EventRow,
-    action_payload,
-    decode_event,
-    encode_event,
-    episode_hash,
-    event_row,
-    hashable_form,
-    hashable_json,
-    hashable_prefix,
-    observation_payload,
-    row_event,
-    trusted_event,
-)
-from palaestra.core._events import (
-    PAYLOADS,
-    SAMPLING_PARAMS,
-    SCHEMA_VERSION,
-    ActionEvent,
-    ContractVerdict,
-    EndReason,
-    EnvStep,
-    EpisodeEnd,
-    EpisodeStart,
-    Event,
-    EventKind,
-    Fault,
-    FileEntry,
-    FileKind,
-    Governance,
-    MemoryRead,
-    MemoryWrite,
-    MessageEvent,
-    ModelRequestEvent,
-    ModelResponseEvent,
-    ObservationEvent,
-    Payload,
-    ScoreEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-    WorkspaceManifest,
-    is_judge,
-    make_event,
-)
-from palaestra.core._files import atomic_directory, atomic_path, atomic_write
-from palaestra.core._imports import import_object
-from palaestra.core._limiter import Limiter
-from palaestra.core._plugins import (
-    PluginGroup,
-    PluginRow,
-    Registry,
-    import_modules,
-    is_reference,
-    load_reference,
-    params_from_signature,
-    qualified_name,
-    unknown_name,
-)
-from palaestra.core._scope import CallScope, call_scope, current_scope
-from palaestra.core._seeding import derive_rng, derive_seed
-from palaestra.core._stats import Z95, wilson_interval
-from palaestra.core._target import Target
-from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
+from typing import TYPE_CHECKING
+
+from palaestra._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from palaestra.core._context import Context, Operator
+    from palaestra.core._episode_log import EpisodeLog
+    from palaestra.core._errors import (
+        ConfigError,
+        ModelError,
+        ModelReplyError,
+        PalaestraError,
+        ReplayDivergence,
+        StoreError,
+        UserError,
+    )
+    from palaestra.core._event_codec import (
+        Encoded,
+        EpisodeEncoder,
+        EpisodeHasher,
+        EventRow,
+        action_payload,
+        decode_event,
+        encode_event,
+        episode_hash,
+        event_row,
+        hashable_form,
+        observation_payload,
+        row_event,
+        trusted_event,
+    )
+    from palaestra.core._events import (
+        PAYLOADS,
+        SAMPLING_PARAMS,
+        SCHEMA_VERSION,
+        ActionEvent,
+        ContractVerdict,
+        EndReason,
+        EnvStep,
+        EpisodeEnd,
+        EpisodeStart,
+        Event,
+        EventKind,
+        Fault,
+        FileEntry,
+        FileKind,
+        Governance,
+        MemoryRead,
+        MemoryWrite,
+        MessageEvent,
+        ModelRequestEvent,
+        ModelResponseEvent,
+        ObservationEvent,
+        Payload,
+        ScoreEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+        WorkspaceManifest,
+        is_judge,
+        make_event,
+    )
+    from palaestra.core._files import atomic_directory, atomic_path, atomic_write
+    from palaestra.core._imports import import_object
+    from palaestra.core._limiter import Limiter
+    from palaestra.core._plugins import (
+        PluginGroup,
+        PluginRow,
+        Registry,
+        import_modules,
+        is_reference,
+        load_reference,
+        params_from_signature,
+        qualified_name,
+        unknown_name,
+    )
+    from palaestra.core._scope import CallScope, call_scope, current_scope
+    from palaestra.core._seeding import derive_rng, derive_seed
+    from palaestra.core._stats import Z95, wilson_interval
+    from palaestra.core._target import Target
+    from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "palaestra.core._context": ("Context", "Operator"),
+            "palaestra.core._episode_log": ("EpisodeLog",),
+            "palaestra.core._errors": (
+                "ConfigError",
+                "ModelError",
+                "ModelReplyError",
+                "PalaestraError",
+                "ReplayDivergence",
+                "StoreError",
+                "UserError",
+            ),
+            "palaestra.core._event_codec": (
+                "Encoded",
+                "EpisodeEncoder",
+                "EpisodeHasher",
+                "EventRow",
+                "action_payload",
+                "decode_event",
+                "encode_event",
+                "episode_hash",
+                "event_row",
+                "hashable_form",
+                "observation_payload",
+                "row_event",
+                "trusted_event",
+            ),
+            "palaestra.core._events": (
+                "PAYLOADS",
+                "SAMPLING_PARAMS",
+                "SCHEMA_VERSION",
+                "ActionEvent",
+                "ContractVerdict",
+                "EndReason",
+                "EnvStep",
+                "EpisodeEnd",
+                "EpisodeStart",
+                "Event",
+                "EventKind",
+                "Fault",
+                "FileEntry",
+                "FileKind",
+                "Governance",
+                "MemoryRead",
+                "MemoryWrite",
+                "MessageEvent",
+                "ModelRequestEvent",
+                "ModelResponseEvent",
+                "ObservationEvent",
+                "Payload",
+                "ScoreEvent",
+                "ToolCallEvent",
+                "ToolResultEvent",
+                "WorkspaceManifest",
+                "is_judge",
+                "make_event",
+            ),
+            "palaestra.core._files": ("atomic_directory", "atomic_path", "atomic_write"),
+            "palaestra.core._imports": ("import_object",),
+            "palaestra.core._limiter": ("Limiter",),
+            "palaestra.core._plugins": (
+                "PluginGroup",
+                "PluginRow",
+                "Registry",
+                "import_modules",
+                "is_reference",
+                "load_reference",
+                "params_from_signature",
+                "qualified_name",
+                "unknown_name",
+            ),
+            "palaestra.core._scope": ("CallScope", "call_scope", "current_scope"),
+            "palaestra.core._seeding": ("derive_rng", "derive_seed"),
+            "palaestra.core._stats": ("Z95", "wilson_interval"),
+            "palaestra.core._target": ("Target",),
+            "palaestra.core._types": (
+                "Action",
+                "Message",
+                "Observation",
+                "Role",
+                "ToolCall",
+                "ToolSpec",
+                "Usage",
+            ),
+        },
+    )
 
 __all__ = [
     "Limiter",
@@ -138,16 +230,14 @@ __all__ = [
     "atomic_write",
     "call_scope",
     "current_scope",
-    "derive_rng",
     "decode_event",
+    "derive_rng",
     "derive_seed",
     "encode_event",
-    "event_row",
     "EpisodeHasher",
     "episode_hash",
+    "event_row",
     "hashable_form",
-    "hashable_json",
-    "hashable_prefix",
     "import_modules",
     "import_object",
     "is_judge",
@@ -158,7 +248,7 @@ __all__ = [
     "params_from_signature",
     "qualified_name",
     "row_event",
-    "trusted_event",
     "unknown_name",
+    "trusted_event",
     "wilson_interval",
 ]

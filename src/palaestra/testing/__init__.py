@@ -2,8 +2,22 @@
 benchmarks: `ChatServer`, a real, scriptable OpenAI-compatible chat-completions server,
 and `LlamaServer`, llama-cpp-python's own server running the embedded model."""
 
-from palaestra.testing._chat_server import ChatServer, RecordedRequest
-from palaestra.testing._llama_server import LlamaServer
-from palaestra.testing._replies import Fault, Reply, tool_call
+from typing import TYPE_CHECKING
 
-__all__ = ["ChatServer", "Fault", "LlamaServer", "RecordedRequest", "Reply", "tool_call"]
+from palaestra._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from palaestra.testing._chat_server import ChatServer, RecordedRequest
+    from palaestra.testing._llama_server import LlamaServer
+    from palaestra.testing._replies import Reply, ServerFault, tool_call
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "palaestra.testing._chat_server": ("ChatServer", "RecordedRequest"),
+            "palaestra.testing._llama_server": ("LlamaServer",),
+            "palaestra.testing._replies": ("Reply", "ServerFault", "tool_call"),
+        },
+    )
+
+__all__ = ["ChatServer", "LlamaServer", "RecordedRequest", "Reply", "ServerFault", "tool_call"]
