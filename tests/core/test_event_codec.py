@@ -34,12 +34,11 @@ from palaestra.core import (
     encode_event,
     episode_hash,
     event_row,
-    hashable_json,
     observation_payload,
     row_event,
     trusted_event,
 )
-from palaestra.core._event_codec import HEADER, payload_json
+from palaestra.core._event_codec import HEADER, hashable_json, payload_json
 from palaestra.runtime import EpisodeRecorder
 from palaestra.store import Store
 from tests.core.test_events import json_value, messages, payloads, text, tool_calls
