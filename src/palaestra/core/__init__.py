@@ -6,13 +6,6 @@ from palaestra._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from palaestra.core._context import Context, Operator
-    from palaestra.core._encoded import (
-        Encoded,
-        action_payload,
-        model_request_payload,
-        model_response_payload,
-        observation_payload,
-    )
     from palaestra.core._episode_log import EpisodeLog
     from palaestra.core._errors import (
         ConfigError,
@@ -23,6 +16,21 @@ if TYPE_CHECKING:
         StoreError,
         UserError,
     )
+    from palaestra.core._event_codec import (
+        Encoded,
+        EpisodeEncoder,
+        EpisodeHasher,
+        EventRow,
+        action_payload,
+        decode_event,
+        encode_event,
+        episode_hash,
+        event_row,
+        hashable_form,
+        observation_payload,
+        row_event,
+        trusted_event,
+    )
     from palaestra.core._events import (
         PAYLOADS,
         SAMPLING_PARAMS,
@@ -32,7 +40,6 @@ if TYPE_CHECKING:
         EndReason,
         EnvStep,
         EpisodeEnd,
-        EpisodeHasher,
         EpisodeStart,
         Event,
         EventKind,
@@ -51,8 +58,6 @@ if TYPE_CHECKING:
         ToolCallEvent,
         ToolResultEvent,
         WorkspaceManifest,
-        episode_hash,
-        hashable_form,
         is_judge,
         make_event,
     )
@@ -80,13 +85,6 @@ else:
         __name__,
         {
             "palaestra.core._context": ("Context", "Operator"),
-            "palaestra.core._encoded": (
-                "Encoded",
-                "action_payload",
-                "model_request_payload",
-                "model_response_payload",
-                "observation_payload",
-            ),
             "palaestra.core._episode_log": ("EpisodeLog",),
             "palaestra.core._errors": (
                 "ConfigError",
@@ -97,6 +95,21 @@ else:
                 "StoreError",
                 "UserError",
             ),
+            "palaestra.core._event_codec": (
+                "Encoded",
+                "EpisodeEncoder",
+                "EpisodeHasher",
+                "EventRow",
+                "action_payload",
+                "decode_event",
+                "encode_event",
+                "episode_hash",
+                "event_row",
+                "hashable_form",
+                "observation_payload",
+                "row_event",
+                "trusted_event",
+            ),
             "palaestra.core._events": (
                 "PAYLOADS",
                 "SAMPLING_PARAMS",
@@ -106,7 +119,6 @@ else:
                 "EndReason",
                 "EnvStep",
                 "EpisodeEnd",
-                "EpisodeHasher",
                 "EpisodeStart",
                 "Event",
                 "EventKind",
@@ -125,8 +137,6 @@ else:
                 "ToolCallEvent",
                 "ToolResultEvent",
                 "WorkspaceManifest",
-                "episode_hash",
-                "hashable_form",
                 "is_judge",
                 "make_event",
             ),
@@ -174,11 +184,13 @@ __all__ = [
     "Encoded",
     "EndReason",
     "EnvStep",
+    "EpisodeEncoder",
     "EpisodeEnd",
     "EpisodeLog",
     "EpisodeStart",
     "Event",
     "EventKind",
+    "EventRow",
     "Fault",
     "FileEntry",
     "FileKind",
@@ -218,10 +230,13 @@ __all__ = [
     "atomic_write",
     "call_scope",
     "current_scope",
+    "decode_event",
     "derive_rng",
     "derive_seed",
+    "encode_event",
     "EpisodeHasher",
     "episode_hash",
+    "event_row",
     "hashable_form",
     "import_modules",
     "import_object",
@@ -229,11 +244,11 @@ __all__ = [
     "is_reference",
     "load_reference",
     "make_event",
-    "model_request_payload",
-    "model_response_payload",
     "observation_payload",
     "params_from_signature",
     "qualified_name",
+    "row_event",
     "unknown_name",
+    "trusted_event",
     "wilson_interval",
 ]

@@ -79,9 +79,9 @@ def run_collector() -> Iterator[None]:
     """The garbage-collector settings of a run, undone on leaving. Everything alive at
     its start (modules, the experiment) lives for the whole run: it is moved out of the
     collector's generations, so that collections (a full one is costly with the SDKs
-    imported: docs/benchmarks.md) walk only what the run allocates. Episodes allocate many short-lived
-    objects: the young generation is collected less often (its cost is what is alive,
-    not what was allocated)."""
+    imported: docs/benchmarks.md) walk only what the run allocates. Episodes allocate
+    many short-lived objects: the young generation is collected less often (its cost is
+    what is alive, not what was allocated)."""
     gc.freeze()  # (no collect first: that would be a full collection)
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], 50_000), thresholds[1], thresholds[2])
