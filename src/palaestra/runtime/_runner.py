@@ -278,7 +278,7 @@ async def arun(
     progress: bool = False,
 ) -> RunResult:
     """Run an experiment (async). See `palaestra.run` for the arguments."""
-    exp = load_experiment(experiment)
+    exp = load_experiment(experiment, given_models=models or {})
     if concurrency is not None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise UserError(
@@ -527,7 +527,9 @@ def run(
     `PALAESTRA_STORE` or `runs/palaestra.db`); `model`/`base_url` replace the model of
     every LLM operator (e.g. `openai:gpt-4o-mini` and a server URL); `concurrency`
     overrides the episodes in flight; `models` supplies ready `Model` objects by the
-    names the experiment uses (e.g. a `ScriptedModel` under "default").
+    names the experiment uses (e.g. a `ScriptedModel` under "default"): a name given
+    here needs no entry under the experiment's `models:`, and replaces the entry when
+    there is one.
     """
     return asyncio.run(
         arun(
