@@ -23,6 +23,7 @@ from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assu
 from palaestra.cli._doctor import add_doctor_parser, cmd_doctor
 from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
 from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
+from palaestra.cli._render import when
 from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
 from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
@@ -302,7 +303,7 @@ def _cmd_runs(store: Any, args: argparse.Namespace) -> int:
             if lease is None or not lease.alive():
                 note = "  (no live writer: resume it with the same --run-id)"
         print(
-            f"{r.run_id}  {status:<11} {r.created_at}  episodes={summary.get('episodes', 0)}"
+            f"{r.run_id}  {status:<11} {when(r.created_at)}  episodes={summary.get('episodes', 0)}"
             f"  success={summary.get('success_rate', 0.0):.0%}{note}"
         )
     return 0
@@ -371,7 +372,7 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"run {run.run_id}  ({run.name}, seed {run.seed}, {run.status}, {run.created_at})")
+    print(f"run {run.run_id}  ({run.name}, seed {run.seed}, {run.status}, {when(run.created_at)})")
     print(
         f"episodes {summary.get('episodes', len(rows))}  success "
         f"{summary.get('success_rate', 0.0):.0%}  mean score {summary.get('mean_score') or 0:.3f}"
