@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from palaestra.core import Operator, Registry, UserError, params_from_signature, qualified_name
 from palaestra.envs._protocol import Environment
@@ -63,14 +65,30 @@ class EnvSpec:
                 {
                     "name": name,
                     "type": type_name.replace("typing.", ""),
-                    "default": None
-                    if info.is_required()
-                    else info.get_default(call_default_factory=True),
+                    "default": _default(info),
                     "required": info.is_required(),
                     "description": info.description or "",
                 }
             )
         return out
+
+
+BUILT_FROM_OTHERS = "<built from the other parameters>"
+"""What `describe_params` shows as the default of a parameter whose default factory
+takes the other parameters' values (there is no one default to show)."""
+
+
+def _default(info: FieldInfo) -> Any:
+    """The default of a parameter as `palaestra envs` shows it: the value, built by its
+    default factory when it has one (a fresh list, say), as JSON data; None when it is
+    required; `BUILT_FROM_OTHERS` when the factory needs the other parameters."""
+    if info.is_required():
+        return None
+    try:
+        value = info.get_default(call_default_factory=True)
+    except ValueError:  # pydantic: the factory needs `validated_data`
+        return BUILT_FROM_OTHERS
+    return to_jsonable_python(value, fallback=repr)
 
 
 def register(
