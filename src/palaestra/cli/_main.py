@@ -268,6 +268,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
                         "description": s.description,
                         "params": s.describe_params(),
                         "baseline": s.baseline is not None,
+                        "reusable": s.reuses(s.factory),
                     }
                     for k, s in specs.items()
                 },
@@ -278,8 +279,9 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         return 0
     for env_id, spec in specs.items():
         baseline = "baseline" if spec.baseline is not None else "no baseline"
+        reuse = ", reusable" if spec.reuses(spec.factory) else ""
         first_line = spec.description.splitlines()[0] if spec.description else ""
-        print(f"{env_id}  ({baseline})  {first_line}")
+        print(f"{env_id}  ({baseline}{reuse})  {first_line}")
         for param in spec.describe_params():
             default = "required" if param["required"] else f"default {param['default']!r}"
             print(f"    {param['name']}: {param['type']} ({default}) {param['description']}")

@@ -1,5 +1,14 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
+from palaestra.core._capabilities import (
+    SupportsAclose,
+    SupportsClose,
+    SupportsDescribe,
+    SupportsFork,
+    described,
+    forked,
+    release,
+)
 from palaestra.core._context import Context, Operator
 from palaestra.core._encoded import (
     Encoded,
@@ -71,10 +80,10 @@ from palaestra.core._stats import Z95, wilson_interval
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
-    "Limiter",
     "PAYLOADS",
     "SAMPLING_PARAMS",
     "SCHEMA_VERSION",
+    "Z95",
     "Action",
     "ActionEvent",
     "CallScope",
@@ -85,6 +94,7 @@ __all__ = [
     "EndReason",
     "EnvStep",
     "EpisodeEnd",
+    "EpisodeHasher",
     "EpisodeStart",
     "Event",
     "EventKind",
@@ -92,6 +102,7 @@ __all__ = [
     "FileEntry",
     "FileKind",
     "Governance",
+    "Limiter",
     "MemoryRead",
     "MemoryWrite",
     "Message",
@@ -111,6 +122,10 @@ __all__ = [
     "Role",
     "ScoreEvent",
     "StoreError",
+    "SupportsAclose",
+    "SupportsClose",
+    "SupportsDescribe",
+    "SupportsFork",
     "ToolCall",
     "ToolCallEvent",
     "ToolResultEvent",
@@ -118,7 +133,6 @@ __all__ = [
     "Usage",
     "UserError",
     "WorkspaceManifest",
-    "Z95",
     "action_payload",
     "atomic_directory",
     "atomic_path",
@@ -127,8 +141,9 @@ __all__ = [
     "current_scope",
     "derive_rng",
     "derive_seed",
-    "EpisodeHasher",
+    "described",
     "episode_hash",
+    "forked",
     "hashable_form",
     "hashable_json",
     "hashable_prefix",
@@ -143,6 +158,7 @@ __all__ = [
     "observation_payload",
     "params_from_signature",
     "qualified_name",
+    "release",
     "unknown_name",
     "wilson_interval",
 ]

@@ -15,11 +15,11 @@ from palaestra.envs import get_spec
 from palaestra.models import Model, ModelRequest, ModelResponse, ReplayModel
 from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
 from palaestra.runtime._contracts import job_contracts
+from palaestra.runtime._env_pool import close_env
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import Experiment, ModelConfig
 from palaestra.runtime._faults import job_faults, wrap_env
 from palaestra.runtime._recorder import row_event
-from palaestra.runtime._runner import close_env
 from palaestra.runtime._scoring import job_scorers
 from palaestra.store import Store
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import logging
 import os
 import secrets
@@ -39,6 +38,7 @@ from palaestra.eval import BoundScorer
 from palaestra.models import Model
 from palaestra.runtime._build import ModelPool, operator_factory
 from palaestra.runtime._contracts import job_contracts
+from palaestra.runtime._env_pool import EnvPool, EnvSource, FreshEnvs, Instances
 from palaestra.runtime._episode import EpisodeLimits, EpisodeSpec, run_episode
 from palaestra.runtime._experiment import (
     Experiment,
@@ -119,6 +119,10 @@ class RunResult:
     wall_s: float
     skipped: int = 0
     """Episodes already finished in an earlier attempt of this run (resume)."""
+    env_instances: dict[str, Instances] = field(default_factory=dict)
+    """How each job's episodes got their environment, by job label: ``fresh`` (built
+    per episode) or ``pooled`` (reused across episodes: the environment declares the
+    reset contract of `palaestra.envs.Environment`)."""
 
     @property
     def success_rate(self) -> float:
@@ -146,7 +150,10 @@ class RunResult:
 @dataclass
 class _Planned:
     spec: EpisodeSpec
-    build_env: Callable[[], Any]
+    envs: EnvSource
+    """Where the episode takes its environment instance (and gives it back)."""
+    build_env: Callable[[Any], Any]
+    """The episode's environment around a taken instance (its fault plan's wrapper)."""
     operator_for: Callable[[str], Operator]
     limits: EpisodeLimits
     agents_hint: list[str] = field(default_factory=list)
@@ -156,20 +163,25 @@ class _Planned:
 
 def _env_builder(
     env_spec: EnvSpec,
-    params: Any,
     faults: FaultPlan | None = None,
     episode_id: str = "",
     run_seed: int = 0,
-) -> Callable[[], Any]:
+) -> Callable[[Any], Any]:
     if faults is None:
-        return lambda: env_spec.factory(params)
-    return lambda: wrap_env(
-        env_spec.factory(params),
-        faults,
-        episode_id=episode_id,
-        run_seed=run_seed,
-        env_id=env_spec.id,
+        return lambda env: env
+    return lambda env: wrap_env(
+        env, faults, episode_id=episode_id, run_seed=run_seed, env_id=env_spec.id
     )
+
+
+def _env_source(env_spec: EnvSpec, params: Any, probe: Any, label: str) -> EnvSource:
+    """The job's instances: a pool seeded with `probe` when the environment declares the
+    reset contract (`EnvSpec.reuses`), else a fresh one per episode."""
+    if env_spec.reuses(probe):
+        logger.info("job %s: environment instances reused across episodes (pooled)", label)
+        return EnvPool(lambda: env_spec.factory(params), first=probe)
+    logger.info("job %s: a fresh environment instance per episode", label)
+    return FreshEnvs(lambda: env_spec.factory(params))
 
 
 def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
@@ -205,6 +217,8 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
                 )
             tasks = list(job.tasks)
         check_episode_count(experiment, index, len(tasks))
+        assert job.label is not None
+        envs = _env_source(env_spec, params, probe, job.label)
         try:
             factory = operator_factory(job, env_spec, params, models)
         except UserError as exc:
@@ -233,9 +247,8 @@ def plan(experiment: Experiment, models: ModelPool) -> list[_Planned]:
                                 epoch=epoch,
                                 params=params_dump,
                             ),
-                            build_env=_env_builder(
-                                env_spec, params, faults, episode_id, experiment.seed
-                            ),
+                            envs=envs,
+                            build_env=_env_builder(env_spec, faults, episode_id, experiment.seed),
                             operator_for=factory,
                             limits=limits,
                             contracts=contracts,
@@ -315,7 +328,10 @@ async def arun(
                 gc.freeze()  # the plan too lives for the whole run
                 try:
                     with bar:
-                        await _run_all(todo, exp, db, run_id, bar)
+                        try:
+                            await _run_all(todo, exp, db, run_id, bar)
+                        finally:
+                            await _close_sources(planned)
                     db.set_run_status(run_id, "finished")  # (writes every event first)
                 except BaseException as exc:
                     _mark_stopped(db, run_id, exc)
@@ -330,6 +346,7 @@ async def arun(
                     jobs=job_stats(exp, rows),
                     wall_s=time.perf_counter() - started,
                     skipped=len(planned) - len(todo),
+                    env_instances={p.spec.job: p.envs.instances for p in planned},
                 )
             except BaseException:
                 failing = True
@@ -343,6 +360,15 @@ async def arun(
         await pool.aclose()
         if own_store:
             _cleanup(db.close, quiet=failing)
+
+
+async def _close_sources(planned: list[_Planned]) -> None:
+    """Close every job's pooled instances (each source once)."""
+    seen: set[int] = set()
+    for item in planned:
+        if id(item.envs) not in seen:
+            seen.add(id(item.envs))
+            await item.envs.aclose()
 
 
 def _cleanup(action: Callable[..., None], *args: Any, quiet: bool) -> None:
@@ -424,7 +450,8 @@ async def _run_all(
             )
             bar.running += 1
             try:
-                env = item.build_env()
+                instance = item.envs.take()
+                env = item.build_env(instance)
             except Exception as exc:
                 raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
             agents: list[str] | None = None
@@ -441,7 +468,7 @@ async def _run_all(
                 )
                 agents = [str(agent) for agent in getattr(env, "agents", None) or []] or None
             finally:
-                await close_env(env, spec.episode_id)
+                await item.envs.give_back(instance, spec.episode_id)
             if store_failure:  # the episode's events are not all in the store
                 raise store_failure[0]
             db.finish_episode(
@@ -492,21 +519,6 @@ async def _run_all(
     finally:
         flusher.cancel()
         await asyncio.gather(flusher, return_exceptions=True)
-
-
-async def close_env(env: Any, episode_id: str) -> None:
-    """Release what an environment holds (a remote instance, a sandbox, a browser) once
-    its episode is over: its `aclose()` or `close()`, when it has one. The episode is
-    already recorded, so a failure here is logged, not raised."""
-    close = getattr(env, "aclose", None) or getattr(env, "close", None)
-    if close is None:
-        return
-    try:
-        result = close()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        logger.warning("closing the environment of %s failed", episode_id, exc_info=True)
 
 
 def run(
