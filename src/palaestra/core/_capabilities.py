@@ -50,8 +50,9 @@ class SupportsAclose(Protocol):
 class SupportsClose(Protocol):
     """Holds resources released synchronously (a file, a thread)."""
 
-    def close(self) -> None:
-        """Release everything; called once, when its user is done with it."""
+    def close(self) -> Any:
+        """Release everything; called once, when its user is done with it (awaited
+        when it returns an awaitable)."""
         ...
 
 
@@ -74,7 +75,7 @@ async def release(obj: Any) -> bool:
         await obj.aclose()
         return True
     if isinstance(obj, SupportsClose):
-        result: Any = obj.close()
+        result = obj.close()
         if inspect.isawaitable(result):
             await result
         return True

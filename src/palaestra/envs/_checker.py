@@ -39,7 +39,13 @@ from typing import Any
 
 from palaestra.core import Action, Encoded, Observation, Operator, Payload, Usage, derive_rng
 from palaestra.envs import _registry
-from palaestra.envs._protocol import Environment, Score, Step
+from palaestra.envs._protocol import (
+    Environment,
+    Score,
+    Step,
+    SupportsDrainEvents,
+    SupportsEndEpisode,
+)
 
 ActionFn = Callable[[str, Observation], "Action | Awaitable[Action]"]
 """``actions(agent, observation)`` -> the agent's action (sync or async)."""
@@ -275,20 +281,18 @@ async def _step(env: Environment, chosen: dict[str, Action], index: int, agents:
 async def _end(env: Environment) -> list[dict[str, Any]]:
     """The episode's end as the runtime makes it: ``end_episode()`` then
     ``drain_events()`` (each where the environment has it); the events, dumped."""
-    hook = getattr(env, "end_episode", None)
-    if hook is not None:
+    if isinstance(env, SupportsEndEpisode):
         try:
-            result = hook()
+            result = env.end_episode()
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:
             raise EnvCheckError(
                 f"end_episode(): expected None, got {type(exc).__name__}: {exc}"
             ) from exc
-    drain = getattr(env, "drain_events", None)
-    if drain is None:
+    if not isinstance(env, SupportsDrainEvents):
         return []
-    events = _call("drain_events", drain)
+    events = _call("drain_events", env.drain_events)
     if not isinstance(events, list) or not all(isinstance(e, Payload) for e in events):
         raise EnvCheckError(
             f"drain_events(): expected a list of event payloads, got {_kind(events)}"

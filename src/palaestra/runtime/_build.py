@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from palaestra.boundaries import LimitedModel, Limiter
-from palaestra.core import ConfigError, ModelError, Operator, UserError, import_object
+from palaestra.core import (
+    ConfigError,
+    ModelError,
+    Operator,
+    SupportsAclose,
+    UserError,
+    forked,
+    import_object,
+)
 from palaestra.envs import EnvSpec
 from palaestra.models import Model
 from palaestra.operators import (
@@ -129,9 +137,8 @@ class ModelPool:
             if key.removesuffix("[own]") in self._given:
                 continue  # the caller's model: the caller closes it
             inner = getattr(model, "inner", model)
-            close = getattr(inner, "aclose", None)
-            if close is not None:
-                await close()
+            if isinstance(inner, SupportsAclose):
+                await inner.aclose()
 
 
 def scripted_name(config: ModelConfig, key: str) -> str:
@@ -309,15 +316,14 @@ def _human(config: HumanOperatorConfig, build: OperatorBuild) -> Operator:
 @register_operator_kind("python", PythonOperatorConfig)
 def _python(config: PythonOperatorConfig, build: OperatorBuild) -> Operator:
     obj = import_object(config.factory)
-    if hasattr(obj, "act") and not isinstance(obj, type):
-        fork = getattr(obj, "fork", None)
-        return fork() if callable(fork) else obj
+    if isinstance(obj, Operator) and not isinstance(obj, type):
+        return cast(Operator, forked(obj))
     if callable(obj):
         try:
             made = obj(agent=build.agent, **config.options)
         except TypeError:
             made = obj(**config.options)
-        if not hasattr(made, "act"):
+        if not isinstance(made, Operator):
             raise UserError(
                 f"operator factory {config.factory!r} returned {type(made).__name__}, "
                 "which has no `async act(observation, ctx)` method"
