@@ -23,6 +23,7 @@ be able to fix.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -71,13 +72,20 @@ _VALID: set[str] = set()
 """Schemas (as canonical JSON) already checked: domains repeat theirs (an id, a date)."""
 
 
-def _check_meta(tool: str, schema: dict[str, Any]) -> None:
-    """The schema against the Draft 2020-12 meta-schema (jsonschema, imported here: only
-    a domain's tools need it)."""
+@functools.cache
+def _meta_validator() -> Any:
+    """The validator of the Draft 2020-12 meta-schema, built once (jsonschema is
+    imported here: only a domain's tools need it)."""
     from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+def _check_meta(tool: str, schema: dict[str, Any]) -> None:
+    """The schema against the Draft 2020-12 meta-schema."""
     from jsonschema.exceptions import best_match
 
-    error = best_match(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema))
+    error = best_match(_meta_validator().iter_errors(schema))
     if error is not None:
         where = ".".join(str(part) for part in error.path) or "(the schema)"
         raise UserError(
