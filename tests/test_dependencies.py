@@ -4,6 +4,7 @@ imports only the packages listed for it (a cycle is a design bug)."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -75,5 +76,79 @@ def test_imports_follow_the_dependency_direction() -> None:
         for package, imports in imported_packages().items()
         for other, where in sorted(imports.items())
         if other not in {**ALLOWED, **SHARED}[package] and other not in SHARED
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+_STORE_TABLES = ("meta", "runs", "episodes", "events", "leases")
+_STORE_SQL = re.compile(
+    r"\b(?:SELECT\b[\s\S]*?\bFROM|INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|REPLACE\s+INTO|UPDATE"
+    r"|DELETE\s+FROM|JOIN)\s+(?:" + "|".join(_STORE_TABLES) + r")\b"
+)
+"""SQL reading or writing a store table: upper-case keywords, as every query here is
+written (a docstring's prose, skipped anyway, never matches)."""
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the string constants that are docstrings or bare string statements."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+
+
+def store_access(source: str) -> list[str]:
+    """What in `source` reaches into the store's tables: a sqlite3 import, a private
+    `palaestra.store._*` module, or SQL text on a store table."""
+    tree = ast.parse(source)
+    found: list[str] = []
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "sqlite3":
+                    found.append(f"line {node.lineno}: imports sqlite3")
+                elif alias.name.startswith("palaestra.store._"):
+                    found.append(f"line {node.lineno}: imports {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "sqlite3":
+                found.append(f"line {node.lineno}: imports sqlite3")
+            elif node.module.startswith("palaestra.store._") or (
+                node.module == "palaestra.store"
+                and any(alias.name.startswith("_") for alias in node.names)
+            ):
+                found.append(f"line {node.lineno}: imports a private module of palaestra.store")
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in skip
+            and _STORE_SQL.search(node.value)
+        ):
+            found.append(f"line {node.lineno}: SQL on a store table: {node.value[:60]!r}")
+    return found
+
+
+def test_store_access_finds_sql_and_private_modules() -> None:
+    """The check below finds what it looks for: the store's own reader is full of it."""
+    reader = (SRC / "store" / "_reader.py").read_text(encoding="utf-8")
+    assert any("SQL on a store table" in f for f in store_access(reader))
+    assert any("sqlite3" in f for f in store_access(reader))
+    assert store_access("from palaestra.store._schema import SELECT_RUN\n")
+    assert store_access("q = f'SELECT json FROM events WHERE episode = {1}'\n")
+    assert store_access("db.execute('INSERT OR REPLACE INTO runs VALUES (?)', x)\n")
+    clean = '"""SELECT the runs FROM events of one run."""\nname = "events from runs"\n'
+    assert not store_access(clean)  # prose and docstrings are not queries
+
+
+def test_only_the_store_touches_its_tables() -> None:
+    """Nobody outside `palaestra.store` writes SQL against the store's tables, imports
+    sqlite3 or a private store module: they read through `Store`, `ReadOnlyStore` and
+    `EpisodeLog` (docs/store.md, the reader API)."""
+    wrong = [
+        f"{path.relative_to(SRC)} {problem}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path.relative_to(SRC).parts[0] != "store"
+        for problem in store_access(path.read_text(encoding="utf-8"))
     ]
     assert not wrong, "\n".join(wrong)

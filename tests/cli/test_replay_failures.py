@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from palaestra.testing import ChatServer
 from tests.cli.test_cli import palaestra
 
@@ -26,6 +28,7 @@ jobs:
 """
 
 
+@pytest.mark.slow
 def test_run_on_a_failing_server_then_replay_is_identical(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     store = tmp_path / "p.db"

@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(300)  # builds and runs the embedded model end to end
 @pytest.mark.slow
 @pytest.mark.llm
 def test_demo_runs_end_to_end(tmp_path):

@@ -15,8 +15,18 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if p.name != "demo.yaml")
 
 
+def _case(path: Path) -> object:
+    """An example whose jobs run an LLM operator builds and runs the embedded model:
+    marked as such, with the time that takes."""
+    if any(job.operator.kind == "llm" for job in load_experiment(path).jobs):
+        return pytest.param(
+            path, marks=[pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(300)]
+        )
+    return path
+
+
 @pytest.mark.skipif(not EXAMPLES, reason="no example experiments besides the demo")
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [_case(p) for p in EXAMPLES], ids=lambda p: p.name)
 def test_example_runs_with_baselines(path, tmp_path):
     experiment = load_experiment(path)
     llm_jobs = {job.label for job in experiment.jobs if job.operator.kind == "llm"}

@@ -55,6 +55,7 @@ def test_provider_failing_for_good_ends_episode_with_error(tmp_path, monkeypatch
     assert events[-1].kind == "episode_end"
 
 
+@pytest.mark.timeout(300)  # starts llama-cpp-python's server and runs the model
 @pytest.mark.llm
 @pytest.mark.slow
 def test_embedded_model_through_llama_cpp_server(tmp_path, monkeypatch):

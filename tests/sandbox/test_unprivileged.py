@@ -30,6 +30,7 @@ NOBODY = 65534
 pytestmark = [
     needs_bwrap,
     pytest.mark.slow,
+    pytest.mark.timeout(300),  # the whole hostile battery again, as uid 65534
     pytest.mark.skipif(
         os.geteuid() != 0,
         reason="the suite already runs unprivileged: test_hostile.py ran as this user",

@@ -110,6 +110,7 @@ def _temporaries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.endswith(TMP_SUFFIX))
 
 
+@pytest.mark.slow
 def test_kill_mid_write_leaves_no_file_then_the_old_one(big: BigRun, tmp_path: Path) -> None:
     out = tmp_path / "run.jsonl"
     proc = _export(big, "-o", str(out), PAUSE_AFTER_CHUNKS="8")  # header + 7 episodes

@@ -145,6 +145,8 @@ def test_finished_episodes_survive_kill_9_at_a_random_moment(
     assert finished >= 6
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # one killed writer process per SQL statement
 def test_finished_episodes_survive_kill_9_before_every_statement(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", WRITER, REPO, "sweep", str(tmp_path)],

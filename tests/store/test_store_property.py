@@ -143,6 +143,7 @@ settings_ = settings(max_examples=60, deadline=None, suppress_health_check=[Heal
 
 @settings_
 @given(logs=unique_logs, batch_size=st.integers(1, 7))
+@pytest.mark.slow
 def test_store_round_trip(
     tmp_path_factory: pytest.TempPathFactory, logs: list[list[Event]], batch_size: int
 ) -> None:

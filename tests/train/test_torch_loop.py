@@ -53,6 +53,8 @@ def experiment(checkpoints: Path, **train_block: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # trains a small torch policy for real
 def test_the_loop_learns_the_rewarded_answer(tmp_path: Path) -> None:
     policy = tiny_policy(seed=0)
     with Store(tmp_path / "runs.db") as store:

@@ -110,7 +110,7 @@ def findings(events: Sequence[Event]) -> list[Finding]:
 
 
 def log_findings(log: Log) -> list[Finding]:
-    faulted = {e.parent for e in log.events if e.kind == "fault" and e.parent is not None}
+    faulted = {e.parent for e in log.of_kind("fault") if e.parent is not None}
     found = [
         *contract_findings(log),
         *fault_findings(log),

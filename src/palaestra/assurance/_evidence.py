@@ -23,7 +23,6 @@ from palaestra.core import (
     Event,
     Governance,
     MessageEvent,
-    ModelResponseEvent,
 )
 
 PLATFORM_ERROR = re.compile(
@@ -50,7 +49,7 @@ def contract_findings(log: Log) -> Iterator[Finding]:
     for event in log.events:
         p = event.payload
         if isinstance(p, ContractVerdict) and not p.passed:
-            target = log.by_seq.get(p.first_violation) if p.first_violation is not None else None
+            target = log.get(p.first_violation)
             blamed = target or event
             where = f"first violated at seq {blamed.seq}" if target else "no violating event named"
             detail = f": {short(p.detail)}" if p.detail else ""
@@ -66,11 +65,8 @@ def contract_findings(log: Log) -> Iterator[Finding]:
 def model_findings(log: Log) -> Iterator[Finding]:
     """Model requests whose every response failed (decisive: the call failed for good);
     failed attempts followed by a successful retry are contributing."""
-    attempts: dict[int, list[Event]] = {}
-    for event in log.events:
-        if isinstance(event.payload, ModelResponseEvent) and event.parent is not None:
-            attempts.setdefault(event.parent, []).append(event)
-    for responses in attempts.values():
+    answered = [log.responses_of(request) for request in log.of_kind("model_request")]
+    for responses in sorted((r for r in answered if r), key=lambda r: r[0].seq):
         failed = [r for r in responses if r.payload.error is not None]  # type: ignore[attr-defined]
         if not failed:
             continue

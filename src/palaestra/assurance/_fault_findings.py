@@ -62,7 +62,7 @@ def fault_boundary(log: Log, event: Event) -> str:
     given = p.detail.get("boundary")
     if isinstance(given, str) and given in BOUNDARY_CATEGORY:
         return given
-    parent = log.by_seq.get(event.parent) if event.parent is not None else None
+    parent = log.parent(event)
     if parent is not None and parent.kind in _PARENT_BOUNDARY:
         return _PARENT_BOUNDARY[parent.kind]
     head = re.split(r"[:./ ]", p.target.strip().lower(), maxsplit=1)[0]
@@ -72,7 +72,7 @@ def fault_boundary(log: Log, event: Event) -> str:
 def fault_target_name(log: Log, event: Event) -> str:
     """The tool or model a fault hit: the name under its parent call, else its target
     after the boundary word (`tool:lookup` → lookup)."""
-    parent = log.by_seq.get(event.parent) if event.parent is not None else None
+    parent = log.parent(event)
     if parent is not None and isinstance(parent.payload, ToolCallEvent):
         return parent.payload.call.name
     target: str = event.payload.target  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """The shared ground of the evidence rules: `Finding` (one piece of evidence and its
-label) and `Log` (one episode's events with the indexes the rules share: events by seq,
-tool results from both channels, who acted when).
+label) and `Log` (a finished episode's `palaestra.core.EpisodeLog` with the views the
+rules share: its end, tool results from both channels, who acted when).
 
 Tool results come from two channels: an operator's own tools (`tool_call` /
 `tool_result` events) and an environment's tools, whose calls are `action`s and whose
@@ -11,14 +11,15 @@ results arrive in the agent's next observation as `data["tool_results"]` entries
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from palaestra.assurance._taxonomy import Level, level_of
 from palaestra.core import (
-    ActionEvent,
     EpisodeEnd,
+    EpisodeLog,
     Event,
     ObservationEvent,
     ScoreEvent,
@@ -90,33 +91,48 @@ def short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class Log:
-    """One episode's events with the indexes the finders share."""
+class Log(EpisodeLog):
+    """A finished episode's `EpisodeLog` with the views the finders share: its end (never
+    None here), the environment's own score, tool outcomes from both channels, who acted
+    when. Every view reads the `EpisodeLog` indexes; none indexes the events again."""
 
-    def __init__(self, events: list[Event]) -> None:
-        self.events = events
-        self.by_seq = {e.seq: e for e in events}
-        ends = [e for e in events if isinstance(e.payload, EpisodeEnd)]
-        if not ends:
+    def __init__(self, events: Iterable[Event]) -> None:
+        super().__init__(events)
+        if self._end_event is None:
             raise ValueError(
-                f"episode {events[0].episode_id!r} has no episode_end event: it is "
+                f"episode {self.episode_id!r} has no episode_end event: it is "
                 "still running or its log was cut off"
             )
-        self.end_event = ends[-1]
-        self.end: EpisodeEnd = ends[-1].payload  # type: ignore[assignment]
-        scores = [
-            e.payload
-            for e in events
-            if isinstance(e.payload, ScoreEvent) and not e.payload.scorer  # the env's own
-        ]
-        self.score: ScoreEvent | None = scores[-1] if scores else None
-        self.tools = list(self._tool_outcomes())
+
+    @property
+    def end_event(self) -> Event:
+        """The `episode_end` event (a `Log` is of a finished episode)."""
+        event = self._end_event
+        assert event is not None  # checked when built
+        return event
+
+    @property
+    def end(self) -> EpisodeEnd:
+        """The episode's end (a `Log` is of a finished episode)."""
+        end = super().end
+        assert end is not None  # checked when built
+        return end
+
+    @property
+    def score(self) -> ScoreEvent | None:
+        """The environment's own score (`env_score`)."""
+        return self.env_score
+
+    @cached_property
+    def tools(self) -> tuple[ToolOutcome, ...]:
+        """Every tool result of either channel, in log order."""
+        return tuple(self._tool_outcomes())
 
     def _tool_outcomes(self) -> Iterator[ToolOutcome]:
-        for event in self.events:
+        for event in self.of_kind("tool_result", "observation"):
             p = event.payload
             if isinstance(p, ToolResultEvent):
-                call = self.by_seq.get(event.parent) if event.parent is not None else None
+                call = self.get(event.parent)
                 yield ToolOutcome(
                     event.seq, call or event, event.agent, p.name, not p.is_error, p.content
                 )
@@ -127,7 +143,7 @@ class Log:
                 for r in results:
                     if not isinstance(r, dict):
                         continue
-                    call = self._action_with_call(event, str(r.get("id", "")))
+                    call = self.action_with_call(event.agent, str(r.get("id", "")), event.seq)
                     content = r.get("content")
                     if content is None:
                         content = json.dumps({k: v for k, v in r.items() if k != "id"})[:300]
@@ -140,23 +156,11 @@ class Log:
                         str(content),
                     )
 
-    def _action_with_call(self, observation: Event, call_id: str) -> Event | None:
-        """The latest `action` of the observation's agent, before it, that made `call_id`."""
-        for event in reversed(self.events[: self.events.index(observation)]):
-            p = event.payload
-            if (
-                isinstance(p, ActionEvent)
-                and event.agent == observation.agent
-                and any(c.id == call_id for c in p.action.tool_calls)
-            ):
-                return event
-        return None
-
     def acted_after(self, agent: str, seq: int) -> bool:
         """Whether `agent` decided anything (model call, tool call, action) after `seq`."""
         return any(
-            e.seq > seq and e.agent == agent and e.kind in ("model_request", "tool_call", "action")
-            for e in self.events
+            e.seq > seq and e.kind in ("model_request", "tool_call", "action")
+            for e in self.of_agent(agent)
         )
 
     def tool_recovered(self, agent: str, name: str, seq: int, *, any_tool: bool = False) -> bool:
@@ -168,8 +172,8 @@ class Log:
 
     def action_of(self, agent: str, step: int) -> Event | None:
         """`agent`'s action event at `step`, if any."""
-        for e in self.events:
-            if e.kind == "action" and e.agent == agent and e.step == step:
+        for e in self.steps.get(step, ()):
+            if e.kind == "action" and e.agent == agent:
                 return e
         return None
 

@@ -111,7 +111,8 @@ def episode_assurance(events: Sequence[Event]) -> EpisodeAssurance:
     for e in log.events:
         p = e.payload
         if isinstance(p, ContractVerdict) and not p.passed:
-            blamed = p.first_violation if p.first_violation in log.by_seq else e.seq
+            target = log.get(p.first_violation)
+            blamed = target.seq if target is not None else e.seq
             violations.append((blamed, p.contract))
     faults = []
     for e in log.events:

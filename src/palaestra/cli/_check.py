@@ -19,7 +19,7 @@ import argparse
 import json
 from typing import Any
 
-from palaestra.core import Event, UserError
+from palaestra.core import EpisodeLog, Event, UserError
 
 
 def add_check_parser(sub: Any, store_arg: Any) -> None:
@@ -139,11 +139,7 @@ def show_event(events: list[Event], args: argparse.Namespace) -> str:
     if not 0 <= seq < len(events):
         raise UserError(f"--at {seq}: the episode has events 0..{len(events) - 1}")
     target = events[seq]
-    chain = []
-    parent = target.parent
-    while parent is not None:
-        chain.append(events[parent])
-        parent = events[parent].parent
+    chain = list(EpisodeLog(events).ancestors(target))
     lines = [header, "parents:"]
     for event in reversed(chain):
         lines.append(f"  {event.seq:>5} {event.agent} {event.kind}: {event_summary(event)}")

@@ -17,6 +17,7 @@ from palaestra.core._encoded import (
     model_response_payload,
     observation_payload,
 )
+from palaestra.core._episode_log import EpisodeLog
 from palaestra.core._errors import (
     ConfigError,
     ModelError,
@@ -77,13 +78,14 @@ from palaestra.core._plugins import (
 from palaestra.core._scope import CallScope, call_scope, current_scope
 from palaestra.core._seeding import derive_rng, derive_seed
 from palaestra.core._stats import Z95, wilson_interval
+from palaestra.core._target import Target
 from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
 
 __all__ = [
+    "Limiter",
     "PAYLOADS",
     "SAMPLING_PARAMS",
     "SCHEMA_VERSION",
-    "Z95",
     "Action",
     "ActionEvent",
     "CallScope",
@@ -94,7 +96,7 @@ __all__ = [
     "EndReason",
     "EnvStep",
     "EpisodeEnd",
-    "EpisodeHasher",
+    "EpisodeLog",
     "EpisodeStart",
     "Event",
     "EventKind",
@@ -102,7 +104,6 @@ __all__ = [
     "FileEntry",
     "FileKind",
     "Governance",
-    "Limiter",
     "MemoryRead",
     "MemoryWrite",
     "Message",
@@ -126,6 +127,7 @@ __all__ = [
     "SupportsClose",
     "SupportsDescribe",
     "SupportsFork",
+    "Target",
     "ToolCall",
     "ToolCallEvent",
     "ToolResultEvent",
@@ -133,6 +135,7 @@ __all__ = [
     "Usage",
     "UserError",
     "WorkspaceManifest",
+    "Z95",
     "action_payload",
     "atomic_directory",
     "atomic_path",
@@ -142,6 +145,7 @@ __all__ = [
     "derive_rng",
     "derive_seed",
     "described",
+    "EpisodeHasher",
     "episode_hash",
     "forked",
     "hashable_form",

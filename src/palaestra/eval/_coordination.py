@@ -27,6 +27,7 @@ from pathlib import Path
 
 from palaestra.core import (
     EpisodeEnd,
+    EpisodeLog,
     EpisodeStart,
     Event,
     MemoryRead,
@@ -173,15 +174,17 @@ class EpisodeMeasures:
         return parallel_groups(self.sub_results)
 
 
-def episode_measures(events: Sequence[Event]) -> EpisodeMeasures:
+def episode_measures(events: EpisodeLog | Sequence[Event]) -> EpisodeMeasures:
     """Per-agent counts, outcome and sub-results of one episode's events (in seq order)."""
+    log = EpisodeLog.of(events)
+    events = log.events
     start = events[0].payload if events else None
     if not isinstance(start, EpisodeStart):
         raise UserError(
             "episode_measures needs one episode's events from its `episode_start`, e.g. "
             "Store(path).events(run_id, episode_id)"
         )
-    by_seq = {e.seq: e for e in events}
+    by_seq = log.by_seq
     stats: dict[str, AgentStats] = {}
 
     def of(agent: str) -> AgentStats:

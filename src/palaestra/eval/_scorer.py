@@ -8,12 +8,14 @@ result = await scorer(EpisodeLog(events), Target(["42"]))
 result.value, result.success, result.answer, result.explanation, result.metadata
 ```
 
-- `EpisodeLog` is the episode's events with the few views scorers need: the episode
-  start, the environment's own score, each agent's action texts and tool calls, the
-  files its workspace held at the end (`workspace`).
-- `Target` is what is right: the `target:` of a scorer block, else what the environment
-  says (`Environment.target()`, recorded on its `score` event). `values` are the
-  acceptable (or, with `all=True`, required) answers as text; `data` the target as given.
+- `EpisodeLog` (`palaestra.core`, the one read model of an episode) is the episode's
+  events with the views scorers need: the episode start, the environment's own score
+  and target, each agent's action texts and tool calls, the files its workspace held at
+  the end (`workspace`).
+- `Target` (`palaestra.core`) is what is right: the `target:` of a scorer block, else
+  what the environment says (`Environment.target()`, recorded on its `score` event).
+  `values` are the acceptable (or, with `all=True`, required) answers as text; `data`
+  the target as given.
 - `ScoreResult` is the verdict: `value` in [0, 1], `success`, the `answer` the scorer
   extracted, an `explanation`, sub-scores in `metrics`, JSON `metadata`, and the judge
   calls it made (`judge_calls`), which the runtime records as events.
@@ -31,57 +33,9 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
-from palaestra.core import (
-    ActionEvent,
-    EpisodeStart,
-    Event,
-    Message,
-    ScoreEvent,
-    ToolCall,
-    ToolCallEvent,
-    Usage,
-    UserError,
-    WorkspaceManifest,
-)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What is right for an episode's task.
-
-    `values` are texts: a string target is one value, a list one value per item, a
-    mapping one value per item value (its keys name the parts). `data` is the target as
-    given (JSON data), for programmatic scorers and rubrics.
-    """
-
-    values: tuple[str, ...] = ()
-    data: Any = None
-
-    @classmethod
-    def of(cls, data: Any) -> Target:
-        """The target of JSON data (`None` gives the empty target)."""
-        if data is None:
-            return cls()
-        if isinstance(data, Target):
-            return data
-        if isinstance(data, str):
-            return cls((data,), data)
-        if isinstance(data, dict):
-            return cls(tuple(_text(v) for v in data.values()), data)
-        if isinstance(data, list | tuple):
-            return cls(tuple(_text(v) for v in data), list(data))
-        return cls((_text(data),), data)
-
-    @property
-    def text(self) -> str:
-        """The values, one per line (what a judge prompt shows)."""
-        return "\n".join(self.values)
-
-    def __bool__(self) -> bool:
-        return bool(self.values) or self.data is not None
+from palaestra.core import EpisodeLog, Message, Target, Usage, UserError
 
 
 def _text(value: Any) -> str:
@@ -169,111 +123,6 @@ class Scorer(Protocol):
     """Scores one episode: `await scorer(log, target) -> ScoreResult`."""
 
     async def __call__(self, log: EpisodeLog, target: Target) -> ScoreResult: ...
-
-
-class EpisodeLog:
-    """One episode's events, with the views scorers use (computed once, on demand)."""
-
-    def __init__(self, events: Sequence[Event]) -> None:
-        self.events = list(events)
-
-    @cached_property
-    def start(self) -> EpisodeStart | None:
-        for event in self.events:
-            if isinstance(event.payload, EpisodeStart):
-                return event.payload
-        return None
-
-    @property
-    def episode_id(self) -> str:
-        return self.events[0].episode_id if self.events else ""
-
-    @cached_property
-    def env_score(self) -> ScoreEvent | None:
-        """The environment's own score (the `score` event without a scorer name)."""
-        for event in self.events:
-            if isinstance(event.payload, ScoreEvent) and not event.payload.scorer:
-                return event.payload
-        return None
-
-    @cached_property
-    def workspace(self) -> WorkspaceManifest | None:
-        """What the episode's workspace held at its end (the last ``workspace`` event:
-        files with kinds, sizes, SHA-256), or None where the episode held none."""
-        for event in reversed(self.events):
-            if isinstance(event.payload, WorkspaceManifest):
-                return event.payload
-        return None
-
-    @property
-    def env_target(self) -> Target:
-        """The target the environment recorded on its score (empty if none)."""
-        score = self.env_score
-        return Target.of(None if score is None else score.target)
-
-    def main_agent(self) -> str:
-        """The episode's first agent (`agent` when unknown)."""
-        agents = self.start.agents if self.start else []
-        return agents[0] if agents else "agent"
-
-    def actions(self, agent: str | None = None) -> list[Event]:
-        """`action` events of `agent` (default: the main agent), in order."""
-        who = agent or self.main_agent()
-        return [e for e in self.events if isinstance(e.payload, ActionEvent) and e.agent == who]
-
-    def texts(self, agent: str | None = None) -> list[str]:
-        """The non-empty action texts of `agent`, in order."""
-        out = []
-        for event in self.actions(agent):
-            assert isinstance(event.payload, ActionEvent)
-            if event.payload.action.text:
-                out.append(event.payload.action.text)
-        return out
-
-    def tool_calls(self, agent: str | None = None) -> list[ToolCall]:
-        """Every tool call of `agent` (and its internal agents), environment tools (in
-        actions) and its own tools (`tool_call` events) alike, in log order."""
-        who = agent or self.main_agent()
-        calls: list[ToolCall] = []
-        for event in self.events:
-            if event.agent != who and not event.agent.startswith(who + "/"):
-                continue
-            if isinstance(event.payload, ActionEvent):
-                calls.extend(event.payload.action.tool_calls)
-            elif isinstance(event.payload, ToolCallEvent):
-                calls.append(event.payload.call)
-        return calls
-
-    def first_prompt(self, agent: str | None = None) -> str:
-        """The task as the agent first saw it: the last user message of its first
-        observation (its text when it has no messages)."""
-        who = agent or self.main_agent()
-        for event in self.events:
-            if event.kind == "observation" and event.agent == who:
-                observation = event.payload.observation  # type: ignore[attr-defined]
-                users = [m.content for m in observation.messages if m.role == "user"]
-                return (users[-1] if users else observation.text) or ""
-        return ""
-
-    def transcript(self, agent: str | None = None, *, limit: int = 12000) -> str:
-        """The agent's side of the episode as text: what it saw and what it did (the
-        end kept when longer than `limit` characters)."""
-        who = agent or self.main_agent()
-        lines: list[str] = []
-        for event in self.events:
-            if event.agent != who:
-                continue
-            if event.kind == "observation":
-                observation = event.payload.observation  # type: ignore[attr-defined]
-                lines.append(f"[observation] {observation.text}")
-            elif isinstance(event.payload, ActionEvent):
-                action = event.payload.action
-                if action.text:
-                    lines.append(f"[{who}] {action.text}")
-                for call in action.tool_calls:
-                    lines.append(f"[{who} calls] {call.name}({json.dumps(call.arguments)})")
-        text = "\n".join(lines)
-        return text if len(text) <= limit else "..." + text[-limit:]
 
 
 AnswerFn: TypeAlias = Callable[[EpisodeLog], str | None]

@@ -39,6 +39,7 @@ from palaestra.store._jsonl_import import JsonlImport, import_jsonl
 from palaestra.store._lease import Lease
 from palaestra.store._otel import emit_episode, episode_spans, export_otel
 from palaestra.store._parquet import ParquetExport, export_parquet
+from palaestra.store._reader import OUTCOMES, EpisodeFilter, NotFound, ReadOnlyStore
 from palaestra.store._recover import recover_store
 from palaestra.store._rows import (
     STORE_SCHEMA_VERSION,
@@ -56,6 +57,7 @@ __all__ = [
     "EXPORTERS",
     "EXPORT_FORMATS",
     "JSONL_FORMAT_VERSION",
+    "OUTCOMES",
     "STORE_SCHEMA_VERSION",
     "Adp12Trajectory",
     "Adp13Trajectory",
@@ -67,11 +69,14 @@ __all__ = [
     "AdpTextObservation",
     "AdpTrajectory",
     "DoctorReport",
+    "EpisodeFilter",
     "EpisodeRow",
     "EpisodeSummary",
     "JsonlImport",
     "Lease",
+    "NotFound",
     "ParquetExport",
+    "ReadOnlyStore",
     "RunRow",
     "Store",
     "TableReport",

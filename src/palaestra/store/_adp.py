@@ -52,6 +52,7 @@ from palaestra.core import (
     ActionEvent,
     EnvStep,
     EpisodeEnd,
+    EpisodeLog,
     EpisodeStart,
     Event,
     Message,
@@ -59,7 +60,6 @@ from palaestra.core import (
     ModelResponseEvent,
     Observation,
     ObservationEvent,
-    ScoreEvent,
     ToolCall,
     ToolSpec,
     UserError,
@@ -316,20 +316,20 @@ def _visit(view: _View, event: Event) -> None:
         view.step_action = None
 
 
-def _agents(events: Sequence[Event], start: EpisodeStart | None) -> list[str]:
+def _agents(log: EpisodeLog, start: EpisodeStart | None) -> list[str]:
     names = list(start.agents) if start else []
-    for event in events:
+    for event in log.events:
         for who in (event.agent, getattr(event.payload, "sender", None)):
             if isinstance(who, str) and who != "env" and who not in names:
                 names.append(who)
     return names
 
 
-def _by_agent(events: Sequence[Event], agents: list[str]) -> dict[str, list[Event]]:
+def _by_agent(log: EpisodeLog, agents: list[str]) -> dict[str, list[Event]]:
     """The events each agent's view reads, in log order: its own, the messages it sent
     or received, the environment steps that reward it (one pass over the episode)."""
     relevant: dict[str, list[Event]] = {agent: [] for agent in agents}
-    for event in events:
+    for event in log.events:
         payload = event.payload
         if event.kind == "message":
             who = {payload.sender, *payload.recipients}  # type: ignore[attr-defined]
@@ -353,7 +353,7 @@ def _kept_available(kept: dict[str, Any], version: str) -> list[str] | None:
 
 
 def episode_to_adp(
-    events: Sequence[Event],
+    events: EpisodeLog | Sequence[Event],
     *,
     run_id: str = "",
     row: EpisodeRow | None = None,
@@ -365,7 +365,7 @@ def episode_to_adp(
 
 
 def episode_views(
-    events: Sequence[Event],
+    events: EpisodeLog | Sequence[Event],
     *,
     run_id: str = "",
     row: EpisodeRow | None = None,
@@ -376,16 +376,18 @@ def episode_views(
         raise UserError(
             f"unknown ADP version {version!r}; palaestra writes {', '.join(ADP_VERSIONS)}"
         )
-    if not events:
+    log = EpisodeLog.of(events)
+    if not log.events:
         return []
-    start = events[0].payload if isinstance(events[0].payload, EpisodeStart) else None
-    score = next((e.payload for e in events if isinstance(e.payload, ScoreEvent)), None)
-    end = events[-1].payload if isinstance(events[-1].payload, EpisodeEnd) else None
-    episode_id = events[0].episode_id
+    first, last = log.events[0], log.events[-1]
+    start = first.payload if isinstance(first.payload, EpisodeStart) else None
+    score = log.scores[0] if log.scores else None
+    end = last.payload if isinstance(last.payload, EpisodeEnd) else None
+    episode_id = log.episode_id
     foreign = start.params.get("adp") if start else None
-    agents = _agents(events, start)
+    agents = _agents(log, start)
     trajectories = []
-    relevant = _by_agent(events, agents)
+    relevant = _by_agent(log, agents)
     for agent in agents:
         view = _View(agent)
         for event in relevant[agent]:

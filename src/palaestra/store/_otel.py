@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.core import Event, Message, UserError
+from palaestra.core import EpisodeLog, Event, Message, UserError
 
 _NS = 1_000_000_000
 _REQUEST_PARAMS = {
@@ -132,12 +132,14 @@ def _homogeneous(values: list[Any]) -> bool:
 
 
 class _EpisodeTree:
-    """The span tree of one episode, built in one pass over its events."""
+    """The span tree of one episode, built in one pass over its events (read through
+    its `EpisodeLog`: parents by seq, the first model request of each agent)."""
 
-    def __init__(self, events: Sequence[Event], run_id: str, content: bool) -> None:
-        self.events = events
+    def __init__(self, log: EpisodeLog, run_id: str, content: bool) -> None:
+        self.log = log
         self.content = content
         self.by_seq: dict[int, _Node] = {}
+        """Seq of an event -> the span it opened or joined (spans, not events)."""
         self.turns: dict[tuple[int, str], _Node] = {}
         self.turns_under: dict[int, list[_Node]] = {}
         self.open_env_calls: dict[str, tuple[_Node, _Node]] = {}
@@ -145,7 +147,7 @@ class _EpisodeTree:
         self.awaiting_result: dict[str, _Node] = {}
         """Environment tool calls whose step ran: call id -> span (the next observation
         may carry their results)."""
-        start = events[0]
+        start = log.events[0]
         payload = start.payload
         env = getattr(payload, "env", "episode")
         self.root = _Node(
@@ -167,33 +169,35 @@ class _EpisodeTree:
         )
         self.operators: dict[str, str] = dict(getattr(payload, "operators", {}) or {})
         self.providers: dict[str, str] = {}
-        for event in events:
-            if event.kind == "model_request":
-                self.providers.setdefault(event.agent, provider_name(event.payload.model))  # type: ignore[attr-defined]
-        for event in events:
+        for event in log.of_kind("model_request"):
+            self.providers.setdefault(event.agent, provider_name(event.payload.model))  # type: ignore[attr-defined]
+        for event in log.events:
             self._add(event)
 
     # -- placing --------------------------------------------------------------------------
+
+    def _event(self, seq: int) -> Event:
+        return self.log.by_seq[seq]
 
     def _container(self, event: Event) -> _Node:
         """The span an event hangs under: its turn or nearest ancestor with a span."""
         parent = event.parent
         if parent is not None:
-            parent_event = self.events[parent]
+            parent_event = self._event(parent)
             if parent_event.agent != event.agent and event.agent != "env":
                 return self._turn(event, parent)
         while parent is not None:
             node = self.by_seq.get(parent)
             if node is not None:
                 return node
-            parent = self.events[parent].parent
+            parent = self._event(parent).parent
         return self.root
 
     def _turn(self, event: Event, parent: int) -> _Node:
         key = (parent, event.agent)
         node = self.turns.get(key)
         if node is None:
-            outer = self._container(self.events[parent])
+            outer = self._container(self._event(parent))
             if parent in self.by_seq:
                 outer = self.by_seq[parent]
             node = self._agent_node(event.agent, event.time, event.step)
@@ -233,7 +237,7 @@ class _EpisodeTree:
                 node.extend(time)
             for turn in self.turns_under.get(parent, ()):
                 turn.extend(time)
-            parent = self.events[parent].parent
+            parent = self._event(parent).parent
 
     # -- events ---------------------------------------------------------------------------
 
@@ -456,20 +460,27 @@ def _emit(tracer: Any, node: _Node, context: Any) -> int:
     return count
 
 
-def episode_spans(events: Sequence[Event], *, run_id: str = "", content: bool = False) -> Any:
+def episode_spans(
+    events: EpisodeLog | Sequence[Event], *, run_id: str = "", content: bool = False
+) -> Any:
     """The span tree of one episode (for inspection and tests; `emit_episode` sends it)."""
-    return _EpisodeTree(events, run_id, content).root
+    return _EpisodeTree(EpisodeLog.of(events), run_id, content).root
 
 
 def emit_episode(
-    tracer: Any, events: Sequence[Event], *, run_id: str = "", content: bool = False
+    tracer: Any,
+    events: EpisodeLog | Sequence[Event],
+    *,
+    run_id: str = "",
+    content: bool = False,
 ) -> int:
     """Send one episode's spans through an OpenTelemetry tracer; returns how many."""
-    if not events:
+    log = EpisodeLog.of(events)
+    if not log.events:
         return 0
     from opentelemetry.context import Context
 
-    return _emit(tracer, _EpisodeTree(events, run_id, content).root, Context())
+    return _emit(tracer, _EpisodeTree(log, run_id, content).root, Context())
 
 
 def make_exporter(*, endpoint: str | None = None, console: bool = False) -> Any:

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from palaestra.core import Event, Message, ToolCall, ToolSpec, UserError
+from palaestra.core import EpisodeLog, Event, Message, ToolCall, ToolSpec, UserError
 from palaestra.store._jsonl import _opened
 from palaestra.store._rows import EpisodeRow
 
@@ -81,27 +81,24 @@ def openai_tool(spec: ToolSpec) -> dict[str, Any]:
 
 
 def _model_samples(
-    events: Sequence[Event], agent: str
+    log: EpisodeLog, agent: str
 ) -> list[tuple[list[dict[str, Any]], list[ToolSpec]]]:
-    requests: dict[int, Any] = {}
     kept: list[tuple[list[dict[str, Any]], list[ToolSpec]]] = []
-    for event in events:
-        if event.agent != agent:
+    for event in log.of_agent(agent):
+        if event.kind != "model_response":
             continue
-        if event.kind == "model_request":
-            requests[event.seq] = event.payload
-        elif event.kind == "model_response" and event.parent in requests:
-            message = event.payload.message  # type: ignore[attr-defined]
-            if message is None:
-                continue
-            request = requests[event.parent]
-            sample = [openai_message(m) for m in request.messages] + [openai_message(message)]
-            kept = [
-                (k, tools)
-                for k, tools in kept
-                if not (len(k) <= len(sample) and sample[: len(k)] == k)
-            ]
-            kept.append((sample, list(request.tools)))
+        request_event = log.request_of(event)
+        if request_event is None or request_event.agent != agent:
+            continue
+        message = event.payload.message  # type: ignore[attr-defined]
+        if message is None:
+            continue
+        request: Any = request_event.payload
+        sample = [openai_message(m) for m in request.messages] + [openai_message(message)]
+        kept = [
+            (k, tools) for k, tools in kept if not (len(k) <= len(sample) and sample[: len(k)] == k)
+        ]
+        kept.append((sample, list(request.tools)))
     return kept
 
 
@@ -136,27 +133,28 @@ def _action_sample(
 
 
 def episode_sft(
-    events: Sequence[Event],
+    events: EpisodeLog | Sequence[Event],
     *,
     run_id: str = "",
     row: EpisodeRow | None = None,
     agents: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The SFT records of one episode (all its agents, or those named)."""
-    if not events:
+    log = EpisodeLog.of(events)
+    if not log.events:
         return []
-    start: Any = events[0].payload
+    start: Any = log.events[0].payload
     names = list(getattr(start, "agents", []))
-    for event in events:
-        if event.agent != "env" and event.agent not in names:
-            names.append(event.agent)
-    score = next((e.payload for e in events if e.kind == "score"), None)
+    for agent in log.agents:
+        if agent != "env" and agent not in names:
+            names.append(agent)
+    score = log.scores[0] if log.scores else None
     records = []
     for agent in names:
         if agents is not None and agent not in agents:
             continue
-        with_model = any(e.kind == "model_request" and e.agent == agent for e in events)
-        samples = _model_samples(events, agent) if with_model else [_action_sample(events, agent)]
+        with_model = any(e.kind == "model_request" for e in log.of_agent(agent))
+        samples = _model_samples(log, agent) if with_model else [_action_sample(log.events, agent)]
         for messages, tools in samples:
             if not messages:
                 continue
@@ -166,7 +164,7 @@ def episode_sft(
                     "tools": [openai_tool(t) for t in tools],
                     "metadata": {
                         "run_id": run_id or (row.run_id if row else ""),
-                        "episode_id": events[0].episode_id,
+                        "episode_id": log.episode_id,
                         "agent": agent,
                         "env": getattr(start, "env", ""),
                         "task": getattr(start, "task", ""),

@@ -74,7 +74,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from palaestra.core import Event, PalaestraError, StoreError, UserError
+from palaestra.core import EpisodeLog, Event, PalaestraError, StoreError, UserError
 from palaestra.store import _lease
 from palaestra.store._health import check_on_open, damaged_error, database_error, quick_check
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
@@ -987,6 +987,17 @@ class Store:
     def events(self, run_id: str, episode_id: str) -> list[Event]:
         """One episode's events, ordered by seq (buffered ones are written first)."""
         return [Event.from_json(text) for text in self._event_json(run_id, episode_id)]
+
+    def episode_log(self, run_id: str, episode_id: str) -> EpisodeLog:
+        """One episode's events as an `EpisodeLog` (the read model every reader indexes
+        an episode with); a `StoreError` naming the episode when the run has none such."""
+        events = self.events(run_id, episode_id)
+        if not events:
+            raise StoreError(
+                f"run {run_id!r} has no events of episode {episode_id!r} in store "
+                f"{self.path}; list its episodes with Store.episodes({run_id!r})"
+            )
+        return EpisodeLog(events)
 
     def iter_events(self, run_id: str, *, kinds: Sequence[str] | None = None) -> Iterator[Event]:
         """Every event of the run: episodes in start order, each ordered by seq (read an

@@ -42,7 +42,7 @@ from typing import Literal, NamedTuple
 
 from palaestra.core import (
     EnvStep,
-    EpisodeEnd,
+    EpisodeLog,
     EpisodeStart,
     Event,
     ModelRequestEvent,
@@ -213,7 +213,7 @@ def _root(agent: str) -> str:
 
 
 def episode_trajectories(
-    events: Sequence[Event],
+    events: EpisodeLog | Sequence[Event],
     *,
     run_id: str = "",
     agents: Iterable[str] | None = None,
@@ -228,30 +228,24 @@ def episode_trajectories(
     penalty (default `tag_answers()`); `masked_reasons` are the end reasons that mark an
     environment/platform failure; `join=False` gives one segment per turn.
     """
-    if not events:
+    log = EpisodeLog.of(events)
+    if not log.events:
         return []
-    start = events[0].payload
-    end_events = [e for e in events if isinstance(e.payload, EpisodeEnd)]
-    if not isinstance(start, EpisodeStart) or not end_events:
+    start = log.events[0].payload
+    end = log.end
+    if not isinstance(start, EpisodeStart) or end is None:
         raise ValueError(
-            f"episode {events[0].episode_id!r} is not a finished log (expected "
+            f"episode {log.episode_id!r} is not a finished log (expected "
             "episode_start first and an episode_end)"
         )
-    end = end_events[-1].payload
-    assert isinstance(end, EpisodeEnd)
     counter = answer_format or tag_answers()
     wanted = set(agents) if agents is not None else None
-    responses: dict[int, Event] = {}
-    for e in events:
-        p = e.payload
-        if isinstance(p, ModelResponseEvent) and p.error is None and e.parent is not None:
-            responses[e.parent] = e  # the last successful attempt wins
     score: ScoreEvent | None = None
     steps: dict[int, dict[str, float]] = {}
     observation_keys: dict[tuple[int, str], str] = {}
     tool_counts: dict[str, list[int]] = {}
     faults = 0
-    for e in events:
+    for e in log.events:
         p = e.payload
         if isinstance(p, ScoreEvent) and not p.scorer:
             score = p
@@ -279,15 +273,20 @@ def episode_trajectories(
             faults += 1
 
     turns: dict[str, list[Turn]] = {}
-    for e in events:
+    for e in log.of_kind("model_request"):
         p = e.payload
         if not isinstance(p, ModelRequestEvent) or is_judge(e.agent):
             continue
         if wanted is not None and e.agent not in wanted:
             continue
-        reply = responses.get(e.seq)
-        if reply is None:
+        replies = [
+            r
+            for r in log.responses_of(e)
+            if isinstance(r.payload, ModelResponseEvent) and r.payload.error is None
+        ]
+        if not replies:
             continue
+        reply = replies[-1]  # the last successful attempt wins
         rp = reply.payload
         assert isinstance(rp, ModelResponseEvent)
         if rp.message is None:
@@ -311,7 +310,7 @@ def episode_trajectories(
             )
         )
 
-    job = events[0].episode_id.split("/", 1)[0]
+    job = log.episode_id.split("/", 1)[0]
     n_steps = max(end.steps, max(steps, default=-1) + 1)
     failed = end.reason in masked_reasons
     out: list[Trajectory] = []
@@ -329,7 +328,7 @@ def episode_trajectories(
         out.append(
             Trajectory(
                 run_id=run_id,
-                episode_id=events[0].episode_id,
+                episode_id=log.episode_id,
                 key=GroupKey(job, start.task, start.seed, start.epoch, agent),
                 env=start.env,
                 turns=agent_turns,

@@ -2,8 +2,9 @@
 
 It lists runs, a run's episodes with filters (outcome, score range, env, job, agent,
 task text) and pages, and one episode as a timeline with a column per agent, events
-nested by `parent` and the JSON of any event. Every page is one bounded SQL query on
-an index (`StoreReader`), so it stays quick on a store of millions of events. The page
+nested by `parent` and the JSON of any event. Every page is one bounded query on an
+index through the store's reader API (`palaestra.store.ReadOnlyStore`, wrapped by
+`StoreReader`), so it stays quick on a store of millions of events. The page
 is static HTML/JS/CSS shipped in the package: no CDN, no build step. API and UI:
 docs/viewer.md.
 

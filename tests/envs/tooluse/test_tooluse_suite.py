@@ -108,6 +108,8 @@ def _perturbations(env: ToolUseEnv, task: Task, index: int) -> Iterator[list[Exp
             yield [*task.actions[:index], changed, *task.actions[index + 1 :]]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # every task's ground truth, twice per domain
 @pytest.mark.parametrize("env_id", DOMAINS)
 @pytest.mark.parametrize("db_seed", [0, 5])
 async def test_every_ground_truth_scores_one_and_a_perturbed_one_zero(

@@ -1,14 +1,15 @@
-"""The viewer's queries run on indexes (no sort, no scan of events), and stores written
-before those indexes existed get them when opened, with the same schema version."""
+"""The reader API's queries (`ReadOnlyStore`, what the viewer pages) run on indexes (no
+sort, no scan of events), and stores written before those indexes existed get them when
+opened, with the same schema version."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from palaestra.store import STORE_SCHEMA_VERSION, Store
-from palaestra.viewer import EpisodeFilter, StoreReader
-from palaestra.viewer._queries import _EPISODE_SELECT
+from palaestra.store import STORE_SCHEMA_VERSION, EpisodeFilter, ReadOnlyStore, Store
+from palaestra.store._reader import _EPISODE_SELECT
+from tests.viewer.conftest import viewer_runs  # noqa: F401  (the runs the viewer pages)
 
 
 def plan(db: sqlite3.Connection, sql: str, params: list) -> str:
@@ -24,7 +25,7 @@ def test_old_stores_get_the_indexes_on_open(tmp_path: Path) -> None:
     db.execute("DROP INDEX runs_by_created")
     db.commit()
     db.close()
-    with StoreReader(path) as reader:
+    with ReadOnlyStore(path) as reader:
         assert reader.runs()["total"] == 1
     db = sqlite3.connect(path)
     indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -34,7 +35,7 @@ def test_old_stores_get_the_indexes_on_open(tmp_path: Path) -> None:
     assert version == (str(STORE_SCHEMA_VERSION),)
 
 
-def test_pages_use_indexes_not_sorts_or_event_scans(viewer_runs) -> None:
+def test_pages_use_indexes_not_sorts_or_event_scans(viewer_runs) -> None:  # noqa: F811
     db = sqlite3.connect(viewer_runs.store)
     condition, params = EpisodeFilter(outcome=("error",), task="x").where("errors-run")
     episodes = plan(db, f"{_EPISODE_SELECT} WHERE {condition} ORDER BY id LIMIT 50", params)
