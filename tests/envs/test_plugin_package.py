@@ -7,6 +7,7 @@ the same ids."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -42,7 +43,8 @@ def installed(tmp_path_factory) -> dict[str, str]:
         text=True,
     )
     assert (site / "palaestra_example_plugin").is_dir()
-    return {**os.environ, "PYTHONPATH": str(site), "PALAESTRA_STORE": str(base / "runs.db")}
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PALAESTRA_STORE": str(base / "runs.db")}
 
 
 def _palaestra(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -180,3 +182,78 @@ def test_the_package_topology_from_yaml(installed, tmp_path) -> None:
         typo.stderr
     )
     assert "'example.shifts'" in typo.stderr
+
+
+def test_the_package_model_provider_and_export_format(installed, tmp_path) -> None:
+    """`example:tally` by entry point and by reference (`module:Name:MODEL`, with an
+    option) solves the ledgers with the LLM operator; the package's export format writes
+    the run; `palaestra plugins` says where each entry comes from."""
+    (tmp_path / "tally.yaml").write_text(_doc_block("yaml", "# tally.yaml"))
+    done = _palaestra(installed, tmp_path, "run", "tally.yaml", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert _row(done.stdout, "tally")[1:3] == ["2", "100%"]
+    assert _row(done.stdout, "tally-by-reference")[1:3] == ["2", "100%"]
+    exported = _palaestra(
+        installed, tmp_path, "export", "last", "--format", "example.ledger-csv", "-o", "l.csv"
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 4 example.ledger-csv records of run" in exported.stderr
+    lines = (tmp_path / "l.csv").read_text().splitlines()
+    assert lines[0] == "episode,task,success,score" and len(lines) == 5
+    assert all(line.split(",")[2:] == ["True", "1.0"] for line in lines[1:])
+    listed = _palaestra(installed, tmp_path, "plugins", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {
+        (kind, row["name"]): row["source"]
+        for kind, found in json.loads(listed.stdout).items()
+        for row in found
+    }
+    dist = "entry point of 'palaestra-example-plugin 0.1.0'"
+    assert rows[("envs", "example.ledger")].startswith(dist)
+    assert rows[("models", "example")].startswith(dist)
+    assert rows[("scorers", "example.read_every_entry")].startswith(dist)
+    assert rows[("exporters", "example.ledger-csv")].startswith(dist)
+    assert rows[("topologies", "example.shifts")].startswith(dist)
+    assert rows[("scorers", "includes")] == rows[("exporters", "parquet")] == "built-in"
+    assert {kind for kind, _ in rows} == {
+        "envs",
+        "models",
+        "scorers",
+        "contracts",
+        "exporters",
+        "topologies",
+        "operators",
+    }
+
+
+BROKEN_MODULE = 'raise RuntimeError("boom: the plugin module fails")\n'
+
+
+def test_a_broken_plugin_is_a_row_not_a_failure(installed, tmp_path) -> None:
+    """An installed entry point whose import raises: `palaestra envs` and `palaestra
+    plugins` list it as broken (exit 0, the other environments still there); using it
+    by name is a clear error naming the entry point, the distribution and the
+    exception."""
+    site = tmp_path / "broken_site"
+    info = site / "broken_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[palaestra.envs]\nbroken.env = brokenmod:ENV\n")
+    (site / "brokenmod.py").write_text(BROKEN_MODULE)
+    env = {**installed, "PYTHONPATH": installed["PYTHONPATH"] + os.pathsep + str(site)}
+    listed = _palaestra(env, tmp_path, "envs")
+    assert listed.returncode == 0, listed.stderr
+    assert "broken.env  (BROKEN)  entry point of 'broken-plugin 1.0' (brokenmod:ENV)" in (
+        listed.stdout
+    )
+    assert "RuntimeError: boom: the plugin module fails; fix or reinstall" in listed.stdout
+    assert "example.ledger  (baseline)" in listed.stdout and "graph.coloring" in listed.stdout
+    as_json = _palaestra(env, tmp_path, "plugins", "envs", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    broken = next(r for r in json.loads(as_json.stdout)["envs"] if r["name"] == "broken.env")
+    assert "RuntimeError: boom" in broken["error"]
+    (tmp_path / "b.yaml").write_text("jobs:\n  - env: broken.env\n")
+    used = _palaestra(env, tmp_path, "run", "b.yaml", "--quiet")
+    assert used.returncode == 2
+    for part in ("'broken.env'", "brokenmod:ENV", "'broken-plugin 1.0'", "RuntimeError: boom"):
+        assert part in used.stderr, used.stderr

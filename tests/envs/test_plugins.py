@@ -43,6 +43,7 @@ def plugins(tmp_path, monkeypatch):
     )
     fresh.entries.update(_registry.ENVIRONMENTS.entries)
     monkeypatch.setattr(_registry, "ENVIRONMENTS", fresh)
+    monkeypatch.setattr("palaestra.envs.ENVIRONMENTS", fresh)  # what `palaestra envs` lists
     monkeypatch.setattr(_registry, "_REGISTRY", fresh.entries)
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     monkeypatch.syspath_prepend(str(tmp_path))

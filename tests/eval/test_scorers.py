@@ -158,10 +158,11 @@ def test_programmatic_accepts_bool_number_result_and_async(tooluse_logs) -> None
 def test_scorer_args_and_spec_errors() -> None:
     assert parse_scorer_arg("includes").use == "includes"
     assert parse_scorer_arg("python:pkg.mod:fn").label == "fn"
-    assert parse_scorer_arg("r.yaml").file == "r.yaml"
+    assert parse_scorer_arg("r.yaml").options.file == "r.yaml"  # type: ignore[attr-defined]
     spec = parse_scorer_arg("{use: numeric, tolerance: 0.5, name: n}")
-    assert (spec.label, spec.tolerance) == ("n", 0.5)
-    assert parse_scorer_arg("{use: model_graded}", default_model="openai:x").model == "openai:x"
+    assert (spec.label, spec.options.tolerance) == ("n", 0.5)  # type: ignore[attr-defined]
+    graded = parse_scorer_arg("{use: model_graded}", default_model="openai:x")
+    assert graded.options.model == "openai:x"  # type: ignore[attr-defined]
     with pytest.raises(UserError, match="expected one of exact, includes"):
         parse_scorer_arg("fuzzy")
     with pytest.raises(UserError, match="`tolerance` is not an option of scorer 'includes'"):

@@ -42,7 +42,6 @@ def providers(tmp_path, monkeypatch):
         "palaestra.models",
         adapt=_spec._as_provider,
         same=_spec._same_provider,
-        references=False,
     )
     fresh.entries.update(_spec.PROVIDERS.entries)
     monkeypatch.setattr(_spec, "PROVIDERS", fresh)
@@ -109,3 +108,38 @@ def test_cli_model_and_import(providers, tmp_path: Path, monkeypatch, capsys) ->
     assert "--model 'echo:7': unknown model spec 'echo:7'" in capsys.readouterr().err
     assert main([*args, "--import", "echoprov"]) == 0
     assert "arith.drill" in capsys.readouterr().out
+
+
+def test_a_provider_by_reference(providers, tmp_path, capsys) -> None:
+    """``package.module:Name`` names a provider (its build function or a
+    `ModelProvider`) with nothing registered; ``...:Name:MODEL`` passes a model name;
+    a prefix typo stays an unknown spec, not a missing module."""
+    model = model_from_spec("echoprov:build:hello")
+    assert isinstance(model, ScriptedModel) and model.name == "echoprov:build:hello"
+    assert spec_problem("echoprov:build") is None
+    assert "unknown model spec 'ehco:hi'" in (spec_problem("ehco:hi") or "")
+    with pytest.raises(UserError, match="module 'echoprov' has no attribute 'nothing'"):
+        model_from_spec("echoprov:nothing")
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "models:\n  m: {spec: 'echoprov:build:42'}\n"
+        "jobs:\n  - env: arith.drill\n    seeds: 1\n    operator: {kind: llm, model: m}\n"
+    )
+    experiment = Experiment.from_yaml(path)
+    assert experiment.models["m"].spec == "echoprov:build:42"
+    import palaestra
+    from palaestra.store import Store
+
+    palaestra.run(experiment, store=tmp_path / "r.db")
+    with Store(tmp_path / "r.db") as store:
+        run_id = store.resolve_run("last").run_id
+        texts = [
+            e.payload.action.text
+            for ep in store.episodes(run_id)
+            for e in store.events(run_id, ep.episode_id)
+            if e.kind == "action"
+        ]
+    assert texts == ["42"]
+    path.write_text(path.read_text().replace("echoprov:build:42", "echoprov:bulid:42"))
+    with pytest.raises(UserError, match=r"exp.yaml:2: models.m.spec: .*no attribute 'bulid'"):
+        Experiment.from_yaml(path)

@@ -12,7 +12,7 @@ import pytest
 
 import palaestra
 from palaestra.cli._main import main
-from palaestra.core import Registry, UserError
+from palaestra.core import UserError
 from palaestra.store import _exporters, register_exporter
 
 EXPORTER_MODULE = '''
@@ -37,13 +37,7 @@ register_exporter("episodes-csv", episodes_csv)
 
 @pytest.fixture
 def exporters(tmp_path, monkeypatch):
-    fresh = Registry(
-        "exporter",
-        "palaestra.exporters",
-        adapt=_exporters._as_exporter,
-        same=_exporters.EXPORTERS._same,
-    )
-    monkeypatch.setattr(_exporters, "EXPORTERS", fresh)
+    monkeypatch.setattr(_exporters, "EXPORTERS", _exporters.new_registry())
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "myexport.py").write_text(textwrap.dedent(EXPORTER_MODULE))
@@ -84,3 +78,45 @@ def test_references_entry_points_and_re_registration(exporters, capsys) -> None:
     assert (exporters / "x.csv").read_text().startswith("episode,task")
     assert main(["export", "last", "--store", "s.db", "--format", "cvs"]) == 2
     assert "did you mean 'csv'" in capsys.readouterr().err
+
+
+def test_palaestra_formats_are_entries_of_the_same_registry() -> None:
+    """jsonl ... otel are `ExportFormat` entries like a plugin's, listed together, and
+    listing them imports none of their writers (pyarrow, the OpenTelemetry SDK)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from palaestra.store import EXPORTERS, ExportFormat\n"
+        "formats = EXPORTERS.all()\n"
+        "assert all(isinstance(f, ExportFormat) for f in formats.values())\n"
+        "print(sorted(formats), formats['sft'].options)\n"
+        "print([m for m in ('pyarrow', 'opentelemetry') "
+        "if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0].startswith("['adp', 'jsonl', 'otel', 'parquet', 'sft']")
+    assert "'agent', 'all', 'no_metadata'" in out[0]
+    assert out[1] == "[]"
+
+
+def test_a_plugin_format_declares_the_options_it_takes(exporters, capsys) -> None:
+    """An `ExportFormat` with `options=("agent",)` gets `--agent` from the command line;
+    a format without it refuses the flag, naming every format that takes it."""
+    from palaestra.store import ExportFormat
+
+    def agents_txt(store, run_id, output, *, agent=None):
+        rows = store.episodes(run_id)
+        output.write_text("".join(f"{row.episode_id} {','.join(agent or [])}\n" for row in rows))
+        return f"{len(rows)} lines"
+
+    register_exporter("agents-txt", ExportFormat("agents-txt", agents_txt, options=("agent",)))
+    base = ["export", "last", "--store", "s.db", "--format", "agents-txt", "-o", "a.txt"]
+    assert main([*base, "--agent", "solver"]) == 0
+    assert "exported 2 lines of run" in capsys.readouterr().err
+    lines = (exporters / "a.txt").read_text().splitlines()
+    assert len(lines) == 2 and all(line.endswith(" solver") for line in lines)
+    assert main(["export", "last", "--store", "s.db", "--format", "jsonl", "--agent", "x"]) == 2
+    assert "--agent applies to --format adp and agents-txt and sft only" in capsys.readouterr().err

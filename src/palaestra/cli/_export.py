@@ -35,7 +35,8 @@ def add_export_parsers(sub: Any, store_arg: Callable[[argparse.ArgumentParser], 
         default="jsonl",
         help="jsonl: the run itself (re-importable); adp: Agent Data Protocol trajectories; "
         "sft: chat-format training data; parquet: analytics tables; otel: OpenTelemetry "
-        "GenAI spans; or a format another package adds (docs/extending.md)",
+        "GenAI spans; or a format another package adds (`palaestra plugins exporters` "
+        "lists every one; docs/extending.md)",
     )
     p.add_argument("-o", "--output", help="file to write (default: stdout; parquet: required)")
     p.add_argument("--agent", action="append", help="adp/sft: only this agent (repeatable)")
@@ -75,94 +76,36 @@ def add_export_parsers(sub: Any, store_arg: Callable[[argparse.ArgumentParser], 
     store_arg(p)
 
 
+_FLAGS = {
+    "agent": "--agent",
+    "adp_version": "--adp-version",
+    "all": "--all",
+    "no_metadata": "--no-metadata",
+    "endpoint": "--endpoint",
+    "console": "--console",
+    "content": "--content",
+}
+"""The format options `palaestra export` takes, by argument name (an `ExportFormat`'s
+`options`), and their flags."""
+
+
 def cmd_export(store: Any, args: argparse.Namespace) -> int:
+    from palaestra.store import exporter, formats_taking, run_exporter
+
     run = store.resolve_run(args.run)
-    fmt = args.format
-    if fmt != "otel" and (args.endpoint or args.console or args.content):
-        raise UserError("--endpoint, --console and --content apply to --format otel only")
-    if fmt != "adp" and args.adp_version:
-        raise UserError("--adp-version applies to --format adp only")
-    if fmt not in ("adp", "sft") and args.agent:
-        raise UserError("--agent applies to --format adp and sft only")
-    if fmt != "sft" and (args.all or args.no_metadata):
-        raise UserError("--all and --no-metadata apply to --format sft only")
-    from palaestra.store import EXPORT_FORMATS, run_exporter
-
-    if fmt not in EXPORT_FORMATS:  # a plugin's format (palaestra.store.register_exporter)
-        wrote = run_exporter(
-            fmt, store, run.run_id, Path(args.output) if args.output else sys.stdout
-        )
-        if args.output:
-            print(f"exported {wrote} of run {run.run_id} to {args.output}", file=sys.stderr)
-        return 0
-    if fmt == "parquet":
-        from palaestra.store import export_parquet
-
-        if not args.output:
-            raise UserError("--format parquet needs -o DIR (or -o FILE.parquet)")
-        result = export_parquet(store, run.run_id, args.output)
-        print(
-            f"exported run {run.run_id}: {result.events} events to {result.events_path}, "
-            f"{result.episodes} episodes to {result.episodes_path}",
-            file=sys.stderr,
-        )
-        return 0
-    if fmt == "otel":
-        from palaestra.store import export_otel
-
-        if args.endpoint and args.console:
-            raise UserError("give --endpoint or --console, not both")
-        spans = export_otel(
-            store,
-            run.run_id,
-            endpoint=args.endpoint,
-            console=args.console,
-            content=args.content,
-        )
-        where = args.endpoint or ("stdout" if args.console or not _env_endpoint() else "OTLP")
-        print(f"exported run {run.run_id}: {spans} spans to {where}", file=sys.stderr)
-        return 0
-    target: Any = Path(args.output) if args.output else sys.stdout
-    if fmt == "jsonl":
-        from palaestra.store import export_jsonl
-
-        if not args.output:  # bytes: the trailer's digest is of UTF-8, whatever the locale
-            sys.stdout.flush()
-            target = getattr(sys.stdout, "buffer", sys.stdout)
-        export_jsonl(store, run.run_id, target)
-        what = "run"
-    elif fmt == "adp":
-        from palaestra.store import export_adp
-
-        version = args.adp_version or ADP_VERSIONS[-1]
-        if version == "1.5.0" and not args.output:
-            raise UserError(
-                "ADP 1.5.0 is a dataset directory (trajectories.jsonl + metadata.json): give "
-                "-o DIR, or --adp-version 1.3.0 to write JSONL to stdout"
-            )
-        count = export_adp(store, run.run_id, target, agents=args.agent, version=version)
-        what = f"{count} ADP trajectories"
-    else:
-        from palaestra.store import export_sft
-
-        count = export_sft(
-            store,
-            run.run_id,
-            target,
-            all_episodes=args.all,
-            agents=args.agent,
-            metadata=not args.no_metadata,
-        )
-        what = f"{count} SFT samples"
-    if args.output:
-        print(f"exported {what} of run {run.run_id} to {args.output}", file=sys.stderr)
+    fmt = exporter(args.format)  # an unknown one lists close matches and every format
+    options = {dest: getattr(args, dest) for dest in _FLAGS if getattr(args, dest)}
+    for dest in options:
+        if dest not in fmt.options:
+            where = " and ".join(formats_taking(dest)) or "no format"
+            raise UserError(f"{_FLAGS[dest]} applies to --format {where} only")
+    output: Any = Path(args.output) if args.output else sys.stdout
+    wrote = run_exporter(fmt.name, store, run.run_id, output, **options)
+    if fmt.reports:
+        print(f"exported run {run.run_id}: {wrote}", file=sys.stderr)
+    elif args.output:
+        print(f"exported {wrote} of run {run.run_id} to {args.output}", file=sys.stderr)
     return 0
-
-
-def _env_endpoint() -> bool:
-    import os
-
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
 
 def cmd_import(store: Any, args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from palaestra.cli._diagnose import add_diagnose_parser, cmd_diagnose, show_assu
 from palaestra.cli._doctor import add_doctor_parser, cmd_doctor
 from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
 from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
+from palaestra.cli._plugins import add_plugins_parser, cmd_plugins
 from palaestra.cli._render import when
 from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
 from palaestra.cli._score import add_score_parser, cmd_score
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_diagnose_parser(sub, _store_arg)
     add_doctor_parser(sub)
     add_eval_parser(sub, _store_arg)
+    add_plugins_parser(sub)
     add_report_parser(sub, _store_arg)
     add_score_parser(sub, _store_arg)
     add_serve_env_parser(sub)
@@ -127,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _RESOLVES_ENVS = (
     *("run", "replay", "envs", "eval", "serve-env", "stress", "shapley", "train", "score"),
-    *("check", "export"),
+    *("check", "export", "plugins"),
 )
 """The commands that build environments, models, scorers, contracts or exports: they
 take `--import MODULE`."""
@@ -189,6 +191,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_eval(args)
     if command == "envs":
         return _cmd_envs(args)
+    if command == "plugins":
+        return cmd_plugins(args)
     if command == "serve-env":
         return cmd_serve_env(args)
     if command == "view":
@@ -257,31 +261,34 @@ def _print_reliability(rows: list[Any]) -> None:
 
 
 def _cmd_envs(args: argparse.Namespace) -> int:
-    from palaestra.envs import registered
+    from palaestra.envs import ENVIRONMENTS
 
-    specs = registered()
+    rows = ENVIRONMENTS.survey()  # an installed plugin that fails: a row, not a failure
     if args.json:
-        print(
-            json.dumps(
-                {
-                    k: {
-                        "description": s.description,
-                        "params": s.describe_params(),
-                        "baseline": s.baseline is not None,
-                        "reusable": s.reuses(s.factory),
-                    }
-                    for k, s in specs.items()
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        out: dict[str, Any] = {}
+        for row in rows:
+            if row.error:
+                out[row.name] = {"error": row.error, "source": row.source}
+                continue
+            spec = row.entry
+            out[row.name] = {
+                "description": spec.description,
+                "params": spec.describe_params(),
+                "baseline": spec.baseline is not None,
+                "reusable": spec.reuses(spec.factory),
+            }
+        print(json.dumps(out, indent=2, default=str))
         return 0
-    for env_id, spec in specs.items():
+    for row in rows:
+        if row.error:
+            print(f"{row.name}  (BROKEN)  {row.source}")
+            print(f"    {row.error}")
+            continue
+        spec = row.entry
         baseline = "baseline" if spec.baseline is not None else "no baseline"
         reuse = ", reusable" if spec.reuses(spec.factory) else ""
         first_line = spec.description.splitlines()[0] if spec.description else ""
-        print(f"{env_id}  ({baseline}{reuse})  {first_line}")
+        print(f"{row.name}  ({baseline}{reuse})  {first_line}")
         for param in spec.describe_params():
             default = "required" if param["required"] else f"default {param['default']!r}"
             print(f"    {param['name']}: {param['type']} ({default}) {param['description']}")

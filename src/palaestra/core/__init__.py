@@ -67,6 +67,7 @@ from palaestra.core._imports import import_object
 from palaestra.core._limiter import Limiter
 from palaestra.core._plugins import (
     PluginGroup,
+    PluginRow,
     Registry,
     import_modules,
     is_reference,
@@ -118,6 +119,7 @@ __all__ = [
     "PalaestraError",
     "Payload",
     "PluginGroup",
+    "PluginRow",
     "Registry",
     "ReplayDivergence",
     "Role",

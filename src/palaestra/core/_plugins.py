@@ -25,6 +25,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -128,6 +129,13 @@ class PluginGroup:
         """Every entry point of the group, loaded (for listings such as `palaestra envs`)."""
         return [pair for name in self.names() for pair in self.load(name)]
 
+    def source(self, name: str) -> str:
+        """Where entry point `name` comes from: ``entry point of 'dist 1.0' (value)``."""
+        points = [point for point in self.entry_points() if point.name == name]
+        if not points:
+            return "entry point"
+        return f"entry point of {distribution(points[0])} ({points[0].value})"
+
     def _load_one(self, point: EntryPoint) -> Any:
         try:
             return point.load()
@@ -168,6 +176,57 @@ def unknown_name(
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class PluginRow:
+    """One entry of a registry as a listing shows it: `source` is ``built-in``,
+    ``registered: module:Name``, ``reference`` or ``entry point of 'dist 1.0' (value)``;
+    `error` is set (and `entry` None) for an entry point that fails to import."""
+
+    kind: str
+    name: str
+    entry: Any
+    source: str
+    error: str | None = None
+
+    @property
+    def description(self) -> str:
+        """The entry's description (or its first docstring line)."""
+        if self.entry is None:
+            return ""
+        text = getattr(self.entry, "description", None)
+        if not isinstance(text, str) or not text:
+            text = getattr(self.entry, "shown", None)  # a model provider's spec form
+        if not isinstance(text, str) or not text:
+            text = _first_doc_line(_defining_object(self.entry))
+        if not text:  # an operator kind: its config model's
+            text = _first_doc_line(getattr(self.entry, "config", None))
+        return " ".join(text.split())
+
+
+def _defining_object(entry: Any) -> Any:
+    if isinstance(entry, tuple) and len(entry) == 2 and callable(entry[1]):
+        return entry[1]  # a (Params, factory) pair
+    for attr in ("factory", "build", "export"):
+        obj = getattr(entry, attr, None)
+        if callable(obj):
+            return obj
+    return entry
+
+
+def _first_doc_line(obj: Any) -> str:
+    """The first paragraph of `obj`'s own docstring (not one it inherits)."""
+    doc = (
+        vars(obj).get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    ) or ""
+    return doc.strip().split("\n\n")[0] if isinstance(doc, str) else ""
+
+
+def defined_in(entry: Any) -> str:
+    """``module:qualname`` of what defines an entry (its factory, build or export
+    function; the factory of a ``(Params, factory)`` pair)."""
+    return qualified_name(_defining_object(entry))
+
+
 class Registry(Generic[T]):
     """Names → entries of one kind (`what`: "environment", "model provider"), reachable
     by registered name, by an entry point of `group`, and, when `references`, by
@@ -196,6 +255,8 @@ class Registry(Generic[T]):
         """Registered entries by name (resolved lazy ones and plugins included)."""
         self.lazy: dict[str, tuple[str, dict[str, Any]]] = {}
         """Names registered by a reference string, imported when first asked for."""
+        self.origins: dict[str, str] = {}
+        """Where the entries that came from an entry point or a reference came from."""
         self.plugins = PluginGroup(group, what=what)
         self._adapt = adapt
         self._same = same
@@ -241,6 +302,7 @@ class Registry(Generic[T]):
             return self._resolve_lazy(name)
         if self._references and is_reference(name):
             self.entries.setdefault(name, self._adapt(name, load_reference(name, what=self.what)))
+            self.origins.setdefault(name, "reference")
             return self.entries[name]
         if self._builtins is not None:
             self._builtins(name)
@@ -284,12 +346,54 @@ class Registry(Generic[T]):
                 self._resolve_lazy(name)
         return dict(sorted(self.entries.items()))
 
+    def survey(self) -> list[PluginRow]:
+        """Every entry with where it comes from, as listings show them (`palaestra
+        plugins`): like `all`, but an entry point that fails to import is a row with its
+        error instead of an exception, so one broken package does not hide the rest."""
+        if self._builtins is not None:
+            self._builtins(None)
+        broken: dict[str, PluginRow] = {}
+        for name in self.plugins.names():
+            try:
+                for point, obj in self.plugins.load(name):
+                    self._adopt(point.name, obj)
+            except UserError as exc:
+                broken[name] = PluginRow(self.what, name, None, self.plugins.source(name), str(exc))
+        for name in list(self.lazy):
+            if name not in self.entries:
+                try:
+                    self._resolve_lazy(name)
+                except UserError as exc:
+                    broken[name] = PluginRow(self.what, name, None, self.lazy[name][0], str(exc))
+        rows = [
+            PluginRow(self.what, name, entry, self._source(name, entry))
+            for name, entry in self.entries.items()
+        ]
+        return sorted([*rows, *broken.values()], key=lambda row: row.name)
+
+    def _source(self, name: str, entry: Any) -> str:
+        if name in self.origins:
+            return self.origins[name]
+        defined = defined_in(entry)
+        if defined.startswith("palaestra."):
+            return "built-in"
+        if name in self.lazy:
+            return f"registered: {self.lazy[name][0]}"
+        return f"registered: {defined}"
+
     def _adopt(self, name: str, obj: Any) -> None:
         """Register what entry point `name` loaded: a module registers its entries on
         import (nothing more to do); anything else is registered under `name`."""
-        if isinstance(obj, ModuleType) or name in self.entries:
+        source = self.plugins.source(name)
+        if isinstance(obj, ModuleType):
+            for known, entry in self.entries.items():  # what its import registered
+                if known not in self.origins and defined_in(entry).startswith(obj.__name__):
+                    self.origins[known] = source
+            return
+        if name in self.entries:
             return
         self.register(name, obj)
+        self.origins[name] = source
 
     def _resolve_lazy(self, name: str) -> T:
         reference, options = self.lazy[name]

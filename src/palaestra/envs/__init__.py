@@ -9,10 +9,18 @@ from palaestra.envs._protocol import (
     SupportsEndEpisode,
     is_reusable,
 )
-from palaestra.envs._registry import EnvSpec, get_spec, make, register, registered
+from palaestra.envs._registry import (
+    ENVIRONMENTS,
+    EnvSpec,
+    get_spec,
+    make,
+    register,
+    registered,
+)
 from palaestra.envs._reuse_checker import ReuseCheckReport, check_reuse, check_reuse_sync
 
 __all__ = [
+    "ENVIRONMENTS",
     "EnvCheckError",
     "EnvCheckReport",
     "EnvSpec",

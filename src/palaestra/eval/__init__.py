@@ -108,6 +108,7 @@ from palaestra.eval._scorer import (
     Target,
     answer_extractor,
 )
+from palaestra.eval._scorer_kinds import ScorerBuild, ScorerKind, ScorerOptions
 from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
 from palaestra.eval._shapley import (
     Attribution,
@@ -118,6 +119,7 @@ from palaestra.eval._shapley import (
     shapley_values,
 )
 from palaestra.eval._spec import (
+    SCORER_KINDS,
     SCORERS,
     BoundScorer,
     Scored,
@@ -139,6 +141,7 @@ from palaestra.eval._stats import (
 
 __all__ = [
     "SCORERS",
+    "SCORER_KINDS",
     "AgentStats",
     "Amplification",
     "Attribution",
@@ -169,6 +172,9 @@ __all__ = [
     "Scored",
     "Scorer",
     "ScorerRow",
+    "ScorerBuild",
+    "ScorerKind",
+    "ScorerOptions",
     "ScorerSpec",
     "SubResult",
     "Successes",

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
@@ -43,185 +44,180 @@ from pydantic import (
 
 from palaestra._safe_yaml import load_yaml
 from palaestra.core import (
-    ConfigError,
     ModelRequestEvent,
     ModelResponseEvent,
     Payload,
     Registry,
     ScoreEvent,
     UserError,
-    import_object,
     qualified_name,
-    unknown_name,
 )
-from palaestra.eval._artifacts import workspace_files
-from palaestra.eval._judge import (
-    DEFAULT_GRADE_PATTERN,
-    DEFAULT_INSTRUCTIONS,
-    DEFAULT_TEMPLATE,
-    Judge,
-    model_graded,
+from palaestra.eval._judge import Judge
+from palaestra.eval._rubric import Rubric
+from palaestra.eval._scorer import EpisodeLog, Scorer, ScoreResult, Target
+from palaestra.eval._scorer_kinds import (
+    BUILTIN_SCORER_KINDS,
+    NoOptions,
+    ScorerBuild,
+    ScorerKind,
+    function_kind,
+    options_of,
 )
-from palaestra.eval._match import exact, includes, numeric, programmatic
-from palaestra.eval._rubric import Rubric, rubric
-from palaestra.eval._scorer import EpisodeLog, Scorer, ScoreResult, Target, answer_extractor
 
-_OPTIONS: dict[str, set[str]] = {
-    "exact": {"answer", "agent", "all", "ignore_case", "ignore_punctuation"},
-    "includes": {"answer", "agent", "all", "ignore_case", "ignore_commas"},
-    "numeric": {"answer", "agent", "tolerance", "rel_tolerance", "which"},
-    "rubric": {"file", "rubric", "model"},
-    "model_graded": {
-        "answer",
-        "agent",
-        "model",
-        "template",
-        "instructions",
-        "criterion",
-        "grades",
-        "grade_pattern",
-        "success_at",
-    },
-    "python": {"python", "threshold"},
-    "workspace_files": set(),
-}
-_COMMON = {"use", "name", "target"}
-
-SCORER_KINDS = tuple(_OPTIONS)
-"""palaestra's own scorer kinds (each with its options above)."""
-_PLUGIN_OPTIONS = {"threshold"}
-"""The options of a plugin scorer: its function reads the rest from the log and target."""
+SCORER_KINDS = tuple(kind.name for kind in BUILTIN_SCORER_KINDS)
+"""palaestra's own scorer kinds (entries of `SCORERS`, each with its options model)."""
+_COMMON = ("use", "name", "target")
+"""The keys of every scorer block; the others are the kind's options."""
 
 
-def _as_scorer_function(name: str, obj: Any) -> Callable[..., Any]:
+def _as_kind(name: str, obj: Any) -> ScorerKind:
+    if isinstance(obj, ScorerKind):
+        return obj if obj.name == name else replace(obj, name=name)
     if not callable(obj):
-        raise UserError(f"scorer {name!r}: {qualified_name(obj)} is not a function")
-    return cast(Callable[..., Any], obj)
+        raise UserError(f"scorer {name!r}: {qualified_name(obj)} is not a ScorerKind or a function")
+    return function_kind(name, obj)
 
 
-SCORERS: Registry[Callable[..., Any]] = Registry(
-    "scorer",
-    "palaestra.scorers",
-    adapt=_as_scorer_function,
-    same=lambda old, new: old is new or qualified_name(old) == qualified_name(new),
-)
-"""Scorers other packages add: functions of `(EpisodeLog, Target)` (sync or async;
-returning a `ScoreResult`, a bool or a number, as `{python: ...}`), named in a scorer
-block's `use:`; by `register_scorer`, an entry point in group ``palaestra.scorers``, or
-``use: package.module:function``."""
+def _same_kind(old: ScorerKind, new: ScorerKind) -> bool:
+    return old == new or qualified_name(old) == qualified_name(new)
 
 
-def register_scorer(name: str, fn: Callable[..., Any] | str, *, replace: bool = False) -> None:
-    """Make `fn` (or the ``package.module:function`` it names, imported when first used)
-    the scorer `use: NAME` (the same one again is accepted; another taking the name is a
+def new_registry() -> Registry[ScorerKind]:
+    """A scorer registry holding palaestra's own kinds (what `SCORERS` is; tests take a
+    fresh one)."""
+
+    def builtins(name: str | None) -> None:
+        for kind in BUILTIN_SCORER_KINDS:
+            if (name is None or name == kind.name) and kind.name not in registry.entries:
+                registry.entries[kind.name] = kind
+
+    registry: Registry[ScorerKind] = Registry(
+        "scorer", "palaestra.scorers", adapt=_as_kind, same=_same_kind, builtins=builtins
+    )
+    return registry
+
+
+SCORERS: Registry[ScorerKind] = new_registry()
+"""Every scorer kind a block's `use:` names: palaestra's own (`SCORER_KINDS`), those
+registered with `register_scorer`, entry points of group ``palaestra.scorers``, and
+``use: package.module:function`` references. An entry is a `ScorerKind` (its options
+model and build function); a plain function of `(EpisodeLog, Target)` (sync or async;
+returning a `ScoreResult`, a bool or a number) becomes one whose option is `threshold`."""
+
+
+def register_scorer(
+    name: str, scorer: ScorerKind | Callable[..., Any] | str, *, replace: bool = False
+) -> None:
+    """Make `scorer` (a `ScorerKind`, a function of `(EpisodeLog, Target)`, or the
+    ``package.module:function`` naming one, imported when first used) the scorer
+    `use: NAME` (the same one again is accepted; another taking the name is a
     `UserError` unless `replace`)."""
-    if name in _OPTIONS:
+    if name in SCORER_KINDS:
         raise UserError(f"scorer {name!r} is one of palaestra's own; choose another name")
-    SCORERS.register(name, fn, replace=replace)
+    SCORERS.register(name, scorer, replace=replace)
 
 
-def _plugin_scorer(use: str) -> Callable[..., Any]:
-    """The plugin scorer `use` names, or a `UserError` listing every kind and plugin."""
-    found = SCORERS.find(use)
-    if found is not None:
-        return found
-    known = [*SCORER_KINDS, *SCORERS.names()]
-    raise unknown_name("scorer", use, known, group=SCORERS.plugins.group)
+def scorer_kind(use: str) -> ScorerKind:
+    """The kind `use` names, or a `UserError` listing every kind and plugin."""
+    return SCORERS.get(use)
+
+
+def _option_error(kind: ScorerKind, exc: ValidationError) -> str:
+    """The first problem of a block's options, as ``field: message`` (the field first,
+    so that a config file's error names its line)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        options = ", ".join(sorted({*options_of(kind), "name", "target"}))
+        return (
+            f"{where}: `{where}` is not an option of scorer {kind.name!r}; its options: {options}"
+        )
+    head, sep, rest = message.partition(": ")
+    if where and sep and head and " " not in head:  # a nested field (rubric.items.0...)
+        where, message = f"{where}.{head}", rest
+    if error["type"] == "missing":
+        message = f"scorer {kind.name!r} needs `{where}:`"
+    else:
+        expected = (error.get("ctx") or {}).get("expected")
+        if expected and "expected" not in message.lower():
+            message += f" (valid: {expected})"
+        if where:
+            message += f" (an option of scorer {kind.name!r})"
+    return f"{where}: {message}" if where else message
 
 
 class ScorerSpec(BaseModel):
-    """One scorer block (see the module docstring); options apply to the `use` named."""
+    """One scorer block (see the module docstring): `use`, `name`, `target`, and the
+    rest, the options of the kind `use` names, validated by its own model."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     use: str = "python"
-    """Which scorer: one of `SCORER_KINDS`, or a plugin's (`SCORERS`); `{python:
-    module:function}` alone means `use: python`."""
+    """Which scorer: a kind of `SCORERS` (one of `SCORER_KINDS`, or a plugin's);
+    `{python: module:function}` alone means `use: python`."""
     name: str | None = None
     """Name of its `score` events (default: `use`, or the function's name)."""
     target: Any = None
     """What is right (a text, a list, a mapping), replacing the environment's target."""
-    answer: str = "final"
-    """Where the answer comes from: final, replies, tool:NAME, tool:NAME.ARG."""
-    agent: str | None = None
-    """Whose answer (default: the episode's first agent)."""
-    all: bool = False
-    """exact / includes: every target value is required (partial credit), not any."""
-    ignore_case: bool = True
-    ignore_punctuation: bool = True
-    ignore_commas: bool = False
-    tolerance: float = Field(1e-6, ge=0)
-    rel_tolerance: float = Field(0.0, ge=0)
-    which: Literal["first", "last"] = "last"
-    file: str | None = None
-    """rubric: the rubric YAML file."""
-    rubric: dict[str, Any] | None = None
-    """rubric: the rubric inline, instead of `file`."""
-    model: str | list[str] | dict[str, str] | None = None
-    """Judge model(s): a name under `models:` or a spec; a list or mapping votes."""
-    template: str = DEFAULT_TEMPLATE
-    instructions: str = DEFAULT_INSTRUCTIONS
-    criterion: str | None = None
-    grades: dict[str, float] | None = None
-    grade_pattern: str = DEFAULT_GRADE_PATTERN
-    success_at: float = 1.0
-    python: str | None = None
-    """python: `package.module:function` of `(EpisodeLog, Target)`."""
-    threshold: float = 1.0
-    """python: a number result counts as success at or above this."""
+    options: SerializeAsAny[BaseModel] = Field(default_factory=NoOptions)
+    """The options, as the kind's options model validated them (written flat in the
+    block, beside `use`)."""
 
-    @model_validator(mode="after")
-    def _check(self) -> ScorerSpec:
-        given = set(self.model_fields_set)
-        if self.python is not None and "use" not in given:
-            self.use = "python"
-        if self.use not in _OPTIONS:
-            try:
-                _plugin_scorer(self.use)
-            except UserError as exc:
-                raise ValueError(str(exc)) from None
-        allowed = _OPTIONS.get(self.use, _PLUGIN_OPTIONS) | _COMMON
-        extra = sorted(given - allowed)
-        if extra:
-            raise ValueError(
-                f"`{extra[0]}` is not an option of scorer {self.use!r}; its options: "
-                f"{', '.join(sorted(allowed - {'use'}))}"
-            )
-        if self.use == "python" and not self.python:
-            raise ValueError(
-                f"give `use:` (one of {', '.join(SCORER_KINDS)}) or `python: module:function`"
-            )
-        if self.use == "rubric" and (self.file is None) == (self.rubric is None):
-            raise ValueError("a rubric scorer needs `file:` or `rubric:` (one of them)")
-        if self.rubric is not None:  # checked now, so the error can name its line
-            try:
-                Rubric.model_validate(self.rubric)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(part) for part in ("rubric", *first["loc"]))
-                raise ValueError(f"{where}: {first['msg']}") from None
-        if "answer" in given:
-            try:
-                answer_extractor(self.answer)
-            except UserError as exc:
-                raise ValueError(f"answer: {exc}") from None
-        if self.use == "model_graded" and not self.model:
-            raise ValueError("a model_graded scorer needs `model:` (its judge)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _options_of_kind(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or isinstance(data.get("options"), BaseModel):
+            return data  # not a block (pydantic says so), or one already validated
+        rest = dict(data)
+        common = {key: rest.pop(key) for key in _COMMON if key in rest}
+        if "use" not in common:
+            if "python" not in rest:
+                raise ValueError(
+                    f"give `use:` (one of {', '.join(SCORER_KINDS)}, or a plugin's) or "
+                    "`python: module:function`"
+                )
+            common["use"] = "python"
+        use = common["use"]
+        if not isinstance(use, str):
+            raise ValueError(f"use: expected the name of a scorer kind, got {use!r}")
+        try:
+            kind = scorer_kind(use)
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            options = kind.options.model_validate(rest)
+        except ValidationError as exc:
+            raise ValueError(_option_error(kind, exc)) from None
+        return {**common, "options": options}
 
     @model_serializer(mode="wrap")
-    def _given_only(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # only what was written (and `use`): a stored experiment validates again
+    def _flat(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # only what was written (and `use`), flat: a stored experiment validates again
         data = handler(self)
         given = self.model_fields_set | {"use"}
-        return {k: v for k, v in data.items() if k in given}
+        out = {key: data[key] for key in _COMMON if key in given}
+        written = self.options.model_fields_set
+        out.update({k: v for k, v in data.get("options", {}).items() if k in written})
+        return out
+
+    @property
+    def kind(self) -> ScorerKind:
+        """The kind `use` names."""
+        return scorer_kind(self.use)
+
+    @property
+    def python(self) -> str | None:
+        """`use: python`: the `package.module:function` it names."""
+        value = getattr(self.options, "python", None) if self.use == "python" else None
+        return value if isinstance(value, str) else None
 
     @property
     def label(self) -> str:
         """The scorer's name in the log."""
         if self.name:
             return self.name
-        if self.use == "python" and self.python:
+        if self.python:
             return self.python.rpartition(":")[2].rpartition(".")[2] or "python"
         if ":" in self.use:  # use: package.module:function
             return self.use.rpartition(":")[2].rpartition(".")[2]
@@ -229,15 +225,17 @@ class ScorerSpec(BaseModel):
 
     def judge_refs(self) -> dict[str, str]:
         """The judge model references by judge name ('' for a single judge)."""
-        if self.model is None:
+        field = self.kind.judge_field
+        model = getattr(self.options, field, None) if field else None
+        if not model:
             return {}
-        if isinstance(self.model, str):
-            return {"": self.model}
-        if isinstance(self.model, list):
-            if len(self.model) == 1:
-                return {"": self.model[0]}
-            return {str(i): ref for i, ref in enumerate(self.model, start=1)}
-        return dict(self.model) if len(self.model) != 1 else {"": next(iter(self.model.values()))}
+        if isinstance(model, str):
+            return {"": model}
+        if isinstance(model, list):
+            if len(model) == 1:
+                return {"": model[0]}
+            return {str(i): ref for i, ref in enumerate(model, start=1)}
+        return dict(model) if len(model) != 1 else {"": next(iter(model.values()))}
 
 
 def check_unique_names(specs: Sequence[ScorerSpec], where: str = "scorers") -> None:
@@ -248,9 +246,10 @@ def check_unique_names(specs: Sequence[ScorerSpec], where: str = "scorers") -> N
 
 
 def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSpec:
-    """A `--scorer` argument: a kind (`includes`), `python:module:function`, a rubric
-    YAML file, or a YAML/JSON mapping (`{use: includes, all: true}`). `default_model`
-    (the CLI's `--model`) is the judge of model-graded scorers and rubrics without one."""
+    """A `--scorer` argument: a kind (`includes`, a plugin's), `python:module:function`,
+    a rubric YAML file, or a YAML/JSON mapping (`{use: includes, all: true}`).
+    `default_model` (the CLI's `--model`) is the judge of kinds that take one (model
+    graded, rubric) where none is given."""
     text = text.strip()
     data: Any
     if text.startswith("{"):
@@ -259,10 +258,10 @@ def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSp
         data = {"python": text[len("python:") :]}
     elif text.endswith((".yaml", ".yml")):
         data = {"use": "rubric", "file": text}
-    elif text in SCORER_KINDS or SCORERS.find(text) is not None:
+    elif SCORERS.find(text) is not None:
         data = {"use": text}
     else:
-        plugins = SCORERS.names()
+        plugins = [name for name in SCORERS.names() if name not in SCORER_KINDS]
         raise UserError(
             f"--scorer {text!r}: expected one of {', '.join(SCORER_KINDS[:5])}"
             + (f", a plugin's ({', '.join(plugins)})" if plugins else "")
@@ -271,8 +270,10 @@ def parse_scorer_arg(text: str, *, default_model: str | None = None) -> ScorerSp
         )
     if not isinstance(data, dict):
         raise UserError(f"--scorer {text!r}: expected a mapping, got {type(data).__name__}")
-    if default_model and data.get("use") in ("model_graded", "rubric") and "model" not in data:
-        data = {**data, "model": default_model}
+    use = data.get("use")
+    kind = SCORERS.find(use) if default_model and isinstance(use, str) else None
+    if kind is not None and kind.judge_field and kind.judge_field not in data:
+        data = {**data, kind.judge_field: default_model}
     try:
         return ScorerSpec.model_validate(data)
     except ValidationError as exc:
@@ -301,63 +302,10 @@ def build_scorer(
     judge_for: JudgeFor | None = None,
     load_rubric: Callable[[Path], Rubric] = Rubric.from_yaml,
 ) -> Scorer:
-    """The scorer a block describes; judges come from `judge_for`."""
-    if spec.use == "exact":
-        return exact(
-            answer=spec.answer,
-            agent=spec.agent,
-            all=spec.all,
-            ignore_case=spec.ignore_case,
-            ignore_punctuation=spec.ignore_punctuation,
-        )
-    if spec.use == "includes":
-        return includes(
-            answer=spec.answer,
-            agent=spec.agent,
-            all=spec.all,
-            ignore_case=spec.ignore_case,
-            ignore_commas=spec.ignore_commas,
-        )
-    if spec.use == "numeric":
-        return numeric(
-            answer=spec.answer,
-            agent=spec.agent,
-            tolerance=spec.tolerance,
-            rel_tolerance=spec.rel_tolerance,
-            which=spec.which,
-        )
-    if spec.use == "python":
-        fn = import_object(spec.python or "")
-        if not callable(fn):
-            raise ConfigError(f"scorer {spec.python!r} is not callable")
-        return programmatic(fn, threshold=spec.threshold)
-    if spec.use == "workspace_files":
-        return programmatic(workspace_files)
-    if spec.use not in _OPTIONS:
-        return programmatic(_plugin_scorer(spec.use), threshold=spec.threshold)
-    judges = _judges(spec, judge_for)
-    one = judges[""] if judges is not None and list(judges) == [""] else None
-    if spec.use == "rubric":
-        if spec.rubric is not None:
-            try:
-                loaded = Rubric.model_validate(spec.rubric)
-            except ValidationError as exc:
-                raise ConfigError(f"invalid inline rubric: {exc}") from None
-        else:
-            loaded = load_rubric(Path(spec.file or ""))
-        return rubric(loaded, judges=one if one is not None else judges)
-    assert judges is not None
-    return model_graded(
-        one if one is not None else judges,
-        template=spec.template,
-        instructions=spec.instructions,
-        criterion=spec.criterion,
-        grades=spec.grades,
-        grade_pattern=spec.grade_pattern,
-        success_at=spec.success_at,
-        answer=spec.answer,
-        agent=spec.agent,
-    )
+    """The scorer a block describes: its kind's build function on its options; judges
+    come from `judge_for`."""
+    build = ScorerBuild(spec.label, _judges(spec, judge_for), load_rubric)
+    return spec.kind.build(spec.options, build)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from palaestra.models._replay import ReplayModel
 from palaestra.models._retry import RetryPolicy, parse_retry_after
 from palaestra.models._scripted import ScriptedModel
 from palaestra.models._spec import (
+    PROVIDERS,
     ModelProvider,
     model_from_spec,
     register_provider,
@@ -24,6 +25,7 @@ from palaestra.models._spec import (
 )
 
 __all__ = [
+    "PROVIDERS",
     "Attempt",
     "LocalModel",
     "Model",

@@ -12,6 +12,9 @@ torch:PATH           a saved torch policy or training checkpoint
 NAME                 with base_url given: same as openai:NAME
 PREFIX:NAME          a provider another package registered (`register_provider`, or an
                      entry point in group `palaestra.models`)
+package.module:Name  a provider by reference (a `ModelProvider` or its build function),
+                     imported when first used; `package.module:Name:MODEL` gives it a
+                     model name
 ```
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from palaestra.core import Registry, UserError, qualified_name
+from palaestra.core import Registry, UserError, is_reference, qualified_name
 from palaestra.models._protocol import Model
 
 SCRIPTED_TEXT = "ok"
@@ -72,9 +75,35 @@ def _same_provider(old: ModelProvider, new: ModelProvider) -> bool:
 
 
 PROVIDERS: Registry[ModelProvider] = Registry(
-    "model provider", "palaestra.models", adapt=_as_provider, same=_same_provider, references=False
+    "model provider", "palaestra.models", adapt=_as_provider, same=_same_provider
 )
-"""Model providers by prefix: the built-ins below, registered ones, entry points."""
+"""Model providers by prefix: the built-ins below, registered ones, entry points, and
+``package.module:Name`` references (a spec ``package.module:Name[:MODEL]``)."""
+
+
+def _provider_of(spec: str) -> tuple[ModelProvider | None, str | None]:
+    """The provider a spec names and the model name after it (None when none is given):
+    ``PREFIX[:NAME]`` for a registered prefix, else ``package.module:Name[:NAME]`` for
+    a provider by reference whose top-level module is importable (so that a typo of a
+    prefix stays an unknown spec, not a missing module)."""
+    prefix, sep, rest = spec.partition(":")
+    provider = PROVIDERS.find(prefix) if prefix else None
+    if provider is not None:
+        return provider, (rest if sep else None)
+    attr, sep2, name = rest.partition(":")
+    reference = f"{prefix}:{attr}"
+    if not (sep and is_reference(reference)):
+        return None, None
+    from importlib.util import find_spec
+
+    top = prefix.split(".")[0]
+    try:  # a script beside the experiment is imported from the working directory too
+        importable = find_spec(top) is not None or os.path.exists(f"{top}.py")
+    except (ImportError, ValueError):
+        importable = False
+    if not importable:
+        return None, None
+    return PROVIDERS.get(reference), (name if sep2 else None)
 
 
 def register_provider(provider: ModelProvider, *, replace: bool = False) -> None:
@@ -96,18 +125,21 @@ def spec_problem(spec: str) -> str | None:
     spec = spec.strip()
     if not spec:
         return "give a model spec, e.g. openai:gpt-4o-mini"
-    prefix, sep, rest = spec.partition(":")
-    provider = PROVIDERS.find(prefix) if prefix else None
+    sep = ":" in spec
+    try:
+        provider, rest = _provider_of(spec)
+    except UserError as exc:  # a reference that does not load, a plugin that fails
+        return str(exc)
     if provider is None:
         if not sep:
             return None
         return (
             f"unknown model spec {spec!r}; valid forms: {spec_forms()}; a model provider "
-            f"from another package is registered with palaestra.models.register_provider "
-            f"(by a module given with --import) or by an entry point in group "
-            f"'palaestra.models'"
+            f"from another package is named package.module:Name[:MODEL], or registered "
+            f"with palaestra.models.register_provider (by a module given with --import) or "
+            f"by an entry point in group 'palaestra.models'"
         )
-    if provider.needs_name and sep and not rest.strip():
+    if provider.needs_name and sep and not (rest or "").strip():
         return f"model spec {spec!r} lacks a model name, e.g. {provider.shown}"
     return None
 
@@ -144,10 +176,9 @@ def model_from_spec(spec: str, *, base_url: str | None = None, **options: Any) -
     problem = spec_problem(spec)
     if problem is not None:
         raise UserError(problem)
-    prefix, sep, rest = spec.partition(":")
-    provider = PROVIDERS.find(prefix)
+    provider, name = _provider_of(spec)
     if provider is not None:
-        return provider.build(rest if sep else None, spec=spec, base_url=base_url, **options)
+        return provider.build(name, spec=spec, base_url=base_url, **options)
     if base_url is not None:
         return _openai(spec, spec=spec, base_url=base_url, **options)
     raise UserError(

@@ -31,6 +31,9 @@ from palaestra.store._doctor import DoctorReport, check_store
 from palaestra.store._exporters import (
     EXPORT_FORMATS,
     EXPORTERS,
+    ExportFormat,
+    exporter,
+    formats_taking,
     register_exporter,
     run_exporter,
 )
@@ -71,6 +74,7 @@ __all__ = [
     "DoctorReport",
     "EpisodeFilter",
     "EpisodeRow",
+    "ExportFormat",
     "EpisodeSummary",
     "JsonlImport",
     "Lease",
@@ -91,6 +95,8 @@ __all__ = [
     "export_otel",
     "export_parquet",
     "export_sft",
+    "exporter",
+    "formats_taking",
     "import_adp",
     "import_jsonl",
     "iter_adp",
