@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from palaestra.sandbox import Limits, Sandbox, Workspace, isolation_problem
+from palaestra.sandbox import CommandLimits, Sandbox, Workspace, isolation_problem
 
 CODE = "print('ok')"
 EXPECTED = "ok\n"
@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
     problem = isolation_problem()
     if problem is not None:
         raise SystemExit(f"the bubblewrap sandbox cannot start here: {problem}")
-    limits = Limits(wall_seconds=30)
+    limits = CommandLimits(wall_seconds=30)
     async with (
         Workspace(limits=limits) as isolated,
         Workspace(limits=limits, isolation="none") as plain,

@@ -32,7 +32,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from palaestra.sandbox import Limits, Workspace, isolation_problem, pytest_paths, workspace_tools
+from palaestra.sandbox import (
+    CommandLimits,
+    Workspace,
+    isolation_problem,
+    pytest_paths,
+    workspace_tools,
+)
 
 SUITE = "\n".join(
     f"def test_{i}():\n    assert sum(range({i})) == {sum(range(i))}\n" for i in range(20)
@@ -65,7 +71,7 @@ async def main(calls: int) -> None:
     )
     staged = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
     staging_ms = float(staged.stdout) * 1000
-    limits = Limits(cpu_seconds=10, wall_seconds=60, memory_mb=512, max_processes=16)
+    limits = CommandLimits(cpu_seconds=10, wall_seconds=60, memory_mb=512, max_processes=16)
     rows: list[tuple[str, float, float]] = []
     async with Workspace(limits=limits, python_paths=pytest_paths()) as ws:
         tools = {t.name: t for t in workspace_tools(ws)}

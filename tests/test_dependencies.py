@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-SHARED = {"_asgi": {"core"}, "_webguard": {"core"}, "_safe_yaml": {"core"}}
+SHARED = {"_asgi": {"core"}, "_webguard": {"core"}, "_safe_yaml": {"core"}, "_lazy": set()}
 """Private top-level modules any package may use, with what they may import themselves."""
 
 
@@ -78,6 +78,79 @@ def test_imports_follow_the_dependency_direction() -> None:
         if other not in {**ALLOWED, **SHARED}[package] and other not in SHARED
     ]
     assert not wrong, "\n".join(wrong)
+
+
+_PENDING_RUNTIME_SPLIT: set[tuple[str, str]] = {
+    # Known imports of another package's private module, left while other parts of issue 18
+    # move the code they touch; the integrator empties this list as those parts land.
+    # (importing file, imported private module)
+    # - cli and train reach into runtime's private modules: runtime is being split into
+    #   config / runtime / studies packages, whose public names replace these.
+    ("cli/_check.py", "palaestra.runtime._contracts"),
+    ("cli/_compare.py", "palaestra.runtime._systems_build"),
+    ("cli/_main.py", "palaestra.runtime._faults"),
+    ("cli/_main.py", "palaestra.runtime._replay"),
+    ("cli/_score.py", "palaestra.runtime._scoring"),
+    ("cli/_stress.py", "palaestra.runtime._contracts"),
+    ("cli/_stress.py", "palaestra.runtime._stress"),
+    ("train/_config.py", "palaestra.runtime._yaml"),
+    ("train/_loop.py", "palaestra.runtime._experiment"),
+    ("train/_loop.py", "palaestra.runtime._systems_build"),
+    # - runtime's own files reach into other packages' private modules. The runtime split
+    #   and the extension seam move these files (the fault and contract wrappers go beside
+    #   their features); each then imports public names, or lives in the package it uses.
+    #   Already public today: core._plugins', eval._records' and most of eval._shapley's.
+    ("runtime/_contracts.py", "palaestra.assurance._contracts"),
+    ("runtime/_experiment.py", "palaestra.core._plugins"),
+    ("runtime/_experiment.py", "palaestra.eval._spec"),
+    ("runtime/_faulty_env.py", "palaestra.boundaries._faults"),
+    ("runtime/_operator_kinds.py", "palaestra.core._plugins"),
+    ("runtime/_scoring.py", "palaestra.eval._scorer"),
+    ("runtime/_scoring.py", "palaestra.eval._spec"),
+    ("runtime/_shapley.py", "palaestra.eval._records"),
+    ("runtime/_shapley.py", "palaestra.eval._shapley"),
+    ("runtime/_topologies.py", "palaestra.core._plugins"),
+}
+
+
+def private_imports() -> list[tuple[str, int, str]]:
+    """(file, line, module) of each import, anywhere in a file (function-local ones too),
+    of a private module of another package: `palaestra.<pkg>._x` (or `from
+    palaestra.<pkg> import _x`) from outside `<pkg>`. The shared top-level private
+    modules (`SHARED`) are for every package."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC).parts
+        package = parts[0] if len(parts) > 1 else path.stem
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+                if not any(bit.startswith("_") for bit in node.module.split(".")):
+                    modules += [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            for module in modules:
+                bits = module.split(".")
+                if bits[0] != "palaestra" or len(bits) < 3 or bits[1] == package:
+                    continue
+                if any(bit.startswith("_") for bit in bits[2:]):
+                    found.append((str(path.relative_to(SRC)), node.lineno, module))
+    return found
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    wrong = [
+        f"{where}:{line} imports {module}"
+        for where, line, module in private_imports()
+        if (where, module) not in _PENDING_RUNTIME_SPLIT
+    ]
+    assert not wrong, "import the package's public name instead:\n" + "\n".join(wrong)
+
+
+def test_the_pending_list_names_only_imports_that_still_exist() -> None:
+    seen = {(where, module) for where, _, module in private_imports()}
+    assert _PENDING_RUNTIME_SPLIT <= seen, sorted(_PENDING_RUNTIME_SPLIT - seen)
 
 
 _STORE_TABLES = ("meta", "runs", "episodes", "events", "leases")

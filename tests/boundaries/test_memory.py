@@ -33,11 +33,11 @@ def test_public_api():
 
     assert sorted(b.__all__) == [
         "Admission", "AdmissionPolicy", "AdmitAll", "AdmitIfNew", "AdmitIfVerified",
-        "ArgumentConstraint", "Capability", "Decision", "FALLBACK_REPLY", "FAULTS_AT",
+        "ArgumentConstraint", "Capability", "Decision", "FAULTS_AT",
         "FaultError", "FaultParams", "FaultPlan", "FaultRule", "FaultyMemory", "FaultyModel",
-        "FaultyTool", "GovernanceRequest", "Governed", "GovernedTool", "Governor",
-        "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry", "Policy",
-        "RateLimit", "RewriteOp", "Rule", "SharedMemory", "SpendLimit", "Verdict",
+        "FaultyTool", "GovernanceRequest", "GovernanceVerdict", "Governed", "GovernedTool",
+        "Governor", "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry",
+        "Policy", "RateLimit", "RewriteOp", "Rule", "SharedMemory", "SpendLimit",
         "WithMemory", "memory_tools",
     ]  # fmt: skip
     assert all(hasattr(b, name) for name in b.__all__)

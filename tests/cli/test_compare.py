@@ -16,13 +16,8 @@ from hypothesis import strategies as st
 from palaestra.cli._compare import comparison_experiment, reference_system
 from palaestra.cli._main import main
 from palaestra.core import UserError
-from palaestra.eval import (
-    EpisodeCost,
-    compare_systems,
-    comparison_table,
-    split_system,
-    wilson_interval,
-)
+from palaestra.eval import EpisodeCost, compare_systems, comparison_table, wilson_interval
+from palaestra.eval._compare import split_system
 from palaestra.runtime import Experiment, SystemRefConfig
 from palaestra.store import Store
 

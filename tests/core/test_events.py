@@ -33,9 +33,9 @@ from palaestra.core import (
     Usage,
     WorkspaceManifest,
     episode_hash,
-    hashable_json,
     make_event,
 )
+from palaestra.core._events import hashable_json
 
 EXPECTED_KINDS = {
     "episode_start",

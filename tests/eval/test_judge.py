@@ -8,15 +8,8 @@ import asyncio
 import pytest
 
 from palaestra.core import ModelError, ScoreEvent, UserError
-from palaestra.eval import (
-    DEFAULT_TEMPLATE,
-    EpisodeLog,
-    Target,
-    as_judge,
-    majority,
-    model_graded,
-    parse_grade,
-)
+from palaestra.eval import EpisodeLog, Target, as_judge, majority, model_graded
+from palaestra.eval._judge import DEFAULT_TEMPLATE, parse_grade
 from palaestra.models import ScriptedModel
 from palaestra.runtime import model_judge, run
 from palaestra.store import Store

@@ -21,10 +21,10 @@ from palaestra.eval import (
     metrics_table,
     pass_at_k,
     pass_hat_k,
-    record_field,
     run_metrics,
     successes_by_task,
 )
+from palaestra.eval._records import record_field
 from palaestra.models import ModelResponse, ScriptedModel
 from palaestra.runtime import run
 from palaestra.store import Store

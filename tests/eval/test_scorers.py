@@ -15,15 +15,15 @@ from palaestra.eval import (
     ScoreResult,
     ScorerSpec,
     Target,
-    answer_extractor,
     exact,
-    extract_numbers,
     includes,
     numeric,
     parse_scorer_arg,
     programmatic,
     scorer_rows,
 )
+from palaestra.eval._match import extract_numbers
+from palaestra.eval._scorer import answer_extractor
 from palaestra.runtime import run
 from palaestra.store import Store
 

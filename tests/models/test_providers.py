@@ -18,9 +18,9 @@ from palaestra.models import (
     _spec,
     model_from_spec,
     register_provider,
-    spec_forms,
     spec_problem,
 )
+from palaestra.models._spec import spec_forms
 from palaestra.runtime import Experiment
 
 PROVIDER_MODULE = '''

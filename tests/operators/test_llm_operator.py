@@ -10,13 +10,8 @@ import pytest
 
 from palaestra.core import Message, Observation, ToolSpec
 from palaestra.models import ScriptedModel
-from palaestra.operators import (
-    FunctionOperator,
-    HumanOperator,
-    LLMOperator,
-    ScriptedOperator,
-    parse_human_line,
-)
+from palaestra.operators import FunctionOperator, HumanOperator, LLMOperator, ScriptedOperator
+from palaestra.operators._simple import parse_human_line
 from palaestra.runtime import AgentContext, EpisodeRecorder
 from palaestra.runtime._recorder import row_event
 from palaestra.tools import tool

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.sandbox import Limits, Workspace, isolation_problem
+from palaestra.sandbox import CommandLimits, Workspace, isolation_problem
 
 NO_BWRAP = isolation_problem()
 """Why the kernel sandbox cannot start here (None: it can)."""
 
 needs_bwrap = pytest.mark.skipif(NO_BWRAP is not None, reason=f"no sandbox: {NO_BWRAP}")
 
-TIGHT = Limits(cpu_seconds=2, wall_seconds=5, memory_mb=256, max_processes=8)
+TIGHT = CommandLimits(cpu_seconds=2, wall_seconds=5, memory_mb=256, max_processes=8)
 """Limits of the hostile cases: enough for a shell pipeline, little for a bomb."""
 
 

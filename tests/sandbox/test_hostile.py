@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.sandbox import Limits, Workspace, WorkspaceFileError
+from palaestra.sandbox import CommandLimits, Workspace, WorkspaceFileError
 from tests.sandbox.conftest import descendants, needs_bwrap, processes_with, settle_to
 
 pytestmark = needs_bwrap
@@ -211,7 +211,7 @@ async def test_setuid_programs_give_nothing(workspace: Workspace) -> None:
 
 async def test_fork_bomb_with_one_process_as_root_or_not(workspace: Workspace) -> None:
     result = await workspace.run_python(
-        "import os\nwhile True:\n    os.fork()\n", limits=Limits(max_processes=1)
+        "import os\nwhile True:\n    os.fork()\n", limits=CommandLimits(max_processes=1)
     )
     assert result.killed_by == "processes", result.stderr
 
@@ -227,7 +227,7 @@ async def test_fork_bomb_that_ignores_failures_stays_capped(workspace: Workspace
         "        pass\n"
         "print(len([p for p in os.listdir('/proc') if p.isdigit()]))\n"
     )
-    result = await workspace.run_python(code, limits=Limits(max_processes=8, wall_seconds=5))
+    result = await workspace.run_python(code, limits=CommandLimits(max_processes=8, wall_seconds=5))
     # the kernel stopped the forks at 8 of its processes (+ the launcher, PID 1)
     assert result.ok and int(result.stdout.split()[0]) <= 9, result.stdout
 
@@ -235,7 +235,7 @@ async def test_fork_bomb_that_ignores_failures_stays_capped(workspace: Workspace
 async def test_shell_fork_bomb(workspace: Workspace) -> None:
     marker = f"palaestra-bomb-{os.getpid()}"  # $0 of the bomb: in every fork's cmdline
     command = f"bash -c ':(){{ :|:& }};:; wait' {marker}"
-    result = await workspace.shell(command, limits=Limits(max_processes=8, wall_seconds=2))
+    result = await workspace.shell(command, limits=CommandLimits(max_processes=8, wall_seconds=2))
     # it forked until the kernel refused (it then dies out, or runs into the wall clock)
     assert "Resource temporarily unavailable" in result.stderr, result.stderr[-300:]
     assert result.killed_by in (None, "wall")
@@ -253,7 +253,7 @@ async def test_setsid_double_fork_survivors_are_killed(workspace: Workspace) -> 
         "    os._exit(0)\n"
         "print('main done')\n"
     )
-    result = await workspace.run_python(code, limits=Limits(max_processes=8))
+    result = await workspace.run_python(code, limits=CommandLimits(max_processes=8))
     assert result.ok and result.stdout == "main done\n"
     assert processes_with(marker) == []
 
@@ -307,7 +307,7 @@ async def test_writing_560_mib_stops_at_the_workspace_cap(workspace: Workspace) 
         "    with open(f'big{i % 40}.bin', 'wb') as f:\n"  # many files: not just RLIMIT_FSIZE
         "        f.write(block * 14)\n"
     )
-    result = await workspace.run_python(code, limits=Limits(max_file_mb=64, wall_seconds=5))
+    result = await workspace.run_python(code, limits=CommandLimits(max_file_mb=64, wall_seconds=5))
     assert result.killed_by == "disk" and "No space left on device" in result.stderr
     assert workspace.manifest(max_files=100).total_bytes <= 16 << 20
 
@@ -324,7 +324,7 @@ async def test_tmp_and_dev_shm_share_the_cap(workspace: Workspace) -> None:
         "    except OSError as exc:\n"
         "        print(target, exc.errno)\n"
     )
-    result = await workspace.run_python(code, limits=Limits(max_file_mb=128))
+    result = await workspace.run_python(code, limits=CommandLimits(max_file_mb=128))
     assert "wrote" not in result.stdout, result.stdout
     assert "/tmp/fill 28" in result.stdout and "/dev/shm/fill 28" in result.stdout
 
@@ -598,7 +598,7 @@ async def test_fifo_in_the_workspace_does_not_stall_the_host(workspace: Workspac
 
 async def test_huge_output_is_cut_and_the_run_killed(workspace: Workspace) -> None:
     code = "import os\nwhile True:\n    os.write(1, b'x' * 65536)\n    os.write(2, b'y' * 65536)\n"
-    result = await workspace.run_python(code, limits=Limits(max_output_bytes=100_000))
+    result = await workspace.run_python(code, limits=CommandLimits(max_output_bytes=100_000))
     assert result.killed_by == "output"
     assert len(result.stdout) <= 100_000 and len(result.stderr) <= 100_000
     assert result.truncated
@@ -621,7 +621,7 @@ async def test_memory_bomb_in_many_processes(workspace: Workspace) -> None:
         "        break\n"
         "x = bytearray(1 << 40)\n"
     )
-    result = await workspace.run_python(code, limits=Limits(max_processes=4, memory_mb=128))
+    result = await workspace.run_python(code, limits=CommandLimits(max_processes=4, memory_mb=128))
     assert result.killed_by == "memory" and "MemoryError" in result.stderr
 
 

@@ -19,8 +19,8 @@ from palaestra.runtime import AgentContext, EpisodeRecorder
 from palaestra.runtime._recorder import row_event
 from palaestra.sandbox import (
     TOOL_NAMES,
+    CommandLimits,
     EpisodeWorkspace,
-    Limits,
     Workspace,
     isolation_event,
     pytest_paths,
@@ -31,7 +31,7 @@ from palaestra.sandbox._tools import FILE_BYTES, LIST_ENTRIES
 from palaestra.tools import Tool, ToolOutcome
 from tests.sandbox.conftest import NO_BWRAP, needs_bwrap
 
-LIMITS = Limits(cpu_seconds=5, wall_seconds=20, memory_mb=512, max_processes=16)
+LIMITS = CommandLimits(cpu_seconds=5, wall_seconds=20, memory_mb=512, max_processes=16)
 
 
 @pytest.fixture
@@ -392,7 +392,7 @@ async def test_a_directory_nest_thousands_deep_neither_breaks_listings_nor_the_m
 async def test_shell_and_run_python_report_output_and_the_limit_that_stopped_them(
     workspace: Workspace,
 ) -> None:
-    quick = Limits(cpu_seconds=2, wall_seconds=3, max_output_bytes=2000, max_processes=16)
+    quick = CommandLimits(cpu_seconds=2, wall_seconds=3, max_output_bytes=2000, max_processes=16)
     tools = {
         t.name: t for t in workspace_tools(workspace, include=["shell", "run_python"], limits=quick)
     }
@@ -403,7 +403,7 @@ async def test_shell_and_run_python_report_output_and_the_limit_that_stopped_the
     flood = await ok(tools, "run_python", code="while True:\n    print('x' * 100)")
     assert "killed: output went past 2000 bytes" in flood
     assert "[stdout truncated at 2000 bytes]" in flood
-    cpu = Limits(cpu_seconds=1, wall_seconds=30)
+    cpu = CommandLimits(cpu_seconds=1, wall_seconds=30)
     (spinner,) = workspace_tools(workspace, include=["run_python"], limits=cpu)
     spin = await spinner.call({"code": "while True:\n    pass"})
     assert "killed: CPU time limit of 1 s exceeded" in spin.content

@@ -16,9 +16,8 @@ import pytest
 from palaestra.core import UserError
 from palaestra.sandbox import (
     DATA,
-    NO_ISOLATION_WARNING,
     WORKSPACE,
-    Limits,
+    CommandLimits,
     Manifest,
     Sandbox,
     SandboxUnavailable,
@@ -27,6 +26,7 @@ from palaestra.sandbox import (
     _workspace,
     isolation_problem,
 )
+from palaestra.sandbox._workspace import NO_ISOLATION_WARNING
 from tests.sandbox.conftest import descendants, needs_bwrap
 
 
@@ -76,7 +76,7 @@ async def test_task_data_is_mounted_read_only(tmp_path: Path) -> None:
         result = await workspace.shell(
             f"cat {DATA}/input.csv; echo x > {DATA}/input.csv; echo $?; "
             f"touch {DATA}/new; ls {DATA}",
-            limits=Limits(max_processes=8),
+            limits=CommandLimits(max_processes=8),
         )
     assert result.stdout.startswith("a,b\n1,2\n1\n") and result.stdout.endswith("input.csv\n")
     assert "Read-only file system" in result.stderr
@@ -88,7 +88,7 @@ async def test_python_paths_are_importable_and_read_only(tmp_path: Path) -> None
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "helper.py").write_text("VALUE = 42\n")
-    async with Workspace(python_paths=[lib], limits=Limits(max_processes=4)) as workspace:
+    async with Workspace(python_paths=[lib], limits=CommandLimits(max_processes=4)) as workspace:
         snippet = await workspace.run_python("import helper\nprint(helper.VALUE)")
         command = await workspace.run(["python3", "-c", "import helper; print(helper.VALUE)"])
         planted = await workspace.run_python(

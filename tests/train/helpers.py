@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from palaestra.core import Message
-from palaestra.train import GroupKey, Trajectory, Turn, join_segments
+from palaestra.train import GroupKey, Trajectory, Turn
+from palaestra.train._trajectory import join_segments
 
 
 def turn(index: int, step: int, *, text: str = "ok", obs: str = "", tokens: bool = True) -> Turn:

@@ -13,11 +13,11 @@ from palaestra.train import (
     discounted_returns,
     dr_grpo,
     dr_mas,
-    group_std,
     grpo,
     rloo,
     step_group_advantages,
 )
+from palaestra.train._advantages import group_std
 
 REWARDS = [1.0, 0.0, 0.0, 1.0]
 SQRT_THIRD = math.sqrt(1 / 3)  # sample std of [1, 0, 0, 1]: sqrt(4 · 0.25 / 3)

@@ -14,12 +14,12 @@ from palaestra.store import Store
 from palaestra.train import (
     Trajectory,
     episode_trajectories,
-    join_segments,
     make_batch,
     regex_answers,
     tag_answers,
     trajectories,
 )
+from palaestra.train._trajectory import join_segments
 from tests.runtime.toy_env import register_counter
 from tests.train.policy import TokenPolicy, encode
 

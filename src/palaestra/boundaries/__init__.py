@@ -22,10 +22,10 @@ from palaestra.boundaries._faulty import FaultyMemory, FaultyModel, FaultyTool
 from palaestra.boundaries._governance import (
     Decision,
     GovernanceRequest,
+    GovernanceVerdict,
     Governor,
-    Verdict,
 )
-from palaestra.boundaries._governed import FALLBACK_REPLY, Governed, GovernedTool
+from palaestra.boundaries._governed import Governed, GovernedTool
 from palaestra.boundaries._limit import LimitedModel, Limiter
 from palaestra.boundaries._memory import Memory, SharedMemory, WithMemory, memory_tools
 from palaestra.boundaries._policy import (
@@ -39,7 +39,6 @@ from palaestra.boundaries._policy import (
 )
 
 __all__ = [
-    "FALLBACK_REPLY",
     "FAULTS_AT",
     "Admission",
     "AdmissionPolicy",
@@ -57,6 +56,7 @@ __all__ = [
     "FaultyModel",
     "FaultyTool",
     "GovernanceRequest",
+    "GovernanceVerdict",
     "Governed",
     "GovernedTool",
     "Governor",
@@ -71,7 +71,6 @@ __all__ = [
     "Rule",
     "SharedMemory",
     "SpendLimit",
-    "Verdict",
     "WithMemory",
     "memory_tools",
 ]

@@ -87,7 +87,7 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GovernanceVerdict:
     """The policy's final word on one request."""
 
     decision: Outcome
@@ -140,7 +140,7 @@ class Governor:
                 self._sessions.popitem(last=False)
         return session
 
-    async def decide(self, request: GovernanceRequest) -> Verdict:
+    async def decide(self, request: GovernanceRequest) -> GovernanceVerdict:
         """The verdict on `request`; counts it against rate and spend limits unless it
         is blocked."""
         original = dict(request.arguments)
@@ -152,7 +152,9 @@ class Governor:
             if not _rule_matches(rule, request, arguments):
                 continue
             if rule.decision == "block":
-                return Verdict("block", rule.name, rule.reason, original, arguments, rewrites)
+                return GovernanceVerdict(
+                    "block", rule.name, rule.reason, original, arguments, rewrites
+                )
             if rule.decision == "allow":
                 allowed_by = Decision.allow(rule.name, rule.reason)
                 break
@@ -176,7 +178,9 @@ class Governor:
                     )
                 name = decision.rule or f"python:{path}"
                 if decision.decision == "block":
-                    return Verdict("block", name, decision.reason, original, arguments, rewrites)
+                    return GovernanceVerdict(
+                        "block", name, decision.reason, original, arguments, rewrites
+                    )
                 if decision.decision == "allow":
                     allowed_by = Decision.allow(name, decision.reason)
                     break
@@ -187,21 +191,25 @@ class Governor:
         if request.kind == "tool_call":
             blocked = self._check_limits(request, arguments)
             if blocked is not None:
-                return Verdict("block", blocked.rule, blocked.reason, original, arguments, rewrites)
+                return GovernanceVerdict(
+                    "block", blocked.rule, blocked.reason, original, arguments, rewrites
+                )
         if rewrites:
-            verdict = Verdict(
+            verdict = GovernanceVerdict(
                 "rewrite", rewrites[0], "; ".join(r for r in reasons if r), original,
                 arguments, rewrites,
             )  # fmt: skip
         elif allowed_by is not None:
-            verdict = Verdict("allow", allowed_by.rule, allowed_by.reason, original, arguments)
+            verdict = GovernanceVerdict(
+                "allow", allowed_by.rule, allowed_by.reason, original, arguments
+            )
         elif self.policy.default == "block":
-            return Verdict(
+            return GovernanceVerdict(
                 "block", "default", "the policy allows only what a rule allows", original,
                 arguments,
             )  # fmt: skip
         else:
-            verdict = Verdict("allow", "default", "", original, arguments)
+            verdict = GovernanceVerdict("allow", "default", "", original, arguments)
         if request.kind == "tool_call":
             self._count(request, arguments)
         return verdict
@@ -277,7 +285,7 @@ class Governor:
 
 
 def record(
-    ctx: Context, request: GovernanceRequest, verdict: Verdict, *, parent: int | None
+    ctx: Context, request: GovernanceRequest, verdict: GovernanceVerdict, *, parent: int | None
 ) -> int:
     """Emit the `governance` event of `verdict` into the agent's log; a rewrite carries
     the original and the rewritten call."""

@@ -25,7 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from palaestra.boundaries._governance import REPLY, GovernanceRequest, Governor, Verdict, record
+from palaestra.boundaries._governance import (
+    REPLY,
+    GovernanceRequest,
+    GovernanceVerdict,
+    Governor,
+    record,
+)
 from palaestra.boundaries._policy import Policy
 from palaestra.core import (
     Action,
@@ -154,7 +160,7 @@ class Governed:
                 kept.append(call)
         return kept, blocked
 
-    async def _decide_reply(self, action: Action, ctx: Context) -> Verdict | None:
+    async def _decide_reply(self, action: Action, ctx: Context) -> GovernanceVerdict | None:
         if not self.governor.governs_replies:
             return None
         request = GovernanceRequest(

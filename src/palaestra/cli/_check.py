@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from palaestra.core import EpisodeLog, Event, UserError
+from palaestra.core import UserError
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def add_check_parser(sub: Any, store_arg: Any) -> None:
@@ -113,6 +116,7 @@ def show_event(events: list[Event], args: argparse.Namespace) -> str:
     """One event in context: the chain of its parents, then `--context` events before
     and after it, the event itself marked."""
     from palaestra.cli._render import event_summary, timeline
+    from palaestra.core import EpisodeLog
 
     if args.violation:
         verdicts = [

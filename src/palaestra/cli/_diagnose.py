@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from palaestra.core import Event
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def add_diagnose_parser(sub: Any, store_arg: Any) -> None:

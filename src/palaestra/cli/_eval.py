@@ -14,9 +14,12 @@ import argparse
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from palaestra.core import Event, ScoreEvent, wilson_interval
+from palaestra.core import wilson_interval
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 @dataclass
@@ -79,6 +82,7 @@ def add_eval_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], Non
 def evaluate_run(rows: Iterable[Any], events: Iterable[Event]) -> list[JobEval]:
     """Per-job evaluation from a run's episode rows and its events (pure)."""
     from palaestra.assurance import governance_report
+    from palaestra.core import ScoreEvent
 
     jobs: dict[str, JobEval] = {}
     job_of: dict[str, str] = {}

@@ -9,7 +9,6 @@ contract violated, exits with status 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -408,6 +407,8 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(store: Any, args: argparse.Namespace) -> int:
+    import asyncio
+
     from palaestra.runtime._replay import replay_episode
 
     run = store.resolve_run(args.run)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from palaestra.cli._terminal import printable
-from palaestra.core import Event
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def when(unix_time: float | None) -> str:

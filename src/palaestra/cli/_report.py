@@ -99,7 +99,7 @@ def _curves(paths: list[str]) -> dict[str, list[tuple[float, float]]] | None:
     """Named (step, value) series from `palaestra train` curve files."""
     if not paths:
         return None
-    from palaestra.train._loop import learning_curves, read_curve
+    from palaestra.train import learning_curves, read_curve
 
     out: dict[str, list[tuple[float, float]]] = {}
     for path in paths:

@@ -23,13 +23,15 @@ grade for grade labels, its success for bools, its value for numbers.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from palaestra.core import Event, ScoreEvent, UserError
+from palaestra.core import UserError
+
+if TYPE_CHECKING:
+    from palaestra.core import Event
 
 
 def add_score_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -81,6 +83,8 @@ def read_labels(path: str | Path) -> dict[str, Any]:
 def judge_labels(events: list[Event], scorer: str, human: dict[str, Any]) -> dict[str, Any]:
     """The scorer's label of each episode, in the kind the human labels are: its grade
     (`metadata.grade`) for text labels, its success for bools, its value for numbers."""
+    from palaestra.core import ScoreEvent
+
     kinds = {type(v) for v in human.values()}
     out: dict[str, Any] = {}
     for event in events:
@@ -108,6 +112,8 @@ def cmd_score(args: argparse.Namespace, store: Any) -> int:
     source = store.resolve_run(args.run)
     run_id = source.run_id
     if specs:
+        import asyncio
+
         result = asyncio.run(
             rescore(
                 store,

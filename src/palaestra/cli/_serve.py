@@ -114,8 +114,7 @@ def parse_params(pairs: list[str], raw: str | None) -> dict[str, Any]:
 
 def cmd_serve_env(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
-    from palaestra.envs.remote import serve
-    from palaestra.envs.remote._serve import token_from_env
+    from palaestra.envs.remote import serve, token_from_env
 
     params = parse_params(args.param, args.params)
     if not 0 <= args.port <= 65535:

@@ -25,8 +25,7 @@ def add_train_parser(sub: Any, store_arg: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from palaestra.runtime import default_store_path
-    from palaestra.train import train
-    from palaestra.train._config import train_config_from_file
+    from palaestra.train import train, train_config_from_file
 
     config = train_config_from_file(args.experiment)
     try:  # the local backend is PyTorch: say so before any rollout runs

@@ -30,7 +30,7 @@ from palaestra.core import UserError
 
 def add_view_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add the ``view`` subcommand to the `palaestra` parser."""
-    from palaestra.viewer._serve import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
+    from palaestra.viewer import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV
 
     p = sub.add_parser(
         "view",
@@ -75,8 +75,7 @@ def add_view_parser(sub: Any, store_arg: Callable[[argparse.ArgumentParser], Non
 def cmd_view(args: argparse.Namespace) -> int:
     """Serve the viewer until interrupted."""
     from palaestra.runtime import default_store_path
-    from palaestra.viewer import serve
-    from palaestra.viewer._serve import token_from_env
+    from palaestra.viewer import serve, token_from_env
 
     path = Path(args.store) if args.store else default_store_path()
     if not path.is_file():

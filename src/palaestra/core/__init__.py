@@ -1,86 +1,182 @@
 """Core types: messages, tool calls, observations, actions, the event schema, seeds."""
 
-from palaestra.core._capabilities import (
-    SupportsAclose,
-    SupportsClose,
-    SupportsDescribe,
-    SupportsFork,
-    described,
-    forked,
-    release,
-)
-from palaestra.core._context import Context, Operator
-from palaestra.core._encoded import (
-    Encoded,
-    action_payload,
-    model_request_payload,
-    model_response_payload,
-    observation_payload,
-)
-from palaestra.core._episode_log import EpisodeLog
-from palaestra.core._errors import (
-    ConfigError,
-    ModelError,
-    ModelReplyError,
-    PalaestraError,
-    ReplayDivergence,
-    StoreError,
-    UserError,
-)
-from palaestra.core._events import (
-    PAYLOADS,
-    SAMPLING_PARAMS,
-    SCHEMA_VERSION,
-    ActionEvent,
-    ContractVerdict,
-    EndReason,
-    EnvStep,
-    EpisodeEnd,
-    EpisodeHasher,
-    EpisodeStart,
-    Event,
-    EventKind,
-    Fault,
-    FileEntry,
-    FileKind,
-    Governance,
-    MemoryRead,
-    MemoryWrite,
-    MessageEvent,
-    ModelRequestEvent,
-    ModelResponseEvent,
-    ObservationEvent,
-    Payload,
-    ScoreEvent,
-    ToolCallEvent,
-    ToolResultEvent,
-    WorkspaceManifest,
-    episode_hash,
-    hashable_form,
-    hashable_json,
-    hashable_prefix,
-    is_judge,
-    make_event,
-)
-from palaestra.core._files import atomic_directory, atomic_path, atomic_write
-from palaestra.core._imports import import_object
-from palaestra.core._limiter import Limiter
-from palaestra.core._plugins import (
-    PluginGroup,
-    PluginRow,
-    Registry,
-    import_modules,
-    is_reference,
-    load_reference,
-    params_from_signature,
-    qualified_name,
-    unknown_name,
-)
-from palaestra.core._scope import CallScope, call_scope, current_scope
-from palaestra.core._seeding import derive_rng, derive_seed
-from palaestra.core._stats import Z95, wilson_interval
-from palaestra.core._target import Target
-from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
+from typing import TYPE_CHECKING
+
+from palaestra._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from palaestra.core._capabilities import (
+        SupportsAclose,
+        SupportsClose,
+        SupportsDescribe,
+        SupportsFork,
+        described,
+        forked,
+        release,
+    )
+    from palaestra.core._context import Context, Operator
+    from palaestra.core._encoded import (
+        Encoded,
+        action_payload,
+        model_request_payload,
+        model_response_payload,
+        observation_payload,
+    )
+    from palaestra.core._episode_log import EpisodeLog
+    from palaestra.core._errors import (
+        ConfigError,
+        ModelError,
+        ModelReplyError,
+        PalaestraError,
+        ReplayDivergence,
+        StoreError,
+        UserError,
+    )
+    from palaestra.core._events import (
+        PAYLOADS,
+        SAMPLING_PARAMS,
+        SCHEMA_VERSION,
+        ActionEvent,
+        ContractVerdict,
+        EndReason,
+        EnvStep,
+        EpisodeEnd,
+        EpisodeHasher,
+        EpisodeStart,
+        Event,
+        EventKind,
+        Fault,
+        FileEntry,
+        FileKind,
+        Governance,
+        MemoryRead,
+        MemoryWrite,
+        MessageEvent,
+        ModelRequestEvent,
+        ModelResponseEvent,
+        ObservationEvent,
+        Payload,
+        ScoreEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+        WorkspaceManifest,
+        episode_hash,
+        hashable_form,
+        is_judge,
+        make_event,
+    )
+    from palaestra.core._files import atomic_directory, atomic_path, atomic_write
+    from palaestra.core._imports import import_object
+    from palaestra.core._limiter import Limiter
+    from palaestra.core._plugins import (
+        PluginGroup,
+        PluginRow,
+        Registry,
+        import_modules,
+        is_reference,
+        load_reference,
+        params_from_signature,
+        qualified_name,
+        unknown_name,
+    )
+    from palaestra.core._scope import CallScope, call_scope, current_scope
+    from palaestra.core._seeding import derive_rng, derive_seed
+    from palaestra.core._stats import Z95, wilson_interval
+    from palaestra.core._target import Target
+    from palaestra.core._types import Action, Message, Observation, Role, ToolCall, ToolSpec, Usage
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "palaestra.core._capabilities": (
+                "SupportsAclose",
+                "SupportsClose",
+                "SupportsDescribe",
+                "SupportsFork",
+                "described",
+                "forked",
+                "release",
+            ),
+            "palaestra.core._context": ("Context", "Operator"),
+            "palaestra.core._encoded": (
+                "Encoded",
+                "action_payload",
+                "model_request_payload",
+                "model_response_payload",
+                "observation_payload",
+            ),
+            "palaestra.core._episode_log": ("EpisodeLog",),
+            "palaestra.core._errors": (
+                "ConfigError",
+                "ModelError",
+                "ModelReplyError",
+                "PalaestraError",
+                "ReplayDivergence",
+                "StoreError",
+                "UserError",
+            ),
+            "palaestra.core._events": (
+                "PAYLOADS",
+                "SAMPLING_PARAMS",
+                "SCHEMA_VERSION",
+                "ActionEvent",
+                "ContractVerdict",
+                "EndReason",
+                "EnvStep",
+                "EpisodeEnd",
+                "EpisodeHasher",
+                "EpisodeStart",
+                "Event",
+                "EventKind",
+                "Fault",
+                "FileEntry",
+                "FileKind",
+                "Governance",
+                "MemoryRead",
+                "MemoryWrite",
+                "MessageEvent",
+                "ModelRequestEvent",
+                "ModelResponseEvent",
+                "ObservationEvent",
+                "Payload",
+                "ScoreEvent",
+                "ToolCallEvent",
+                "ToolResultEvent",
+                "WorkspaceManifest",
+                "episode_hash",
+                "hashable_form",
+                "is_judge",
+                "make_event",
+            ),
+            "palaestra.core._files": ("atomic_directory", "atomic_path", "atomic_write"),
+            "palaestra.core._imports": ("import_object",),
+            "palaestra.core._limiter": ("Limiter",),
+            "palaestra.core._plugins": (
+                "PluginGroup",
+                "PluginRow",
+                "Registry",
+                "import_modules",
+                "is_reference",
+                "load_reference",
+                "params_from_signature",
+                "qualified_name",
+                "unknown_name",
+            ),
+            "palaestra.core._scope": ("CallScope", "call_scope", "current_scope"),
+            "palaestra.core._seeding": ("derive_rng", "derive_seed"),
+            "palaestra.core._stats": ("Z95", "wilson_interval"),
+            "palaestra.core._target": ("Target",),
+            "palaestra.core._types": (
+                "Action",
+                "Message",
+                "Observation",
+                "Role",
+                "ToolCall",
+                "ToolSpec",
+                "Usage",
+            ),
+        },
+    )
 
 __all__ = [
     "Limiter",
@@ -151,8 +247,6 @@ __all__ = [
     "episode_hash",
     "forked",
     "hashable_form",
-    "hashable_json",
-    "hashable_prefix",
     "import_modules",
     "import_object",
     "is_judge",

@@ -2,13 +2,12 @@
 
 A model call records an observation, a model request, a model response and an action.
 Building each as a validated pydantic payload only to serialise it at once costs about
-twice serialising its parts directly (measured: 2.2 vs 1.1 µs for a model request, 2.6
-vs 1.0 for a response, 1.2 vs 0.3 for an observation), and these four are most of what
-a run records. The functions here return an `Encoded` payload (its kind and its parts,
-from which it writes exactly the JSON the payload class would give; tests hold the two
-equal) when the parts have the exact types the payload class declares; anything else
-takes the validated way and gets the payload object, so a wrong type still fails with
-pydantic's error.
+twice serialising its parts directly (per payload: docs/benchmarks.md), and these four
+are most of what a run records. The functions here return an `Encoded` payload (its
+kind and its parts, from which it writes exactly the JSON the payload class would give;
+tests hold the two equal) when the parts have the exact types the payload class
+declares; anything else takes the validated way and gets the payload object, so a wrong
+type still fails with pydantic's error.
 
 `Context.emit` takes either. A reader that wants typed payloads (online contracts) calls
 `Encoded.decode()`, which builds the validated payload from the same parts.

@@ -41,7 +41,7 @@ class call_scope:  # noqa: N801 - used like a function: `with call_scope(ctx, pa
     """Make `(ctx, parent)` the current scope for the duration of a `with` block.
 
     A class rather than a generator-based context manager: it wraps every model and tool
-    call, and this costs ~1.0 µs instead of ~1.6 µs."""
+    call, and this costs less per call (docs/benchmarks.md)."""
 
     __slots__ = ("scope", "_token")
 

@@ -36,9 +36,7 @@ from palaestra.eval._compare import (
     compare_systems,
     comparison_table,
     episode_costs,
-    model_calls_by_episode,
     run_costs,
-    split_system,
 )
 from palaestra.eval._coordination import (
     AgentStats,
@@ -49,26 +47,21 @@ from palaestra.eval._coordination import (
     coordination_summary,
     efficiency,
     episode_measures,
-    jaccard,
-    parallel_groups,
     redundancy,
     run_measures,
 )
 from palaestra.eval._judge import (
-    DEFAULT_TEMPLATE,
     Judge,
     JudgeReply,
     as_judge,
     majority,
     model_graded,
-    parse_grade,
 )
-from palaestra.eval._match import exact, extract_numbers, includes, numeric, programmatic
+from palaestra.eval._match import exact, includes, numeric, programmatic
 from palaestra.eval._metrics import (
     Estimate,
     GroupMetrics,
     avg_at_k,
-    group_metrics,
     metrics,
     metrics_table,
     run_metrics,
@@ -84,7 +77,6 @@ from palaestra.eval._overhead import (
 )
 from palaestra.eval._paired import Pair, PairedComparison, paired_compare, split_by
 from palaestra.eval._passk import (
-    Successes,
     pass_at_k,
     pass_hat_k,
     pass_hat_k_by_job,
@@ -95,18 +87,14 @@ from palaestra.eval._records import (
     EpisodeRecord,
     episode_records,
     group_records,
-    record_field,
 )
 from palaestra.eval._report import build_report, write_report
 from palaestra.eval._rubric import Rubric, RubricItem, rubric
 from palaestra.eval._scorer import (
     EpisodeLog,
-    JudgeAttempt,
-    JudgeCall,
     Scorer,
     ScoreResult,
     Target,
-    answer_extractor,
 )
 from palaestra.eval._scorer_kinds import ScorerBuild, ScorerKind, ScorerOptions
 from palaestra.eval._scores import ScorerRow, scorer_rows, scorer_rows_from_events, scorer_table
@@ -148,7 +136,6 @@ __all__ = [
     "BoundScorer",
     "Calibration",
     "CoordinationSummary",
-    "DEFAULT_TEMPLATE",
     "EpisodeCost",
     "EpisodeLog",
     "EpisodeMeasures",
@@ -157,8 +144,6 @@ __all__ = [
     "GROUP_FIELDS",
     "GroupMetrics",
     "Judge",
-    "JudgeAttempt",
-    "JudgeCall",
     "JudgeReply",
     "Overhead",
     "Pair",
@@ -177,11 +162,9 @@ __all__ = [
     "ScorerOptions",
     "ScorerSpec",
     "SubResult",
-    "Successes",
     "SystemStats",
     "Target",
     "TestResult",
-    "answer_extractor",
     "as_judge",
     "avg_at_k",
     "banzhaf_values",
@@ -201,29 +184,22 @@ __all__ = [
     "error_amplification",
     "error_propagation",
     "exact",
-    "extract_numbers",
-    "group_metrics",
     "group_records",
     "includes",
-    "jaccard",
     "majority",
     "mcnemar_exact",
     "metrics",
     "metrics_table",
-    "model_calls_by_episode",
     "model_graded",
     "numeric",
     "overhead",
     "paired_compare",
     "paired_t_test",
-    "parallel_groups",
-    "parse_grade",
     "parse_scorer_arg",
     "pass_at_k",
     "pass_hat_k",
     "pass_hat_k_by_job",
     "programmatic",
-    "record_field",
     "redundancy",
     "register_scorer",
     "rubric",
@@ -239,7 +215,6 @@ __all__ = [
     "shapley_values",
     "sign_test",
     "split_by",
-    "split_system",
     "successes_by_task",
     "wilcoxon_signed_rank",
     "wilson_interval",

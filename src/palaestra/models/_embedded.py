@@ -74,7 +74,8 @@ def smollm2_gguf_path() -> Path:
 
 
 def _import_llama() -> Any:
-    # Busy-waiting OpenMP threads made generation 5-10x slower on small shared machines.
+    # Busy-waiting OpenMP threads made generation several times slower on small shared
+    # machines (docs/benchmarks.md).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import llama_cpp

@@ -20,19 +20,16 @@ and its subclasses, made by the SDK's own `_make_status_error_from_response`;
   `max_connections` requests in flight (more queue for a slot) and takes or returns a
   kept-alive connection in O(1); httpx2's default pool scans all its connections for
   every request, milliseconds per call with 1,000 in flight.
-- **The hot path skips the SDK's request pipeline.** Measured per call, client CPU, with
-  1,000 calls in flight against a local server answering in 200 ms: plain asyncio
-  streams ~50 us; `PooledTransport` alone ~110-130 us; an httpx2 client over it
-  ~190-230 us; the SDK's `post()` over that ~390-420 us (it copies its options model
-  twice, merges and validates headers, builds the URL and the request through the httpx2
-  client, wraps the response); this provider on `post()` ~450-520 us, on the transport
-  directly ~120-130 us. The target workload (1,000 episodes in flight against a 200 ms
-  server, 5,000 calls/s ideal) leaves provider and runtime together about 200 us of CPU
-  per call, so the SDK's pipeline alone would more than spend it. So the first call
+- **The hot path skips the SDK's request pipeline.** The SDK's `post()` copies its
+  options model twice, merges and validates headers, builds the URL and the request
+  through the httpx2 client and wraps the response: per call, that alone costs more
+  client CPU than the budget the target workload (1,000 episodes in flight against a
+  slow server) leaves provider and runtime together (the figures, layer by layer:
+  docs/benchmarks.md, "Figures moved out of docstrings"). So the first call
   takes the SDK client's URL, headers and timeout once and encodes the request head
   (`_DirectPost`); each attempt then adds its retry count, length and body to those
   bytes, hands them to `PooledTransport.send_bytes` (no httpx2 request or response
-  objects: ~50 us less per call than `handle_async_request`), and turns a failure into
+  objects, cheaper than `handle_async_request`), and turns a failure into
   the exception the SDK would raise, made the SDK's way. `_classify`, retries and
   Retry-After see the same errors either way; tests compare the headers and errors with
   those of the SDK's own `chat.completions.create`.

@@ -24,7 +24,8 @@ _C_ENCODE = (
         None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
     )
 )
-"""The C encoder made once (`json.dumps` makes one per call: ~2.5 of its ~5 us here)."""
+"""The C encoder made once (`json.dumps` makes one per call, about half of its cost here:
+docs/benchmarks.md)."""
 
 
 def encode_body(body: dict[str, Any]) -> bytes:

@@ -63,7 +63,7 @@ def count_words(messages: Sequence[Message], memo: dict[str, int] | None = None)
 _new_message = Message.__pydantic_validator__.validate_python
 _new_usage = Usage.__pydantic_validator__.validate_python
 """The validators called directly: what `Message(...)` / `Usage(...)` run, without their
-Python `__init__` frame (0.57 vs 0.81 µs a message; model_construct is far slower)."""
+Python `__init__` frame (cheaper; `model_construct` is slower: docs/benchmarks.md)."""
 
 
 def _assistant(text: str) -> Message:

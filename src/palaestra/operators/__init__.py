@@ -11,7 +11,6 @@ from palaestra.operators._simple import (
     FunctionOperator,
     HumanOperator,
     ScriptedOperator,
-    parse_human_line,
 )
 
 __all__ = [
@@ -24,5 +23,4 @@ __all__ = [
     "ScriptedOperator",
     "call_model",
     "call_tool",
-    "parse_human_line",
 ]

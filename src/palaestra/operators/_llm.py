@@ -38,7 +38,7 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 # The validators called directly: what `Message(...)` / `Action(...)` run, without their
-# Python `__init__` frame (0.57 vs 0.81 µs a message); these run once per model call.
+# Python `__init__` frame (cheaper: docs/benchmarks.md); these run once per model call.
 _new_message = Message.__pydantic_validator__.validate_python
 _new_action = Action.__pydantic_validator__.validate_python
 

@@ -9,7 +9,7 @@ size-capped workspace, kernel limits (docs/sandbox.md states the threat model).
   (`read_text`, `write_text`, `list_files`...) and records `manifest()` at the end.
 - `Sandbox`: one command in a fresh workspace, destroyed after it (``code.python``'s
   hidden tests, scorers that execute output).
-- `Limits` / `ExecResult`: what a command may use and what came out of it.
+- `CommandLimits` / `ExecResult`: what a command may use and what came out of it.
 
 Tools on a workspace (docs/sandbox.md, "Tools on a workspace"):
 
@@ -28,8 +28,8 @@ it; ``isolation="none"`` is the explicit, logged opt-out.
 
 from palaestra.sandbox._episode import EpisodeWorkspace, isolation_event
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError
-from palaestra.sandbox._holder import CALL_DIR, DATA, SANDBOX_UID, WORKSPACE
-from palaestra.sandbox._limits import ExecResult, KilledBy, Limits
+from palaestra.sandbox._holder import DATA, WORKSPACE
+from palaestra.sandbox._limits import CommandLimits, ExecResult, KilledBy
 from palaestra.sandbox._probe import (
     ISOLATIONS,
     Isolation,
@@ -41,22 +41,19 @@ from palaestra.sandbox._probe import (
 from palaestra.sandbox._pytest_run import TestCase, TestRun, pytest_paths, run_tests
 from palaestra.sandbox._sandbox import Sandbox, run_python
 from palaestra.sandbox._tools import TOOL_NAMES, workspace_tools
-from palaestra.sandbox._workspace import NO_ISOLATION_WARNING, Workspace
+from palaestra.sandbox._workspace import Workspace
 
 __all__ = [
-    "CALL_DIR",
     "DATA",
     "ISOLATIONS",
-    "NO_ISOLATION_WARNING",
-    "SANDBOX_UID",
     "TOOL_NAMES",
     "WORKSPACE",
+    "CommandLimits",
     "EpisodeWorkspace",
     "ExecResult",
     "FileEntry",
     "Isolation",
     "KilledBy",
-    "Limits",
     "Manifest",
     "Sandbox",
     "SandboxUnavailable",

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from palaestra.core import Governance, ToolCall, ToolSpec, WorkspaceManifest
-from palaestra.sandbox._limits import Limits
+from palaestra.sandbox._limits import CommandLimits
 from palaestra.sandbox._tools import TOOL_NAMES, workspace_tools
 from palaestra.sandbox._workspace import NO_ISOLATION_WARNING, Workspace
 from palaestra.tools import Tool, ToolOutcome, execute_tool_call
@@ -51,9 +51,9 @@ class EpisodeWorkspace:
         factory: Callable[[], Workspace],
         *,
         include: Iterable[str] | None = None,
-        limits: Limits | None = None,
-        shell_limits: Limits | None = None,
-        test_limits: Limits | None = None,
+        limits: CommandLimits | None = None,
+        shell_limits: CommandLimits | None = None,
+        test_limits: CommandLimits | None = None,
         manifest_files: int = 200,
         manifest_bytes: int = 16 << 20,
     ) -> None:

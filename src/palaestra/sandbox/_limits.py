@@ -1,4 +1,4 @@
-"""What a sandboxed command may use (`Limits`) and what came out of it (`ExecResult`)."""
+"""What a sandboxed command may use (`CommandLimits`) and what came out of it (`ExecResult`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ KilledBy = Literal["cpu", "memory", "wall", "output", "file_size", "disk", "proc
 """
 
 
-class Limits(BaseModel):
+class CommandLimits(BaseModel):
     """Resource limits of one sandboxed command (every field has a safe default).
 
     The kernel enforces each: ``setrlimit`` (soft = hard) for CPU, address space, file
@@ -85,7 +85,7 @@ class ExecResult:
     """stderr went past the cap; the rest was discarded."""
     duration_s: float
     """Wall-clock seconds from start to the end of the run (not recorded in logs)."""
-    limits: Limits
+    limits: CommandLimits
     """The limits the run had."""
     isolated: bool
     """Whether it ran isolated by the kernel (bubblewrap: user, mount, PID, network, IPC

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from palaestra.sandbox import _launcher
-from palaestra.sandbox._limits import ExecResult, KilledBy, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult, KilledBy
 
 _DRAIN_AFTER_KILL_S = 5.0
 LAUNCHER_FILE = "launcher.marshal"
@@ -52,7 +52,7 @@ def launcher_code() -> bytes:
 
 
 def launcher_config(
-    limits: Limits, *, mode: str, call_dir: str, isolated: bool, status_fd: int
+    limits: CommandLimits, *, mode: str, call_dir: str, isolated: bool, status_fd: int
 ) -> list[str]:
     """The launcher's ``name=value`` arguments for one command."""
     config: dict[str, object] = {
@@ -76,7 +76,7 @@ def launcher_config(
 async def execute(
     argv: Sequence[str],
     *,
-    limits: Limits,
+    limits: CommandLimits,
     env: Mapping[str, str],
     cwd: str | None,
     stdin: bytes | None,
@@ -182,7 +182,7 @@ class _Outcome:
 
 
 async def _supervise(
-    transport: asyncio.SubprocessTransport, watch: _Watch, limits: Limits
+    transport: asyncio.SubprocessTransport, watch: _Watch, limits: CommandLimits
 ) -> _Outcome:
     """Wait for the command to end, killing it at the wall-clock limit or on too much
     output."""
@@ -233,7 +233,7 @@ def _read_status(fd: int) -> str:
 def _result(
     outcome: _Outcome,
     status: str,
-    limits: Limits,
+    limits: CommandLimits,
     duration: float,
     isolated: bool,
     python_mode: bool,

@@ -41,7 +41,7 @@ from typing import Literal
 from palaestra.core import UserError
 from palaestra.sandbox import _pytest_plugin
 from palaestra.sandbox._files import WorkspaceFileError
-from palaestra.sandbox._limits import ExecResult, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult
 from palaestra.sandbox._workspace import Workspace
 
 PLUGIN_MODULE = "_palaestra_pytest_report"
@@ -268,7 +268,7 @@ async def run_tests(
     paths: Sequence[str] = (),
     *,
     keyword: str = "",
-    limits: Limits | None = None,
+    limits: CommandLimits | None = None,
 ) -> TestRun:
     """Run pytest on `paths` (files, directories or node ids; default: the workspace)
     in `workspace`, under `limits`; select tests with `keyword` (pytest's ``-k``).

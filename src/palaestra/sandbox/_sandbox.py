@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from palaestra.sandbox._limits import ExecResult, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult
 from palaestra.sandbox._probe import Isolation, require_isolation, validate_isolation
 from palaestra.sandbox._workspace import Workspace
 
@@ -24,7 +24,7 @@ class Sandbox:
 
     def __init__(
         self,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         *,
         isolation: Isolation = "bwrap",
         disk_mb: int = 64,
@@ -34,7 +34,7 @@ class Sandbox:
         self.isolation: Isolation = validate_isolation(isolation)
         if self.isolation == "bwrap":
             require_isolation()
-        self.limits = limits if limits is not None else Limits()
+        self.limits = limits if limits is not None else CommandLimits()
         self.disk_mb = disk_mb
         self.max_files = max_files
         self.python_paths = list(python_paths)
@@ -59,7 +59,7 @@ class Sandbox:
         self,
         code: str,
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         files: Mapping[str, str] | None = None,
         stdin: bytes | str | None = None,
     ) -> ExecResult:
@@ -71,7 +71,7 @@ class Sandbox:
         self,
         argv: Sequence[str],
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         stdin: bytes | str | None = None,
     ) -> ExecResult:
         """`Workspace.run` in a fresh workspace."""
@@ -79,6 +79,6 @@ class Sandbox:
             return await workspace.run(argv, limits=limits, stdin=stdin)
 
 
-async def run_python(code: str, *, limits: Limits | None = None) -> ExecResult:
+async def run_python(code: str, *, limits: CommandLimits | None = None) -> ExecResult:
     """Run `code` in a default `Sandbox` (bubblewrap; `SandboxUnavailable` without it)."""
     return await Sandbox(limits).run_python(code)

@@ -28,7 +28,7 @@ from typing import Any
 
 from palaestra.core import UserError
 from palaestra.sandbox._files import MAX_DEPTH, FileEntry, WorkspaceFileError
-from palaestra.sandbox._limits import ExecResult, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult
 from palaestra.sandbox._pytest_run import cut, has_pytest, run_tests
 from palaestra.sandbox._workspace import Workspace
 from palaestra.tools import Tool, ToolOutcome
@@ -57,7 +57,7 @@ _SNIPPET_LINES = 40
 _NUMBERED = re.compile(r"^\s*\d+\t")
 
 
-def _at_least(limits: Limits, **floors: float) -> Limits:
+def _at_least(limits: CommandLimits, **floors: float) -> CommandLimits:
     """`limits` with each named field raised to at least its floor."""
     raised = {name: max(getattr(limits, name), floor) for name, floor in floors.items()}
     return limits.model_copy(update=raised)
@@ -67,9 +67,9 @@ def workspace_tools(
     workspace: Workspace,
     *,
     include: Iterable[str] | None = None,
-    limits: Limits | None = None,
-    shell_limits: Limits | None = None,
-    test_limits: Limits | None = None,
+    limits: CommandLimits | None = None,
+    shell_limits: CommandLimits | None = None,
+    test_limits: CommandLimits | None = None,
 ) -> list[Tool]:
     """The tools of `include` (default: all of `TOOL_NAMES`) bound to `workspace`.
 
@@ -109,7 +109,13 @@ class _Tools:
     """The tools' functions, bound to one workspace (their docstrings are what a model
     reads: the summary becomes the description, ``Args:`` the parameters')."""
 
-    def __init__(self, workspace: Workspace, limits: Limits, shell: Limits, tests: Limits):
+    def __init__(
+        self,
+        workspace: Workspace,
+        limits: CommandLimits,
+        shell: CommandLimits,
+        tests: CommandLimits,
+    ):
         self.workspace = workspace
         self.limits = limits
         self.shell_limits = shell

@@ -29,7 +29,7 @@ from palaestra.core import UserError
 from palaestra.sandbox import _holder, _process
 from palaestra.sandbox._files import FileEntry, Manifest, WorkspaceFileError, WorkspaceFiles
 from palaestra.sandbox._holder import CALL_DIR, DATA, WORKSPACE, Layout
-from palaestra.sandbox._limits import ExecResult, Limits
+from palaestra.sandbox._limits import CommandLimits, ExecResult
 from palaestra.sandbox._probe import Isolation, require_isolation, unavailable, validate_isolation
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Workspace:
     def __init__(
         self,
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         disk_mb: int = 64,
         max_files: int = 10_000,
         data: str | os.PathLike[str] | None = None,
@@ -83,7 +83,7 @@ class Workspace:
             raise UserError(f"disk_mb must be between 1 and 65536, got {disk_mb}")
         if not 16 <= max_files <= 10_000_000:
             raise UserError(f"max_files must be between 16 and 10000000, got {max_files}")
-        self.limits = limits if limits is not None else Limits()
+        self.limits = limits if limits is not None else CommandLimits()
         self.disk_mb = disk_mb
         self.max_files = max_files
         self.data = None if data is None else os.fspath(data)
@@ -238,7 +238,7 @@ class Workspace:
         self,
         argv: Sequence[str],
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         stdin: bytes | str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
@@ -254,7 +254,7 @@ class Workspace:
         self,
         command: str,
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         stdin: bytes | str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
@@ -266,7 +266,7 @@ class Workspace:
         self,
         code: str,
         *,
-        limits: Limits | None = None,
+        limits: CommandLimits | None = None,
         files: Mapping[str, str] | None = None,
         stdin: bytes | str | None = None,
     ) -> ExecResult:
@@ -283,7 +283,7 @@ class Workspace:
         self,
         mode: str,
         argv: list[str],
-        limits: Limits | None,
+        limits: CommandLimits | None,
         stdin: bytes | str | None,
         env: Mapping[str, str] | None,
         program: Mapping[str, str] | None,

@@ -14,7 +14,8 @@ Indexes besides the keys: `episodes (run_id)` and `runs (created_at)` (see `_IND
 
 An event refers to its episode by the episode's integer `id`, not by (run_id,
 episode_id): two short integers make the key of every event row, which makes inserting
-events about 40% cheaper than two long text columns did (and the file smaller). To read
+events cheaper than two long text columns did (docs/benchmarks.md; and the file
+smaller). To read
 an episode's events with SQL, join: `SELECT ev.json FROM events AS ev JOIN episodes AS ep
 ON ev.episode = ep.id WHERE ep.run_id = ? AND ep.episode_id = ? ORDER BY ev.seq`. A
 restarted episode keeps its `id` (the start is an upsert), so `ORDER BY id` lists

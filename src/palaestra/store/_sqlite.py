@@ -15,7 +15,8 @@ holds runs of one episode's rows, as they were appended, under their (run_id,
 episode_id) key, and the key is swapped for the integer when the batch is written:
 starts first (their ids come back), then the events. An appended run is checked as a
 whole (one episode, dense seqs) with C-level passes over it: the runner appends a step's
-events at a time, and a Python loop per row cost ~3% of a model call. The store keeps
+events at a time, and a Python loop per row cost a visible share of a model call
+(docs/benchmarks.md). The store keeps
 key -> id for the episodes it has running, and forgets an episode's id once its finish
 marker is written.
 
@@ -32,8 +33,8 @@ corrupt the file.
 Every method is synchronous and short (the runner calls them from the event loop). Once
 a full batch has been buffered (a long run; short ones never get there), batches are
 written by a writer process (`_writer`, `writer_process=True`, the default) while the
-caller goes on: SQLite's work (about 1.2 µs a row for the multi-row INSERTs and 0.8 µs
-a row for the COMMIT's WAL write, measured in a full run) leaves the event loop, whose
+caller goes on: SQLite's work (the multi-row INSERTs and the COMMIT's WAL write, per
+row: docs/benchmarks.md) leaves the event loop, whose
 cost of a batch becomes joining its texts and one write to a pipe. Anything that reads
 the file, `flush` and `close` wait for what was sent to be committed. A batch stays in
 memory until the writer confirms it: if the writer reports an error or dies, every
@@ -43,7 +44,7 @@ rows either way. A writer *thread* was tried first and gained nothing steady: SQ
 releases the GIL for each statement step, and the hand-offs of the GIL between the
 writer and the busy event loop cost the loop about what the write did.
 `writer_process=False` writes every batch in the calling thread. Checkpoints (copying
-the WAL into the database file, ~1 µs an event) are one statement each: the writer
+the WAL into the database file) are one statement each: the writer
 process runs them between its batches, and batches written here have them run in a
 background thread (`_Checkpointer`, its own connection), both `PASSIVE` (writers never
 wait for them) every `_CHECKPOINT_ROWS` events; SQLite's own automatic checkpoint,

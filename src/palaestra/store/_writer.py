@@ -3,10 +3,9 @@
 A run spends most of its store time inside SQLite (B-tree inserts, the WAL write of each
 COMMIT). In a writer *thread* that work still hands the GIL back and forth with the event
 loop at every statement step, and those hand-offs cost the loop about as much as the
-write itself (measured: no steady gain over writing inline). A process shares no GIL:
-the loop's cost of a batch is joining its event texts and one `writev` to a pipe (about
-1 ms for 2,000 events in a run, where the texts are no longer in cache; 0.2 ms when
-they are), against ~3 ms to write them inline.
+write itself (no steady gain over writing inline). A process shares no GIL: the loop's
+cost of a batch is joining its event texts and one `writev` to a pipe, a fraction of
+writing them inline (figures: docs/benchmarks.md).
 
 Batches are sent in order and acknowledged in order. Every batch is kept until its
 acknowledgement arrives, so when the writer reports an error, or exits, every batch it

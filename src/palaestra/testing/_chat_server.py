@@ -32,9 +32,9 @@ from typing import Any
 from palaestra.testing._http import BadRequest, read_request, write_response
 from palaestra.testing._replies import (
     MALFORMED_BODY,
-    Fault,
     ReplyFn,
     ReplyLike,
+    ServerFault,
     coerce_reply,
     completion_body,
     echo_reply,
@@ -93,7 +93,7 @@ class ChatServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         """Most chat requests being answered at once."""
-        self._faults: deque[Fault] = deque()
+        self._faults: deque[ServerFault] = deque()
         self._lock = threading.Lock()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -119,8 +119,8 @@ class ChatServer:
         body: Any = None,
     ) -> None:
         """Queue one fault (or special reply) for the next chat request; faults are used in
-        the order pushed, one per request. See `Fault` for what each option does."""
-        fault = Fault(
+        the order pushed, one per request. See `ServerFault` for what each option does."""
+        fault = ServerFault(
             status=status,
             retry_after=retry_after,
             retry_after_ms=retry_after_ms,
@@ -346,7 +346,7 @@ class ChatServer:
                 self.requests.append(RecordedRequest("POST", _CHAT_PATHS[0], headers, payload))
             valid = isinstance(payload, dict) and isinstance(payload.get("messages"), list)
             # A scripted fault is meant for a real chat request, not for a garbled one.
-            fault = self._faults.popleft() if self._faults and valid else Fault()
+            fault = self._faults.popleft() if self._faults and valid else ServerFault()
         if not valid:
             message = "the body must be a JSON object with a 'messages' list"
             return await write_response(
@@ -387,7 +387,7 @@ class ChatServer:
         data = completion_body(payload, reply, number=number, default_model=self.model)
         return await write_response(writer, 200, data, extra, keep_alive=keep_alive)
 
-    async def _reply_for(self, payload: dict[str, Any], fault: Fault) -> Any:
+    async def _reply_for(self, payload: dict[str, Any], fault: ServerFault) -> Any:
         source = fault.reply if fault.reply is not None else self.reply
         value = source(payload) if callable(source) else source
         if inspect.isawaitable(value):

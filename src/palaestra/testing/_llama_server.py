@@ -82,7 +82,7 @@ class LlamaServer:
     def command(self) -> list[str]:
         """The server's command line."""
         if self._model_path is None:
-            from palaestra.models._embedded import smollm2_gguf_path
+            from palaestra.models import smollm2_gguf_path
 
             self._model_path = smollm2_gguf_path()
         if self.port is None:

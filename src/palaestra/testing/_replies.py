@@ -46,7 +46,7 @@ ReplyFn = Callable[[dict[str, Any]], ReplyLike]
 
 
 @dataclass
-class Fault:
+class ServerFault:
     """One scripted deviation, consumed by the next chat request (see `ChatServer.push`)."""
 
     status: int | None = None

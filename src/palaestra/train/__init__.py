@@ -15,7 +15,6 @@ from palaestra.train._advantages import (
     discounted_returns,
     dr_grpo,
     dr_mas,
-    group_std,
     grpo,
     rloo,
     step_group_advantages,
@@ -28,10 +27,14 @@ from palaestra.train._batch import (
     Sample,
     TextSample,
     compute_advantages,
-    group_trajectories,
     make_batch,
 )
-from palaestra.train._config import ScheduleConfig, TrainConfig, train_config
+from palaestra.train._config import (
+    ScheduleConfig,
+    TrainConfig,
+    train_config,
+    train_config_from_file,
+)
 from palaestra.train._filters import (
     drop_masked,
     drop_uniform_groups,
@@ -47,8 +50,7 @@ from palaestra.train._loop import (
 from palaestra.train._schedule import HorizonSchedule, with_max_steps
 from palaestra.train._torch_backend import Checkpoint, read_checkpoint
 from palaestra.train._trajectory import (
-    GROUP_FIELDS,
-    MASKED_REASONS,
+    GROUP_KEY_FIELDS,
     AnswerCount,
     AnswerFormat,
     GroupKey,
@@ -56,7 +58,6 @@ from palaestra.train._trajectory import (
     Trajectory,
     Turn,
     episode_trajectories,
-    join_segments,
     regex_answers,
     tag_answers,
     trajectories,
@@ -69,8 +70,6 @@ from palaestra.train._trl import (
     grpo_trainer,
     rollout_rows,
     task_dataset,
-    task_prompts,
-    trajectory_row,
 )
 from palaestra.train._verl import VerlServerModel, verl_output, verl_rows, write_verl_dataset
 
@@ -78,8 +77,6 @@ __all__ = [
     "write_verl_dataset",
     "verl_rows",
     "verl_output",
-    "trajectory_row",
-    "task_prompts",
     "task_dataset",
     "rollout_rows",
     "grpo_trainer",
@@ -89,8 +86,7 @@ __all__ = [
     "PalaestraRollout",
     "TRL_ESTIMATORS",
     "ESTIMATORS",
-    "GROUP_FIELDS",
-    "MASKED_REASONS",
+    "GROUP_KEY_FIELDS",
     "AnswerCount",
     "AnswerFormat",
     "Batch",
@@ -116,10 +112,7 @@ __all__ = [
     "drop_masked",
     "drop_uniform_groups",
     "episode_trajectories",
-    "group_std",
-    "group_trajectories",
     "grpo",
-    "join_segments",
     "learning_curves",
     "make_batch",
     "read_checkpoint",
@@ -131,6 +124,7 @@ __all__ = [
     "tag_answers",
     "train",
     "train_config",
+    "train_config_from_file",
     "trajectories",
     "with_max_steps",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from palaestra.core import UserError, derive_rng
-from palaestra.train._trajectory import GROUP_FIELDS, RewardSource, Trajectory
+from palaestra.train._trajectory import GROUP_KEY_FIELDS, RewardSource, Trajectory
 
 DEFAULT_GROUP_BY: tuple[str, ...] = ("job", "task", "seed")
 """Rollouts of the same task instance: what GRPO compares (the epochs are the G samples)."""
@@ -30,9 +30,11 @@ UNIFORM_TOL = 1e-9
 
 def check_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
     """Validate grouping fields (a `UserError` naming the valid ones)."""
-    bad = [f for f in group_by if f not in GROUP_FIELDS]
+    bad = [f for f in group_by if f not in GROUP_KEY_FIELDS]
     if bad:
-        raise UserError(f"unknown group field(s) {bad}; valid choices: {', '.join(GROUP_FIELDS)}")
+        raise UserError(
+            f"unknown group field(s) {bad}; valid choices: {', '.join(GROUP_KEY_FIELDS)}"
+        )
     return tuple(group_by)
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.core import ConfigError, UserError, atomic_directory, atomic_write, derive_seed
-from palaestra.models._torch import TorchPolicy
+from palaestra.models import TorchPolicy
 from palaestra.runtime import Experiment, arun, load_experiment
 from palaestra.runtime._experiment import LLMOperatorConfig, ModelConfig
 from palaestra.runtime._systems_build import iter_configs
@@ -140,7 +140,7 @@ def check_experiment(exp: Experiment, config: TrainConfig) -> None:
 
 def load_train_policy(exp: Experiment, config: TrainConfig) -> TorchPolicy:
     """The policy named by `train.policy`, else by the trained model's spec."""
-    from palaestra.models._torch_load import load_policy
+    from palaestra.models import load_policy
 
     spec = config.policy or exp.models[config.model].spec
     prefix, _, rest = spec.partition(":")
@@ -367,7 +367,7 @@ def _reference(policy: TorchPolicy, root: Path, *, fresh: bool) -> Any:
     resumed run keeps the same reference."""
     import copy
 
-    from palaestra.models._torch_load import load_pretrained
+    from palaestra.models import load_pretrained
 
     folder = root / "reference"
     if fresh or not (folder / "config.json").exists():

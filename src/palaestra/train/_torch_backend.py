@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.core import atomic_directory
-from palaestra.models._torch import TorchPolicy
-from palaestra.models._torch_load import STEP_DIR, latest_checkpoint, save_policy
+from palaestra.models import STEP_DIR, TorchPolicy, latest_checkpoint, save_policy
 from palaestra.train._batch import Sample
 from palaestra.train._config import TrainConfig, config_from_json
 

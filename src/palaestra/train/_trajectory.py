@@ -58,7 +58,7 @@ from palaestra.train._answers import AnswerCount, AnswerFormat, regex_answers, t
 from palaestra.train._turns import Segment, Turn, join_segments
 
 __all__ = [  # _turns' and _answers' types are re-exported: they are part of this interface
-    "GROUP_FIELDS",
+    "GROUP_KEY_FIELDS",
     "MASKED_REASONS",
     "REWARD_SOURCES",
     "AnswerCount",
@@ -91,7 +91,7 @@ class GroupKey(NamedTuple):
     """The agent whose turns these are (`a/b` for an internal agent of a system)."""
 
 
-GROUP_FIELDS: tuple[str, ...] = GroupKey._fields
+GROUP_KEY_FIELDS: tuple[str, ...] = GroupKey._fields
 """Fields a grouping may use (`Batch`, filters, estimators): job, task, seed, epoch, agent."""
 
 RewardSource = Literal["score", "return"]
@@ -397,7 +397,7 @@ def trajectories(
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while trajectories accumulate: they keep every
     turn's prompt messages alive, and each young-generation pass would walk all of them
-    again (measured: 3× the time of the build at 8,000 turns, benchmarks/trajectories.py).
+    again (its cost: docs/benchmarks.md, benchmarks/trajectories.py).
     Nothing built here forms reference cycles; collection resumes afterwards."""
     enabled = gc.isenabled()
     gc.disable()

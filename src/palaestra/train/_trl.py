@@ -296,7 +296,7 @@ class PalaestraRollout:
             if self.policy is not None:
                 self._model = self.policy(trainer)
             else:
-                from palaestra.models._torch import TorchPolicy
+                from palaestra.models import TorchPolicy
 
                 self._model = TorchPolicy(
                     trainer.model,

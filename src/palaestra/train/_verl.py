@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.core import Usage, UserError, atomic_path
-from palaestra.models import ModelRequest, ModelResponse
-from palaestra.models._embedded import reply_message
-from palaestra.models._torch_tokens import PromptTokens
+from palaestra.models import ModelRequest, ModelResponse, PromptTokens, reply_message
 from palaestra.train._trajectory import Trajectory
 from palaestra.train._trl import task_prompts, trajectory_row
 

@@ -16,13 +16,38 @@ with ViewerServer("runs/palaestra.db") as server:
 ```
 """
 
-from palaestra.viewer._app import create_app
-from palaestra.viewer._queries import OUTCOMES, EpisodeFilter, NotFound, StoreReader
-from palaestra.viewer._serve import ViewerServer, serve
-from palaestra.viewer._summary import describe_event
+from typing import TYPE_CHECKING
+
+from palaestra._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from palaestra.viewer._app import create_app
+    from palaestra.viewer._defaults import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, token_from_env
+    from palaestra.viewer._queries import OUTCOMES, EpisodeFilter, NotFound, StoreReader
+    from palaestra.viewer._serve import ViewerServer, serve
+    from palaestra.viewer._summary import describe_event
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "palaestra.viewer._app": ("create_app",),
+            "palaestra.viewer._defaults": (
+                "DEFAULT_HOST",
+                "DEFAULT_PORT",
+                "TOKEN_ENV",
+                "token_from_env",
+            ),
+            "palaestra.viewer._queries": ("OUTCOMES", "EpisodeFilter", "NotFound", "StoreReader"),
+            "palaestra.viewer._serve": ("ViewerServer", "serve"),
+            "palaestra.viewer._summary": ("describe_event",),
+        },
+    )
 
 __all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
     "OUTCOMES",
+    "TOKEN_ENV",
     "EpisodeFilter",
     "NotFound",
     "StoreReader",
@@ -30,4 +55,5 @@ __all__ = [
     "create_app",
     "describe_event",
     "serve",
+    "token_from_env",
 ]

@@ -10,23 +10,13 @@ widens that) and, given a `token`, only requests that carry it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from palaestra._asgi import ThreadServer, bind, run_forever, url_of
 from palaestra.viewer._app import create_app
+from palaestra.viewer._defaults import DEFAULT_HOST, DEFAULT_PORT
 from palaestra.viewer._queries import StoreReader
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
-TOKEN_ENV = "PALAESTRA_VIEW_TOKEN"
-"""The environment variable `palaestra view` reads its token from (unless --token)."""
-
-
-def token_from_env() -> str | None:
-    """The token in `TOKEN_ENV`, None when unset or empty."""
-    return os.environ.get(TOKEN_ENV) or None
 
 
 def page_url(base: str, token: str | None) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.envs.code import Limits, Sandbox
+from palaestra.envs.code import CommandLimits, Sandbox
 from palaestra.sandbox import isolation_problem
 
 NO_BWRAP = isolation_problem()
@@ -25,7 +25,7 @@ MODES = [BWRAP, "none"]
 @pytest.fixture(params=MODES)
 def sandbox(request: pytest.FixtureRequest) -> Sandbox:
     """A sandbox with tight limits, once with bubblewrap (where available), once without."""
-    return Sandbox(Limits(cpu_seconds=1, wall_seconds=3), isolation=request.param)
+    return Sandbox(CommandLimits(cpu_seconds=1, wall_seconds=3), isolation=request.param)
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def isolated() -> Sandbox:
     """A bubblewrap sandbox with tight limits (skips where it cannot start)."""
     if NO_BWRAP is not None:
         pytest.skip(f"no sandbox: {NO_BWRAP}")
-    return Sandbox(Limits(cpu_seconds=1, wall_seconds=3))
+    return Sandbox(CommandLimits(cpu_seconds=1, wall_seconds=3))
 
 
 def processes_in(directory: str, *, settle_s: float = 2.0) -> list[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from palaestra.envs.code import Limits, Sandbox
+from palaestra.envs.code import CommandLimits, Sandbox
 
 FORK_BOMB = "import os\nwhile True:\n    os.fork()\n"
 
@@ -32,7 +32,7 @@ async def test_cpu_loop_is_killed_by_the_cpu_limit(sandbox: Sandbox) -> None:
 
 
 async def test_sleeping_snippet_is_killed_at_the_wall_clock(sandbox: Sandbox) -> None:
-    limits = Limits(cpu_seconds=5, wall_seconds=0.5)
+    limits = CommandLimits(cpu_seconds=5, wall_seconds=0.5)
     result = await sandbox.run_python("import time\ntime.sleep(60)", limits=limits)
     assert result.killed_by == "wall" and result.timed_out and result.signal == 9
     assert 0.4 < result.duration_s < 2.0
@@ -45,7 +45,7 @@ async def test_sleeping_snippet_is_killed_at_the_wall_clock(sandbox: Sandbox) ->
     ids=["one-huge-allocation", "growing-list"],
 )
 async def test_memory_bomb_stops_at_the_memory_limit(sandbox: Sandbox, code: str) -> None:
-    result = await sandbox.run_python(code, limits=Limits(memory_mb=128))
+    result = await sandbox.run_python(code, limits=CommandLimits(memory_mb=128))
     assert result.killed_by == "memory" and result.exit_code == 251
     assert result.stderr.rstrip().endswith("MemoryError")
     assert "memory limit of 128 MiB exceeded" in result.render()
@@ -61,7 +61,7 @@ async def test_fork_bomb_is_stopped_by_the_kernel(isolated: Sandbox) -> None:
 
 async def test_fork_bomb_with_a_few_processes_allowed(isolated: Sandbox) -> None:
     code = "import os\nprint(os.getpid(), flush=True)\n" + FORK_BOMB
-    result = await isolated.run_python(code, limits=Limits(max_processes=4, wall_seconds=5))
+    result = await isolated.run_python(code, limits=CommandLimits(max_processes=4, wall_seconds=5))
     assert result.killed_by == "processes", result.stderr
     assert result.duration_s < 4
     # pid 2 of its own PID namespace: 1 is the launcher that waits for it
@@ -121,7 +121,7 @@ async def test_other_programs_run_but_stay_inside(isolated: Sandbox) -> None:
         "done = subprocess.run(['cat', '/etc/shadow'], capture_output=True, text=True)\n"
         "print(done.returncode, done.stderr.strip())\n"
     )
-    result = await isolated.run_python(code, limits=Limits(max_processes=4))
+    result = await isolated.run_python(code, limits=CommandLimits(max_processes=4))
     assert result.ok, result.stderr
     assert result.stdout == "1 cat: /etc/shadow: No such file or directory\n"
 
@@ -145,5 +145,5 @@ async def test_the_host_survives_a_kill_attempt(isolated: Sandbox) -> None:
 
 async def test_huge_files_stop_at_the_file_size_limit(sandbox: Sandbox) -> None:
     code = "with open('big.bin', 'wb') as f:\n    while True:\n        f.write(b'0' * 65536)\n"
-    result = await sandbox.run_python(code, limits=Limits(max_file_mb=1))
+    result = await sandbox.run_python(code, limits=CommandLimits(max_file_mb=1))
     assert result.killed_by == "file_size" and "File too large" in result.stderr

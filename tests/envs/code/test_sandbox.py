@@ -7,7 +7,7 @@ import os
 import pytest
 
 from palaestra.core import UserError
-from palaestra.envs.code import ExecResult, Limits, Sandbox, run_python
+from palaestra.envs.code import CommandLimits, ExecResult, Sandbox, run_python
 from palaestra.sandbox import WORKSPACE, SandboxUnavailable
 from tests.envs.code.conftest import NO_BWRAP
 
@@ -96,7 +96,7 @@ async def test_host_environment_does_not_leak(
 
 
 async def test_output_is_cut_at_the_cap_and_the_run_killed(sandbox: Sandbox) -> None:
-    limits = Limits(max_output_bytes=1000, wall_seconds=5)
+    limits = CommandLimits(max_output_bytes=1000, wall_seconds=5)
     result = await sandbox.run_python("while True:\n    print('y' * 99)", limits=limits)
     assert result.killed_by == "output" and result.stdout_truncated and result.truncated
     assert result.stdout == ("y" * 99 + "\n") * 10  # exactly the first 1000 bytes
@@ -107,7 +107,7 @@ async def test_output_is_cut_at_the_cap_and_the_run_killed(sandbox: Sandbox) -> 
 
 
 async def test_stderr_has_its_own_cap(sandbox: Sandbox) -> None:
-    limits = Limits(max_output_bytes=500)
+    limits = CommandLimits(max_output_bytes=500)
     code = "import sys\nprint('fine')\nsys.stderr.write('e' * 5000)\n"
     result = await sandbox.run_python(code, limits=limits)
     assert result.stdout == "fine\n" and result.stderr == "e" * 500
@@ -143,6 +143,6 @@ def test_limits_are_validated() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="cpu_seconds"):
-        Limits(cpu_seconds=0)
+        CommandLimits(cpu_seconds=0)
     with pytest.raises(ValidationError, match="extra"):
-        Limits(gpu=1)  # type: ignore[call-arg]
+        CommandLimits(gpu=1)  # type: ignore[call-arg]

@@ -15,8 +15,8 @@ from palaestra.envs.code import (
     FAMILIES,
     TESTS,
     CodeTask,
+    CommandLimits,
     ExecResult,
-    Limits,
     Sandbox,
     TaskSet,
     build_task,
@@ -74,7 +74,7 @@ async def test_every_reference_passes_its_hidden_tests_in_the_sandbox() -> None:
 
     async def check(task: CodeTask) -> tuple[str, str]:
         async with gate:
-            verdict = await verify(sandbox, task, task.reference, Limits())
+            verdict = await verify(sandbox, task, task.reference, CommandLimits())
         return task.id, verdict.render()
 
     outcomes = await asyncio.gather(*(check(task) for task in tasks))
@@ -91,7 +91,7 @@ def task() -> CodeTask:
 async def test_wrong_code_fails_some_tests(task: CodeTask) -> None:
     assert task.examples[0].args == [10] and task.examples[0].expected == 5
     wrong = "def solve(n):\n    return sum(p for p in (5, 13, 17, 29) if p < n)\n"
-    verdict = await verify(Sandbox(), task, wrong, Limits())
+    verdict = await verify(Sandbox(), task, wrong, CommandLimits())
     assert 0 < verdict.passed < verdict.total == 10 and verdict.loaded
     assert verdict.failures[0].startswith("solve(")
     assert "expected" in verdict.failures[0] and "returned" in verdict.failures[0]
@@ -108,7 +108,7 @@ async def test_wrong_code_fails_some_tests(task: CodeTask) -> None:
     ids=["syntax-error", "no-solve", "exits-while-loading", "infinite-loop"],
 )
 async def test_code_that_cannot_run_scores_zero(task: CodeTask, code: str, problem: str) -> None:
-    verdict = await verify(Sandbox(), task, code, Limits(cpu_seconds=1))
+    verdict = await verify(Sandbox(), task, code, CommandLimits(cpu_seconds=1))
     assert verdict.passed == 0 and verdict.fraction == 0.0
     assert verdict.problem.startswith(problem), verdict.problem
 
@@ -121,7 +121,7 @@ async def test_errors_and_prints_in_solve_are_handled(task: CodeTask) -> None:
         "        raise ValueError('too big')\n"
         "    return sum(p for p in range(2, n) if all(p % d for d in range(2, p)) and p % 4 == 1)\n"
     )
-    verdict = await verify(Sandbox(), task, code, Limits())
+    verdict = await verify(Sandbox(), task, code, CommandLimits())
     small = sum(1 for t in task.tests if t.args[0] <= 1000)
     assert verdict.passed == small and verdict.problem == ""
     assert any("raised ValueError: too big" in f for f in verdict.failures)
@@ -139,14 +139,14 @@ async def test_forged_result_lines_earn_nothing(task: CodeTask) -> None:
         "def solve(n):\n"
         "    return 0\n"
     )
-    verdict = await verify(Sandbox(), task, code, Limits())
+    verdict = await verify(Sandbox(), task, code, CommandLimits())
     assert verdict.passed == sum(1 for t in task.tests if t.expected == 0)
 
 
 def test_judge_compares_json_strictly(task: CodeTask) -> None:
     def result(lines: list[str]) -> ExecResult:
         return ExecResult("\n".join(lines), "", 0, None, False, None, False, False, 0.0,
-                          Limits(), False)  # fmt: skip
+                          CommandLimits(), False)  # fmt: skip
 
     exact = [f"M ok {i} {json.dumps(t.expected)}" for i, t in enumerate(task.tests)]
     assert judge(task, result(exact), "M").passed == 10

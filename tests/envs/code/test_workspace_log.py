@@ -14,7 +14,7 @@ from palaestra.core import Action, FileEntry, ToolCall, WorkspaceManifest
 from palaestra.envs import make
 from palaestra.envs.code import AGENT, CodeEnv
 from palaestra.runtime import Experiment, Job, arun
-from palaestra.sandbox import NO_ISOLATION_WARNING
+from palaestra.sandbox._workspace import NO_ISOLATION_WARNING
 from palaestra.store import Store
 from tests.envs.code.conftest import NO_BWRAP
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from palaestra.core import Action, Context, Observation, Operator
 from palaestra.envs import Environment, Score, Step
-from palaestra.envs.graph import GraphInstance, agent_names
+from palaestra.envs.graph import GraphInstance
+from palaestra.envs.graph._graphs import agent_names
 from palaestra.runtime import AgentContext, EpisodeRecorder
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from palaestra.envs.graph import FIRST_NAMES, NO_PARTNER, parse_bit, parse_partner, parse_yes_no
+from palaestra.envs.graph._answers import NO_PARTNER, parse_bit, parse_partner, parse_yes_no
+from palaestra.envs.graph._names import FIRST_NAMES
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 
 from palaestra.core import Action, UserError
 from palaestra.envs import check_env, get_spec, make
-from palaestra.envs.graph import ColoringEnv, ColoringParams, parse_text_messages
+from palaestra.envs.graph import ColoringEnv, ColoringParams
+from palaestra.envs.graph._base import parse_text_messages
 
 
 def greedy_colouring(env: ColoringEnv) -> dict[str, int]:

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from palaestra.core import Action
 from palaestra.envs import make
-from palaestra.envs.graph import agent_names, initial_values, score_consensus
+from palaestra.envs.graph import score_consensus
+from palaestra.envs.graph._consensus import initial_values
+from palaestra.envs.graph._graphs import agent_names
 from tests.envs.graph.conftest import PATH, STAR, TRIANGLE
 
 

@@ -10,7 +10,9 @@ import pytest
 from scipy.spatial import Delaunay
 
 from palaestra.core import UserError
-from palaestra.envs.graph import FAMILIES, FIRST_NAMES, agent_names, make_graph
+from palaestra.envs.graph import FAMILIES, make_graph
+from palaestra.envs.graph._graphs import agent_names
+from palaestra.envs.graph._names import FIRST_NAMES
 
 
 def test_first_names_are_many_distinct_plain_words():

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from palaestra.core import Action
 from palaestra.envs import make
-from palaestra.envs.graph import NO_PARTNER, score_matching
+from palaestra.envs.graph import score_matching
+from palaestra.envs.graph._answers import NO_PARTNER
 from tests.envs.graph.conftest import PATH, STAR, TRIANGLE, graphs
 
 N = NO_PARTNER

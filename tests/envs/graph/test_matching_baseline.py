@@ -6,7 +6,8 @@ import pytest
 
 from palaestra.core import Operator
 from palaestra.envs import get_spec, make
-from palaestra.envs.graph import NO_PARTNER, MatchingBaseline, _matching_baseline
+from palaestra.envs.graph import MatchingBaseline, _matching_baseline
+from palaestra.envs.graph._answers import NO_PARTNER
 from tests.envs.graph.conftest import imported_modules, measure_baseline
 
 FAMILIES = ["ws", "ba", "delaunay"]

@@ -11,14 +11,8 @@ import pytest
 
 from palaestra.core import Observation, UserError
 from palaestra.envs import make
-from palaestra.envs.mas import (
-    ChainSolver,
-    ControlledEnv,
-    NaiveSolver,
-    generate,
-    parse_task_id,
-    solve,
-)
+from palaestra.envs.mas import ChainSolver, ControlledEnv, NaiveSolver, generate, solve
+from palaestra.envs.mas._task import parse_task_id
 from palaestra.runtime import AgentContext, EpisodeRecorder
 
 Play = Callable[..., Awaitable[Any]]

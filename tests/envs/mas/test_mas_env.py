@@ -10,13 +10,9 @@ import pytest
 
 from palaestra.core import Action, ToolCall, UserError
 from palaestra.envs import Environment, check_env, get_spec, make
-from palaestra.envs.mas import (
-    TRUST_RULE,
-    ControlledEnv,
-    ControlledParams,
-    generate,
-    parse_task_id,
-)
+from palaestra.envs.mas import ControlledEnv, ControlledParams, generate
+from palaestra.envs.mas._render import TRUST_RULE
+from palaestra.envs.mas._task import parse_task_id
 
 TASK = "d3-h2-b4-p2-r0.5-s7"
 

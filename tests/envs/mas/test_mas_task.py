@@ -12,17 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from palaestra.core import UserError
-from palaestra.envs.mas import (
-    Axes,
-    MasTask,
-    Structure,
-    apply,
-    generate,
-    measure,
-    parse_task_id,
-    reveal_turn,
-    solve,
-)
+from palaestra.envs.mas import Axes, MasTask, Structure, generate, measure, solve
+from palaestra.envs.mas._task import apply, parse_task_id, reveal_turn
 
 
 @st.composite

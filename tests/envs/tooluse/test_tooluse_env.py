@@ -6,14 +6,9 @@ import pytest
 
 from palaestra.core import Action, ToolCall, UserError
 from palaestra.envs import Environment, check_env, get_spec, make
-from palaestra.envs.tooluse import (
-    STOP,
-    STORE,
-    StoreEnv,
-    ToolUseEnv,
-    ToolUseParams,
-    final_reply,
-)
+from palaestra.envs.tooluse import STORE, StoreEnv, ToolUseEnv, ToolUseParams
+from palaestra.envs.tooluse._baselines import final_reply
+from palaestra.envs.tooluse._user import STOP
 
 
 def _store(**params: object) -> ToolUseEnv:

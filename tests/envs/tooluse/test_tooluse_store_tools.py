@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from palaestra.envs.tooluse import STORE, db_hash, validate_arguments
+from palaestra.envs.tooluse import STORE, db_hash
+from palaestra.envs.tooluse._schema import validate_arguments
 from palaestra.envs.tooluse.store import generate_database
 from palaestra.envs.tooluse.store._db import Order, StoreDB
 

@@ -13,7 +13,8 @@ import pytest
 
 from palaestra.core import Action, ToolCall
 from palaestra.envs import make
-from palaestra.envs.tooluse import ExpectedCall, Task, ToolUseEnv, final_reply
+from palaestra.envs.tooluse import ExpectedCall, Task, ToolUseEnv
+from palaestra.envs.tooluse._baselines import final_reply
 
 DOMAINS = ["tooluse.store", "tooluse.airline"]
 NUM_TASKS = 110

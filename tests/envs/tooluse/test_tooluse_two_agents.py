@@ -8,14 +8,8 @@ import pytest
 
 from palaestra.core import Action, Observation, ToolCall, UserError
 from palaestra.envs import check_env, get_spec, make
-from palaestra.envs.tooluse import (
-    GREETING,
-    STOP,
-    GroundTruthOperator,
-    ScriptedUserOperator,
-    ToolUseEnv,
-    user_prompt,
-)
+from palaestra.envs.tooluse import GroundTruthOperator, ScriptedUserOperator, ToolUseEnv
+from palaestra.envs.tooluse._user import GREETING, STOP, user_prompt
 from palaestra.models import ModelRequest, ScriptedModel
 from palaestra.runtime import AgentContext, EpisodeRecorder, run
 from palaestra.store import Store

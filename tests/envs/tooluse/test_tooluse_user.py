@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from palaestra.envs.tooluse import STOP, ScriptedUser
+from palaestra.envs.tooluse import ScriptedUser
+from palaestra.envs.tooluse._user import STOP
 
 
 def test_opens_with_the_instruction() -> None:

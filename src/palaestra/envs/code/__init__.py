@@ -7,7 +7,7 @@ Importing this package registers `code.python` (params: `num_tasks`, `task_seed`
 `code.workspace`: the same tasks as a small repository in a persistent workspace, worked
 on with the workspace tools of `palaestra.sandbox` (read_file, edit_file, shell,
 run_tests...) and graded on the ``solution.py`` left there. Code runs in
-`palaestra.sandbox` (bubblewrap); `Sandbox`, `Limits`, `ExecResult` and `run_python` are
+`palaestra.sandbox` (bubblewrap); `Sandbox`, `CommandLimits`, `ExecResult` and `run_python` are
 re-exported here from there.
 """
 
@@ -23,8 +23,8 @@ from palaestra.envs.code._tasks import (
     FAMILIES,
     CodeTask,
     Example,
+    SubmissionResult,
     TaskSet,
-    Verdict,
     build_task,
     judge,
     task_id,
@@ -32,7 +32,7 @@ from palaestra.envs.code._tasks import (
 )
 from palaestra.envs.code._workspace_baseline import WorkspaceBaseline, workspace_baseline
 from palaestra.envs.code._workspace_env import WorkspaceEnv, WorkspaceParams
-from palaestra.sandbox import ExecResult, Isolation, KilledBy, Limits, Sandbox, run_python
+from palaestra.sandbox import CommandLimits, ExecResult, Isolation, KilledBy, Sandbox, run_python
 
 __all__ = [
     "AGENT",
@@ -45,15 +45,15 @@ __all__ = [
     "CodeEnv",
     "CodeParams",
     "CodeTask",
+    "CommandLimits",
     "Example",
     "ExecResult",
     "Family",
     "Isolation",
     "KilledBy",
-    "Limits",
     "Sandbox",
+    "SubmissionResult",
     "TaskSet",
-    "Verdict",
     "WorkspaceBaseline",
     "WorkspaceEnv",
     "WorkspaceParams",

@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from palaestra.core import Action, Message, Observation, Payload, ToolCall, ToolSpec, UserError
 from palaestra.envs._protocol import Score, Step
 from palaestra.envs._tool_results import tool_counts, tool_results_observation
-from palaestra.envs.code._tasks import CodeTask, TaskSet, Verdict
-from palaestra.sandbox import EpisodeWorkspace, Limits, Sandbox, Workspace, isolation_event
+from palaestra.envs.code._tasks import CodeTask, SubmissionResult, TaskSet
+from palaestra.sandbox import CommandLimits, EpisodeWorkspace, Sandbox, Workspace, isolation_event
 
 AGENT = "agent"
 """Name of the one agent of `code.python` and `code.workspace`."""
@@ -61,9 +61,9 @@ class _LimitFields(Protocol):
 class SandboxLimitsMixin:
     """``limits()`` for a parameter model that has the sandbox's limit fields."""
 
-    def limits(self: _LimitFields) -> Limits:
+    def limits(self: _LimitFields) -> CommandLimits:
         """The sandbox limits these parameters describe."""
-        return Limits(
+        return CommandLimits(
             cpu_seconds=self.cpu_seconds,
             memory_mb=self.memory_mb,
             wall_seconds=self.wall_seconds,
@@ -81,7 +81,7 @@ class TaskParams(Protocol):
     disk_mb: int
     isolation: Literal["bwrap", "none"]
 
-    def limits(self) -> Limits: ...
+    def limits(self) -> CommandLimits: ...
 
 
 P = TypeVar("P", bound=TaskParams)
@@ -112,7 +112,7 @@ class CodeTaskEnv(ABC, Generic[P]):
         """The episode's workspace (and its tools, if the environment offers them)."""
         self._tasks = TaskSet(params.task_seed, params.num_tasks)
         self._task: CodeTask | None = None
-        self._verdict: Verdict | None = None
+        self._verdict: SubmissionResult | None = None
         self._events: list[Payload] = []
         self._turn = 0
         self._counts = dict.fromkeys(self.COUNTS, 0)

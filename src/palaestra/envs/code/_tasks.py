@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from palaestra.envs.code import _numbers as numbers
 from palaestra.envs.code import _sequences as sequences
 from palaestra.envs.code._blueprint import EXAMPLES, TESTS, Blueprint, Family
-from palaestra.sandbox import ExecResult, Limits, Sandbox
+from palaestra.sandbox import CommandLimits, ExecResult, Sandbox
 
 FAMILIES: tuple[Family, ...] = (
     numbers.prime_sum,
@@ -220,7 +220,7 @@ _main()
 
 
 @dataclass
-class Verdict:
+class SubmissionResult:
     """How a submission did on the hidden tests."""
 
     passed: int
@@ -246,7 +246,9 @@ class Verdict:
         return "\n".join(lines)
 
 
-async def verify(sandbox: Sandbox, task: CodeTask, code: str, limits: Limits) -> Verdict:
+async def verify(
+    sandbox: Sandbox, task: CodeTask, code: str, limits: CommandLimits
+) -> SubmissionResult:
     """Run `code` against the hidden tests of `task` in `sandbox`."""
     marker = f"@@palaestra-{secrets.token_hex(8)}"
     cases = json.dumps([t.args for t in task.tests])
@@ -256,7 +258,7 @@ async def verify(sandbox: Sandbox, task: CodeTask, code: str, limits: Limits) ->
     return judge(task, result, marker)
 
 
-def judge(task: CodeTask, result: ExecResult, marker: str) -> Verdict:
+def judge(task: CodeTask, result: ExecResult, marker: str) -> SubmissionResult:
     """Compare the harness's tagged lines in `result` with the expected outputs."""
     answers: dict[int, tuple[str, str]] = {}
     problem, loaded = "", True
@@ -284,7 +286,9 @@ def judge(task: CodeTask, result: ExecResult, marker: str) -> Verdict:
         failures.append(f"{test.call()} {got}, expected {expected}")
     if not problem and (result.killed_by or len(answers) < len(task.tests)):
         problem = _stopped(result)
-    return Verdict(len(task.tests) - len(failures), len(task.tests), failures, problem, loaded)
+    return SubmissionResult(
+        len(task.tests) - len(failures), len(task.tests), failures, problem, loaded
+    )
 
 
 def _stopped(result: ExecResult) -> str:

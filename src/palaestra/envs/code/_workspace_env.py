@@ -40,7 +40,7 @@ from pydantic import Field, field_validator
 
 from palaestra.core import ToolCall, ToolSpec
 from palaestra.envs.code._task_env import CodeTaskEnv, SandboxLimitsMixin, TaskListParams
-from palaestra.envs.code._tasks import CodeTask, Verdict, verify
+from palaestra.envs.code._tasks import CodeTask, SubmissionResult, verify
 from palaestra.sandbox import (
     TOOL_NAMES,
     EpisodeWorkspace,
@@ -202,7 +202,7 @@ class WorkspaceEnv(CodeTaskEnv[WorkspaceParams]):
         self._counts["tool_calls"] += info["tool_calls"]
         self._counts["tool_errors"] += info["tool_errors"]
 
-    async def _grade(self) -> Verdict:
+    async def _grade(self) -> SubmissionResult:
         """Run the workspace's ``solution.py`` against the hidden tests."""
         assert self._task is not None and self.episode.workspace is not None
         total = len(self._task.tests)
@@ -212,5 +212,5 @@ class WorkspaceEnv(CodeTaskEnv[WorkspaceParams]):
         except (WorkspaceFileError, UnicodeDecodeError) as exc:
             reason = str(exc) if isinstance(exc, WorkspaceFileError) else "it is not UTF-8"
             problem = f"{SOLUTION} could not be read: {reason}"
-            return Verdict(0, total, problem=problem, loaded=False)
+            return SubmissionResult(0, total, problem=problem, loaded=False)
         return await verify(self.sandbox, self._task, code, self.limits)

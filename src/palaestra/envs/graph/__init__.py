@@ -9,13 +9,9 @@ environment on any graph and answers; ``parse_*`` are the tolerant answer reader
 """
 
 from palaestra.envs._registry import EnvSpec, register
-from palaestra.envs.graph._answers import NO_PARTNER, parse_bit, parse_partner, parse_yes_no
 from palaestra.envs.graph._base import (
     GraphParams,
     MessagePassingEnv,
-    default_rounds,
-    parse_task_id,
-    parse_text_messages,
     task_id,
 )
 from palaestra.envs.graph._baselines import ColoringBaseline, coloring_baseline
@@ -23,7 +19,6 @@ from palaestra.envs.graph._coloring import ColoringEnv, ColoringParams
 from palaestra.envs.graph._consensus import (
     ConsensusEnv,
     ConsensusParams,
-    initial_values,
     score_consensus,
 )
 from palaestra.envs.graph._cover_baseline import VertexCoverBaseline, vertex_cover_baseline
@@ -37,7 +32,6 @@ from palaestra.envs.graph._graphs import (
     FAMILIES,
     Family,
     GraphInstance,
-    agent_names,
     make_graph,
 )
 from palaestra.envs.graph._leader_election import (
@@ -47,7 +41,6 @@ from palaestra.envs.graph._leader_election import (
 )
 from palaestra.envs.graph._matching import MatchingEnv, MatchingParams, score_matching
 from palaestra.envs.graph._matching_baseline import MatchingBaseline, matching_baseline
-from palaestra.envs.graph._names import FIRST_NAMES
 from palaestra.envs.graph._vertex_cover import (
     VertexCoverEnv,
     VertexCoverParams,
@@ -113,8 +106,6 @@ del _spec
 
 __all__ = [
     "FAMILIES",
-    "FIRST_NAMES",
-    "NO_PARTNER",
     "ColoringBaseline",
     "ColoringEnv",
     "ColoringParams",
@@ -134,19 +125,11 @@ __all__ = [
     "VertexCoverBaseline",
     "VertexCoverEnv",
     "VertexCoverParams",
-    "agent_names",
     "coloring_baseline",
     "consensus_baseline",
-    "default_rounds",
-    "initial_values",
     "leader_election_baseline",
     "make_graph",
     "matching_baseline",
-    "parse_bit",
-    "parse_partner",
-    "parse_task_id",
-    "parse_text_messages",
-    "parse_yes_no",
     "score_consensus",
     "score_leader_election",
     "score_matching",

@@ -31,8 +31,8 @@ for the episode protocol.
 
 from palaestra.envs._registry import EnvSpec, register
 from palaestra.envs.mas._baselines import ChainSolver, NaiveSolver, solver_baseline
-from palaestra.envs.mas._env import AGENT, ControlledEnv, ControlledParams, agent_names
-from palaestra.envs.mas._render import ANSWER, LOOKUP, TRUST_RULE
+from palaestra.envs.mas._env import AGENT, ControlledEnv, ControlledParams
+from palaestra.envs.mas._render import ANSWER
 from palaestra.envs.mas._structure import Structure, measure
 from palaestra.envs.mas._task import (
     Axes,
@@ -40,10 +40,7 @@ from palaestra.envs.mas._task import (
     MasTask,
     Record,
     SubProblem,
-    apply,
     generate,
-    parse_task_id,
-    reveal_turn,
     solve,
 )
 
@@ -65,8 +62,6 @@ register(
 __all__ = [
     "AGENT",
     "ANSWER",
-    "LOOKUP",
-    "TRUST_RULE",
     "Axes",
     "ChainSolver",
     "ChainStep",
@@ -77,12 +72,8 @@ __all__ = [
     "Record",
     "Structure",
     "SubProblem",
-    "agent_names",
-    "apply",
     "generate",
     "measure",
-    "parse_task_id",
-    "reveal_turn",
     "solve",
     "solver_baseline",
 ]

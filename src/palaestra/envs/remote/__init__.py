@@ -32,7 +32,7 @@ from palaestra.envs.remote._spec import RemoteParams, make_remote, remote_baseli
 
 if TYPE_CHECKING:
     from palaestra.envs.remote._client import HttpEnvironment, RemoteEnvError, fetch_health
-    from palaestra.envs.remote._serve import EnvServer, loopback_url, serve
+    from palaestra.envs.remote._serve import EnvServer, loopback_url, serve, token_from_env
     from palaestra.envs.remote._server import create_app
 
 register(
@@ -56,6 +56,7 @@ _LAZY = {
     "EnvServer": "palaestra.envs.remote._serve",
     "loopback_url": "palaestra.envs.remote._serve",
     "serve": "palaestra.envs.remote._serve",
+    "token_from_env": "palaestra.envs.remote._serve",
 }
 
 
@@ -79,4 +80,5 @@ __all__ = [
     "make_remote",
     "remote_baseline",
     "serve",
+    "token_from_env",
 ]

@@ -14,34 +14,30 @@ in `_suite.py`.
 from palaestra.envs.tooluse._baselines import (
     GroundTruthOperator,
     ScriptedUserOperator,
-    final_reply,
     ground_truth_baseline,
 )
 from palaestra.envs.tooluse._domain import (
     Domain,
+    DomainOutcome,
     DomainTool,
     ExpectedCall,
     Task,
-    ToolOutcome,
     db_hash,
-    output_found,
 )
 from palaestra.envs.tooluse._env import AGENT, USER, ToolUseEnv, ToolUseParams
-from palaestra.envs.tooluse._schema import validate_arguments
 from palaestra.envs.tooluse._suite import AirlineEnv, StoreEnv, StoreInjectionEnv
-from palaestra.envs.tooluse._user import GREETING, STOP, ScriptedUser, UserTurn, user_prompt
+from palaestra.envs.tooluse._user import ScriptedUser, UserTurn
 from palaestra.envs.tooluse.airline import AIRLINE
 from palaestra.envs.tooluse.store import STORE
 
 __all__ = [
     "AGENT",
     "AIRLINE",
-    "GREETING",
-    "STOP",
     "STORE",
     "USER",
     "AirlineEnv",
     "Domain",
+    "DomainOutcome",
     "DomainTool",
     "ExpectedCall",
     "GroundTruthOperator",
@@ -50,14 +46,9 @@ __all__ = [
     "StoreEnv",
     "StoreInjectionEnv",
     "Task",
-    "ToolOutcome",
     "ToolUseEnv",
     "ToolUseParams",
     "UserTurn",
     "db_hash",
-    "final_reply",
     "ground_truth_baseline",
-    "output_found",
-    "user_prompt",
-    "validate_arguments",
 ]

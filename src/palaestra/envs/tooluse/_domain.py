@@ -89,7 +89,7 @@ class DomainTool:
 
 
 @dataclass(frozen=True)
-class ToolOutcome:
+class DomainOutcome:
     """Result of executing one tool call against a database."""
 
     content: str
@@ -130,22 +130,22 @@ class Domain:
         """The task list of `(db_seed, num_tasks)`: same inputs, same tasks."""
         return self.make_tasks(self.make_database(db_seed), db_seed, num_tasks)
 
-    def execute(self, db: BaseModel, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+    def execute(self, db: BaseModel, name: str, arguments: dict[str, Any]) -> DomainOutcome:
         """Validate and run one tool call; mistakes come back as `Error: ...` text."""
         tool = self.tool(name)
         if tool is None:
             valid = ", ".join(t.name for t in self.tools)
-            return ToolOutcome(
+            return DomainOutcome(
                 f"{ERROR_PREFIX} unknown tool {name!r}; available tools: {valid}",
                 error=True,
                 terminates=False,
             )
         problem = validate_arguments(tool.parameters, arguments)
         if problem:
-            return ToolOutcome(f"{ERROR_PREFIX} {name}: {problem}", error=True, terminates=False)
+            return DomainOutcome(f"{ERROR_PREFIX} {name}: {problem}", error=True, terminates=False)
         content = tool.function(db, **arguments)
         error = content.startswith(ERROR_PREFIX)
-        return ToolOutcome(content, error=error, terminates=tool.terminates and not error)
+        return DomainOutcome(content, error=error, terminates=tool.terminates and not error)
 
 
 def db_hash(db: BaseModel) -> str:

@@ -12,13 +12,11 @@ from palaestra.envs.tooluse.injection._env import (
     InjectionParams,
     ObedientOperator,
     injection_baseline,
-    store_hash,
 )
 from palaestra.envs.tooluse.injection._tasks import (
     ATTACKS,
     InjectionTask,
     generate_tasks,
-    place_injection,
 )
 from palaestra.envs.tooluse.injection._tools import TOOLS, Email, InjectionDB
 from palaestra.envs.tooluse.store import POLICY as STORE_POLICY
@@ -61,6 +59,4 @@ __all__ = [
     "generate_database",
     "generate_tasks",
     "injection_baseline",
-    "place_injection",
-    "store_hash",
 ]
