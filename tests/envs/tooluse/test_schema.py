@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from palaestra.core import UserError
-from palaestra.envs.tooluse import DomainTool, validate_arguments
+from palaestra.envs.tooluse import DomainTool
+from palaestra.envs.tooluse._schema import validate_arguments
 
 
 def _tool(properties: dict[str, Any], **schema: Any) -> DomainTool:
