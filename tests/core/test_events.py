@@ -35,7 +35,7 @@ from palaestra.core import (
     episode_hash,
     make_event,
 )
-from palaestra.core._events import hashable_json
+from palaestra.core._event_codec import hashable_json
 
 EXPECTED_KINDS = {
     "episode_start",

@@ -267,7 +267,7 @@ async def test_a_retry_says_which_it_is(model: OpenAIModel, server: ChatServer) 
     assert counts == ["0", "1", "2"]
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 422, 429, 500, 503])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 418, 422, 429, 500, 503])
 async def test_status_errors_are_the_sdks_own(server: ChatServer, status: int) -> None:
     sdk = sdk_client(server)
     model = OpenAIModel("m", base_url=server.base_url, api_key="sk-test", max_retries=0)
@@ -491,3 +491,24 @@ def test_encode_body_is_compact_utf8_json_and_refuses_nan() -> None:
         encode_body({"temperature": float("nan")})
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode_body({"x": object()})
+
+
+BODIES = [
+    {"model": "m", "messages": [{"role": "user", "content": 'héllo "q" \n ✓ \u2028 \x00'}]},
+    {"tools": [{"function": {"parameters": {"a": [1, 2.5, -0.0, 1e300, None, True]}}}]},
+    {"nested": {"empty": {}, "list": [], "deep": [[[{"k": "v"}]]]}, "n": 2**70},
+]
+
+
+def test_encode_body_is_what_json_dumps_writes() -> None:
+    from palaestra.models._openai_wire import encode_body
+
+    for body in BODIES:
+        assert (
+            encode_body(body)
+            == json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        )
+    with pytest.raises(ValueError, match="Out of range float"):
+        encode_body({"temperature": float("inf")})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode_body({"x": {1, 2}})

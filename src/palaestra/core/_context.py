@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from typing import Protocol, runtime_checkable
 
-from palaestra.core._encoded import Encoded
 from palaestra.core._events import Payload
 from palaestra.core._types import Action, Observation, Usage
 
@@ -43,12 +42,9 @@ class Context(Protocol):
         """A generator derived from (run seed, episode, agent, purpose)."""
         ...
 
-    def emit(
-        self, payload: Payload | Encoded, *, parent: int | None = None, duration_s: float = 0.0
-    ) -> int:
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
         """Record an event of this agent; returns a handle usable as `parent`.
-        `duration_s` is the wall-clock time of what it reports (e.g. a call's latency).
-        `payload` is a payload object, or one already serialised (`Encoded`)."""
+        `duration_s` is the wall-clock time of what it reports (e.g. a call's latency)."""
         ...
 
     def add_usage(self, usage: Usage) -> None:

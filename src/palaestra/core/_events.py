@@ -12,9 +12,6 @@ Changes to this schema bump `SCHEMA_VERSION`; the store refuses logs of another 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
@@ -431,8 +428,9 @@ class Event(BaseModel):
         return data
 
     def to_json(self) -> str:
-        """Compact JSON, the form stored and exported."""
-        return self.__pydantic_serializer__.to_json(self).decode()
+        """Compact JSON, the form stored and exported (pydantic's; the reference that
+        `palaestra.core._event_codec` writes without building an `Event`)."""
+        return self.model_dump_json()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
@@ -463,64 +461,3 @@ def make_event(
         duration_s=duration_s,
         payload=payload,
     )
-
-
-_WALL_CLOCK_SUFFIX = ',"time":'
-
-
-def hashable_prefix(event_json: str) -> str:
-    """The stored JSON of an event without its wall-clock fields, as hashed.
-
-    `time` and `duration_s` are the last fields of an `Event`, so the hashed form is the
-    JSON up to `,"time":` closed with `}`: no second serialisation on the hot path.
-    """
-    cut = event_json.rfind(_WALL_CLOCK_SUFFIX)
-    if cut < 0:
-        raise ValueError("not the JSON of an Event: no top-level time field")
-    return event_json[:cut] + "}"
-
-
-def hashable_json(event: Event) -> bytes:
-    """The event's canonical JSON without its wall-clock fields.
-
-    Left out: `time` and `duration_s`. Nothing else. The form is pydantic's JSON in field
-    order, which a JSON round trip preserves; the run id is not part of an episode's log,
-    so the same experiment run twice under two run ids gives the same hashes.
-    """
-    return hashable_prefix(event.to_json()).encode()
-
-
-def hashable_form(event: Event) -> dict[str, Any]:
-    """`hashable_json` as a dict (for comparing two logs event by event)."""
-    return json.loads(hashable_json(event))
-
-
-class EpisodeHasher:
-    """Incremental `episode_hash`, fed one event at a time while an episode runs."""
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-
-    def update(self, event: Event) -> None:
-        self.update_hashable(hashable_json(event).decode())
-
-    def update_hashable(self, hashable: str) -> None:
-        """Feed an event by its `hashable_prefix` form (what the recorder already has)."""
-        self._digest.update(f"{hashable}\n".encode())
-
-    @property
-    def update_bytes(self) -> Callable[[bytes], None]:
-        """The digest's own `update`, for a caller that feeds `hashable + "\\n"` bytes
-        itself (the recorder: a step's events at a time)."""
-        return self._digest.update
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-
-def episode_hash(events: Iterable[Event]) -> str:
-    """Stable content hash of an episode log (hex SHA-256 of its `hashable_json` lines)."""
-    hasher = EpisodeHasher()
-    for event in events:
-        hasher.update(event)
-    return hasher.hexdigest()

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from palaestra.core import Action, Encoded, Observation, Operator, Payload, Usage, derive_rng
+from palaestra.core import Action, Observation, Operator, Payload, Usage, derive_rng
 from palaestra.envs import _registry
 from palaestra.envs._protocol import (
     Environment,
@@ -474,9 +474,7 @@ class _CheckContext:
             self._rngs[purpose] = derive_rng(self._seed, self._episode_id, self._agent, purpose)
         return self._rngs[purpose]
 
-    def emit(
-        self, payload: Payload | Encoded, *, parent: int | None = None, duration_s: float = 0.0
-    ) -> int:
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
         self._events += 1
         return self._events
 

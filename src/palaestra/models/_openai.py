@@ -5,7 +5,7 @@ Ollama, llama.cpp server, LM Studio, SGLang...). It is built on the official `op
 SDK's `AsyncOpenAI`, which defines everything about the request and its failures: the
 base URL, the key and the headers it sends (`auth_headers`, `default_headers`: User-Agent,
 `X-Stainless-*`...), the timeout, and the exceptions a failure raises (`APIStatusError`
-and its subclasses, made by the SDK's own `_make_status_error_from_response`;
+and its subclasses, made as the SDK's client makes them: `status_error`;
 `APITimeoutError`, `APIConnectionError`). Three deliberate choices:
 
 - **Our retries, not the SDK's** (`max_retries=0` to the SDK): every attempt, failed ones
@@ -48,12 +48,14 @@ missing fields do not break the call.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import ssl
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import httpx2
@@ -124,6 +126,40 @@ class _Sent(NamedTuple):
     """Set when the transport had to send the request twice (see `Resend`)."""
 
 
+_STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
+    400: openai.BadRequestError,
+    401: openai.AuthenticationError,
+    403: openai.PermissionDeniedError,
+    404: openai.NotFoundError,
+    409: openai.ConflictError,
+    422: openai.UnprocessableEntityError,
+    429: openai.RateLimitError,
+}
+
+
+def status_error(response: httpx2.Response) -> openai.APIStatusError:
+    """The exception the SDK's client raises for a 4xx/5xx `response` (read), built from
+    the SDK's public exception classes as its client builds it: the class by status,
+    ``Error code: N - <the error's message>``, and the reply's `error` object (or the
+    whole reply, or its text) as `body`. A test holds it equal to the SDK's own."""
+    status = response.status_code
+    message = f"Error code: {status}"
+    text = response.text.strip()
+    body: object = text
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    else:
+        error = body.get("error", body) if isinstance(body, Mapping) else None
+        detail = error.get("message") if isinstance(error, Mapping) else None
+        if isinstance(detail, str) and detail:
+            message += f" - {detail}"
+    data = body.get("error", body) if isinstance(body, Mapping) else body
+    cls = openai.InternalServerError if status >= 500 else _STATUS_ERRORS.get(status)
+    return (cls or openai.APIStatusError)(message, response=response, body=data)
+
+
 class _DirectPost:
     """`POST /chat/completions` straight to the transport, with what the SDK would send.
 
@@ -137,12 +173,12 @@ class _DirectPost:
     compressed body.
     """
 
-    __slots__ = ("_sdk", "_transport", "_url", "_headers", "_timeout", "_key", "_head", "_close")
+    __slots__ = ("_transport", "_url", "_headers", "_timeout", "_key", "_head", "_close")
 
     def __init__(
         self, sdk: openai.AsyncOpenAI, http: httpx2.AsyncClient, transport: PooledTransport
     ) -> None:
-        self._sdk, self._transport = sdk, transport
+        self._transport = transport
         base = sdk.base_url  # always ends in "/"
         url = self._url = base.copy_with(raw_path=base.raw_path + _CHAT_PATH.encode())
         sdk_headers = {**sdk.auth_headers, **sdk.default_headers}
@@ -221,7 +257,7 @@ class _DirectPost:
         except httpx2.DecodingError as exc:
             raise openai.APIConnectionError(request=response.request) from exc
         if status >= 400:
-            raise self._sdk._make_status_error_from_response(response)
+            raise status_error(response)
         return _Sent(status, response.content, resent)
 
 

@@ -8,7 +8,6 @@ on its own; every OpenAI-compatible server speaks this format.
 from __future__ import annotations
 
 import json
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from palaestra.core import Message, ModelReplyError, ToolCall, ToolSpec, Usage
@@ -17,23 +16,12 @@ from palaestra.models._protocol import ModelRequest, ModelResponse
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
-_C_ENCODE = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(
-        None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False
-    )
-)
-"""The C encoder made once (`json.dumps` makes one per call, about half of its cost here:
-docs/benchmarks.md)."""
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
     """A request body as JSON bytes, exactly as the SDK encodes it (`openapi_dumps`:
-    compact, UTF-8, NaN and infinities refused) but with the C encoder, no custom class."""
-    if _C_ENCODE is None:  # a Python without the C accelerator
-        return _ENCODER.encode(body).encode()
-    return "".join(_C_ENCODE(body, 0)).encode()
+    compact, UTF-8, NaN and infinities refused)."""
+    return _ENCODER.encode(body).encode()
 
 
 def build_request(model: str, request: ModelRequest) -> dict[str, Any]:

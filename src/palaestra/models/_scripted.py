@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeAlias
 
+from pydantic import TypeAdapter
+
 from palaestra.core import Message, ModelError, ToolCall, Usage, UserError
 from palaestra.models._protocol import ModelRequest, ModelResponse
 
@@ -60,10 +62,10 @@ def count_words(messages: Sequence[Message], memo: dict[str, int] | None = None)
     return total
 
 
-_new_message = Message.__pydantic_validator__.validate_python
-_new_usage = Usage.__pydantic_validator__.validate_python
-"""The validators called directly: what `Message(...)` / `Usage(...)` run, without their
-Python `__init__` frame (cheaper; `model_construct` is slower: docs/benchmarks.md)."""
+_new_message = TypeAdapter(Message).validator.validate_python
+_new_usage = TypeAdapter(Usage).validator.validate_python
+"""The validators called directly (pydantic's public `TypeAdapter.validator`): what
+`Message(...)` / `Usage(...)` run, without their Python `__init__` frame."""
 
 
 def _assistant(text: str) -> Message:

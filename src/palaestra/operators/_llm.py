@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from pydantic import TypeAdapter
+
 from palaestra.core import (
     Action,
     Context,
@@ -37,10 +39,11 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-# The validators called directly: what `Message(...)` / `Action(...)` run, without their
-# Python `__init__` frame (cheaper: docs/benchmarks.md); these run once per model call.
-_new_message = Message.__pydantic_validator__.validate_python
-_new_action = Action.__pydantic_validator__.validate_python
+# The validators called directly (pydantic's public `TypeAdapter.validator`): what
+# `Message(...)` / `Action(...)` run, without their Python `__init__` frame; these run
+# once per model call.
+_new_message = TypeAdapter(Message).validator.validate_python
+_new_action = TypeAdapter(Action).validator.validate_python
 
 
 class LLMOperator:

@@ -11,20 +11,27 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from pydantic import TypeAdapter
+
 from palaestra.core import (
     Context,
     Message,
     ModelError,
+    ModelRequestEvent,
     ModelResponseEvent,
     ToolCall,
     ToolCallEvent,
     ToolResultEvent,
     call_scope,
-    model_request_payload,
-    model_response_payload,
 )
 from palaestra.models import Attempt, Model, ModelRequest, ModelResponse
 from palaestra.tools import Tool, ToolOutcome, execute_tool_call
+
+# The validators called directly (pydantic's public `TypeAdapter.validator`): what
+# `ModelRequestEvent(...)` / `ModelResponseEvent(...)` run, without their Python
+# `__init__` frame; these run once per model call.
+_new_request = TypeAdapter(ModelRequestEvent).validator.validate_python
+_new_response = TypeAdapter(ModelResponseEvent).validator.validate_python
 
 
 def _record_failed(ctx: Context, attempts: list[Attempt], parent: int) -> None:
@@ -51,7 +58,14 @@ async def call_model(
     """
     request.agent = request.agent or ctx.agent
     request_handle = ctx.emit(
-        model_request_payload(model.name, request.messages, request.tools, request.params()),
+        _new_request(
+            {
+                "model": model.name,
+                "messages": request.messages,
+                "tools": request.tools,
+                "params": request.params(),
+            }
+        ),
         parent=ctx.turn_event if parent is None else parent,
     )
     try:
@@ -66,15 +80,17 @@ async def call_model(
     if response.failed_attempts:
         _record_failed(ctx, response.failed_attempts, request_handle)
     response_handle = ctx.emit(
-        model_response_payload(
-            response.message,
-            response.usage,
-            response.finish_reason,
-            response.model,
-            len(response.failed_attempts) + 1,
-            response.prompt_token_ids,
-            response.token_ids,
-            response.logprobs,
+        _new_response(
+            {
+                "message": response.message,
+                "usage": response.usage,
+                "finish_reason": response.finish_reason,
+                "model": response.model,
+                "attempt": len(response.failed_attempts) + 1,
+                "prompt_token_ids": response.prompt_token_ids,
+                "token_ids": response.token_ids,
+                "logprobs": response.logprobs,
+            }
         ),
         parent=request_handle,
         duration_s=response.latency_s,

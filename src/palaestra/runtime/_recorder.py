@@ -7,12 +7,11 @@ appends the buffers in agent order and gives the events their dense `seq`. Handl
 returned by `emit` inside a turn are negative until then and are mapped to seqs at flush.
 
 This is the hot path of every run, so each event is serialised once and no `Event`
-object is built: the payload's JSON (made here, or already made by an `Encoded` payload)
-is wrapped in the event's header fields,
-giving exactly `Event.to_json()` (a test holds the two equal). Its prefix without the
-wall-clock fields feeds the running hash; the whole text goes to the store. Nothing is
-kept once handed over, so a long episode costs no memory and the garbage collector has
-little to walk.
+object is built: `palaestra.core.EpisodeEncoder` writes its text from its parts (the
+runtime's own observations and actions come `Encoded`), exactly `Event.to_json()`. Its
+prefix without the wall-clock fields feeds the running hash; the whole text goes to the
+store. Nothing is kept once handed over, so a long episode costs no memory and the
+garbage collector has little to walk.
 """
 
 from __future__ import annotations
@@ -22,25 +21,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import to_json
-
 from palaestra.core import (
     Encoded,
+    EpisodeEncoder,
     EpisodeHasher,
-    Event,
+    EventRow,
     PalaestraError,
     Payload,
     Usage,
     derive_rng,
+    row_event,
 )
 
-EventRow = tuple[str, int, str, str, int, str]
-"""(episode_id, seq, kind, agent, step, json): one recorded event as the store takes it."""
-
-
-def row_event(row: EventRow) -> Event:
-    """The `Event` of a recorded row (parsed from its JSON)."""
-    return Event.from_json(row[5])
+__all__ = ["AgentContext", "BudgetExceeded", "EpisodeRecorder", "EventRow", "row_event"]
 
 
 class BudgetExceeded(PalaestraError):
@@ -75,8 +68,7 @@ class EpisodeRecorder:
         fed a step at a time, one join and one encode for all of them."""
         self._pending: list[EventRow] = []
         self._rngs: dict[tuple[str, str], random.Random] = {}
-        self._id_json = to_json(episode_id).decode()
-        self._agent_json: dict[str, str] = {}
+        self._encoder = EpisodeEncoder(episode_id)
         self.monitor: Any = None
         """Called on each appended event (`runtime._contracts.OnlineMonitor`), if set."""
         self.stopped_by: str | None = None
@@ -102,21 +94,11 @@ class EpisodeRecorder:
         duration_s: float,
     ) -> int:
         seq = self.count
-        agent_json = self._agent_json.get(agent)
-        if agent_json is None:
-            agent_json = self._agent_json[agent] = to_json(agent).decode()
         kind = payload.kind
-        if type(payload) is Encoded:
-            body = payload.to_json()
-        else:
-            body = payload.__pydantic_serializer__.to_json(payload).decode()  # type: ignore[union-attr]
-        hashable = (
-            f'{{"episode_id":{self._id_json},"seq":{seq},"step":{step},"agent":{agent_json},'
-            f'"kind":"{kind}","parent":{"null" if parent is None else parent},"payload":{body}'
-        )
+        encoder = self._encoder
+        hashable = encoder.hashable(seq, step, agent, kind, parent, payload)
         self._hashable.append(hashable)
-        duration = "0.0" if duration_s == 0 else to_json(float(duration_s)).decode()
-        text = f'{hashable},"time":{to_json(float(when)).decode()},"duration_s":{duration}}}'
+        text = encoder.close(hashable, when, duration_s)
 
         self._pending.append((self.episode_id, seq, kind, agent, step, text))
         self.count = seq + 1
@@ -186,12 +168,10 @@ class EpisodeRecorder:
         return rows
 
     def _feed_hash(self) -> None:
-        """Feed the waiting events to the digest: each as `hashable + "}\\n"`, as
-        `EpisodeHasher.update_hashable` does with the whole hashable form."""
+        """Feed the waiting events to the digest."""
         parts = self._hashable
         if parts:
-            parts.append("")  # the separator after the last one
-            self._hasher.update_bytes("}\n".join(parts).encode())
+            self._hasher.update_hashables(parts)
             parts.clear()
 
     def hexdigest(self) -> str:
@@ -221,9 +201,7 @@ class AgentContext:
         self.agent = agent
         self.step = step
         self.turn_event = turn_event
-        self.buffer: list[
-            tuple[Payload | Encoded, int | None, float, float, int] | AgentContext
-        ] = []
+        self.buffer: list[tuple[Payload, int | None, float, float, int] | AgentContext] = []
         self._serial = _serial if _serial is not None else [0]
 
     @property
@@ -233,9 +211,7 @@ class AgentContext:
     def rng(self, purpose: str) -> random.Random:
         return self.recorder.rng(self.agent, purpose)
 
-    def emit(
-        self, payload: Payload | Encoded, *, parent: int | None = None, duration_s: float = 0.0
-    ) -> int:
+    def emit(self, payload: Payload, *, parent: int | None = None, duration_s: float = 0.0) -> int:
         serial = self._serial
         handle = serial[0] = serial[0] - 1
         self.buffer.append((payload, parent, self.recorder.clock(), duration_s, handle))

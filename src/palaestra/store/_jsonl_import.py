@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from palaestra.core import SCHEMA_VERSION, Event, UserError
+from palaestra.core import SCHEMA_VERSION, Event, UserError, event_row
 from palaestra.store._jsonl import JSONL_FORMAT_VERSION, _problems
 from palaestra.store._rows import EpisodeRow, RunRow
 from palaestra.store._schema import (
@@ -319,9 +319,7 @@ def _import_body(
             )
         count += 1
         total += 1
-        batch.append(
-            (event.episode_id, event.seq, event.kind, event.agent, event.step, event.to_json())
-        )
+        batch.append(event_row(event))
         if len(batch) >= _BATCH:
             insert_events(db, batch, ids)
             batch.clear()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from palaestra.core import PAYLOADS, EpisodeLog, Event, UserError
+from palaestra.core import PAYLOADS, EpisodeLog, UserError, decode_event
 from palaestra.store._schema import (
     EPISODE_COLUMNS,
     SELECT_RUN,
@@ -465,4 +465,4 @@ class ReadOnlyStore:
         if self._one("SELECT 1 FROM episodes WHERE id = ?", (episode,)) is None:
             raise NotFound(f"no episode with id {episode} in store {self.path}")
         rows = self._all("SELECT json FROM events WHERE episode = ? ORDER BY seq", (episode,))
-        return EpisodeLog(Event.from_json(text) for (text,) in rows)
+        return EpisodeLog(decode_event(text) for (text,) in rows)

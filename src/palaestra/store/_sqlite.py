@@ -75,7 +75,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from palaestra.core import EpisodeLog, Event, PalaestraError, StoreError, UserError
+from palaestra.core import (
+    EpisodeLog,
+    Event,
+    EventRow,
+    PalaestraError,
+    StoreError,
+    UserError,
+    decode_event,
+    event_row,
+)
 from palaestra.store import _lease
 from palaestra.store._health import check_on_open, damaged_error, database_error, quick_check
 from palaestra.store._rows import RUN_STATUSES, EpisodeRow, EpisodeSummary, RunRow
@@ -103,7 +112,7 @@ from palaestra.store._writer import WriterProcess
 
 _Key = tuple[str, str]
 """(run_id, episode_id)."""
-_Row = tuple[str, int, str, str, int, str]
+_Row = EventRow
 """An appended event row: (episode_id, seq, kind, agent, step, json)."""
 _Run = tuple[_Key, Sequence[_Row]]
 """Buffered rows of one episode, in seq order, with the episode's key."""
@@ -663,15 +672,12 @@ class Store:
         Each episode's events must come in order of `seq`, dense from 0 (the store
         refuses a gap or repeat at once, rather than a crash-time surprise).
         """
-        self.append_rows(
-            run_id,
-            [(e.episode_id, e.seq, e.kind, e.agent, e.step, e.to_json()) for e in events],
-        )
+        self.append_rows(run_id, [event_row(e) for e in events])
 
     def append_rows(self, run_id: str, rows: Sequence[_Row]) -> None:
         """`append` for events already serialised: rows of (episode_id, seq, kind, agent,
-        step, json) where json is exactly the event's `to_json()` (the runner's recorder
-        makes them without building `Event` objects)."""
+        step, json), `palaestra.core.EventRow` (the runner's recorder makes them without
+        building `Event` objects)."""
         with self._lock:
             if rows and len(set(map(_EPISODE, rows))) == 1:  # the runner's case: one episode
                 self._append_run(run_id, rows)
@@ -987,7 +993,7 @@ class Store:
 
     def events(self, run_id: str, episode_id: str) -> list[Event]:
         """One episode's events, ordered by seq (buffered ones are written first)."""
-        return [Event.from_json(text) for text in self._event_json(run_id, episode_id)]
+        return [decode_event(text) for text in self._event_json(run_id, episode_id)]
 
     def episode_log(self, run_id: str, episode_id: str) -> EpisodeLog:
         """One episode's events as an `EpisodeLog` (the read model every reader indexes
@@ -1020,7 +1026,7 @@ class Store:
                 self._flush_locked()
                 rows = self._db.execute(query, (episode, *extra)).fetchall()
             for (text,) in rows:
-                yield Event.from_json(text)
+                yield decode_event(text)
 
     def _event_json(self, run_id: str, episode_id: str) -> list[str]:
         """The stored JSON text of one episode's events, ordered by seq."""

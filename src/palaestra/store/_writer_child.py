@@ -16,7 +16,7 @@ one batch, written in one transaction: `{"starts": [[*episode values, had_rows],
 "leases": [run_id, ...]}` and
 the events' JSON texts joined by newlines (JSON text never holds a raw newline), `count`
 texts per run, in order. An event's columns (seq, step, agent, kind) are read from the
-start of its text, which is `Event.to_json()`'s field order.
+start of its text, whose field order is `palaestra.core._event_codec.HEADER`.
 
 A batch's transaction first checks, for each run in `leases`, that the parent store
 (its `token`) still holds the run's lease, and refreshes its heartbeat (`sql
