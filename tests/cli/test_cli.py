@@ -121,6 +121,10 @@ def test_envs_lists_parameters():
     assert "family" in out and "db_seed" in out
     data = json.loads(palaestra("envs", "--json").stdout)
     assert data["graph.coloring"]["baseline"] is True
+    # which environments keep the reset contract (one instance reused across episodes)
+    assert data["graph.coloring"]["reusable"] is True
+    assert data["code.workspace"]["reusable"] is False
+    assert "graph.coloring  (baseline, reusable)" in out
 
 
 def test_user_errors_exit_2_with_a_clear_message(tmp_path):

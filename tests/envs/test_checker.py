@@ -8,8 +8,9 @@ import re
 import pytest
 
 from palaestra.core import Action, Observation
-from palaestra.envs import Score, Step, check_env, make, registered
+from palaestra.envs import EnvSpec, Score, Step, check_env, make, register, registered
 from palaestra.envs._checker import EnvCheckError, check_env_sync
+from tests.runtime.toy_env import CounterBaseline, CounterEnv, CounterParams
 
 
 class Counter:
@@ -229,3 +230,40 @@ async def test_every_registered_environment_passes(env_id):
     # with default parameters and the registered baseline (or empty actions)
     report = await check_env(env_id)
     assert report.steps >= 1
+
+
+class _BuiltByFunction(CounterEnv):
+    """Its own class: no other registered spec builds it."""
+
+
+def _build(params: CounterParams) -> _BuiltByFunction:
+    return _BuiltByFunction(params)
+
+
+async def test_an_instance_built_by_a_factory_function_plays_its_baseline():
+    """A spec whose factory is a function (not the class) still finds its baseline from
+    an instance: the function's return annotation names the class."""
+    register(
+        EnvSpec(
+            "test.built_by_function",
+            _build,
+            CounterParams,
+            baseline=lambda params, agent: CounterBaseline(params.target),
+        ),
+        replace=True,
+    )
+    # another spec takes the same parameters: the return annotation decides
+    other = EnvSpec(
+        "test.same_params", CounterEnv, CounterParams, baseline=lambda p, a: CounterBaseline(9)
+    )
+    register(other, replace=True)
+    report = await check_env(_build(CounterParams(target=2)))
+    assert report.actions == "the registered baseline of 'test.built_by_function'"
+    assert report.score.success and report.steps == 3  # add, add, DONE
+
+
+async def test_an_instance_without_a_baseline_says_why_its_actions_are_empty():
+    report = await check_env(Counter())
+    assert report.actions.startswith("empty Action()s: the instance has no `params`")
+    by_id = await check_env("graph.coloring", params={"n": 4})
+    assert by_id.actions == "the registered baseline of 'graph.coloring'"

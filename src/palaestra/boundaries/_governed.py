@@ -33,7 +33,16 @@ from palaestra.boundaries._governance import (
     record,
 )
 from palaestra.boundaries._policy import Policy
-from palaestra.core import Action, Context, Message, Observation, Operator, current_scope
+from palaestra.core import (
+    Action,
+    Context,
+    Message,
+    Observation,
+    Operator,
+    current_scope,
+    described,
+    forked,
+)
 from palaestra.tools import Tool, ToolOutcome
 
 FALLBACK_REPLY = "I'm sorry, but I am not allowed to do that."
@@ -101,14 +110,11 @@ class Governed:
         """(call id, tool name, message) of blocks to show in the next observation."""
 
     def fork(self) -> Governed:
-        fork = getattr(self.operator, "fork", None)
-        inner = fork() if callable(fork) else self.operator
+        inner = forked(self.operator)
         return Governed(inner, self.governor, max_retries=self.max_retries, fallback=self.fallback)
 
     def describe(self) -> str:
-        describe = getattr(self.operator, "describe", None)
-        inner = describe() if callable(describe) else type(self.operator).__name__
-        return f"{inner}+governance:{self.governor.policy.name}"
+        return f"{described(self.operator)}+governance:{self.governor.policy.name}"
 
     async def act(self, observation: Observation, ctx: Context) -> Action:
         if self._pending:

@@ -63,6 +63,8 @@ from palaestra.core import (
     Observation,
     Operator,
     UserError,
+    described,
+    forked,
 )
 from palaestra.tools import Tool, ToolOutcome
 
@@ -323,7 +325,7 @@ class WithMemory:
     `fork()` forks the operator and keeps the memory (it is shared)."""
 
     def __init__(self, operator: Operator, memory: Memory):
-        if not callable(getattr(operator, "act", None)):
+        if not isinstance(operator, Operator):
             raise UserError(f"WithMemory wraps an operator (with `act`), got {operator!r}")
         if not isinstance(memory, Memory):
             raise UserError(f"WithMemory needs a Memory (read/write/keys), got {memory!r}")
@@ -342,13 +344,10 @@ class WithMemory:
                 release(ctx)  # a claim left by a turn that wrote nothing
 
     def fork(self) -> WithMemory:
-        fork = getattr(self.operator, "fork", None)
-        return WithMemory(fork() if callable(fork) else self.operator, self.memory)
+        return WithMemory(forked(self.operator), self.memory)
 
     def describe(self) -> str:
-        describe = getattr(self.operator, "describe", None)
-        inner = describe() if callable(describe) else type(self.operator).__name__
-        return f"{inner}+memory:{self.memory.name}"
+        return f"{described(self.operator)}+memory:{self.memory.name}"
 
 
 class _MemoryTool(Tool):

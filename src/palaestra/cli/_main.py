@@ -24,6 +24,7 @@ from palaestra.cli._episodes import resolve_episode as _resolve_episode
 from palaestra.cli._eval import add_eval_parser, cmd_eval, governance_section
 from palaestra.cli._export import add_export_parsers, cmd_export, cmd_import
 from palaestra.cli._plugins import add_plugins_parser, cmd_plugins
+from palaestra.cli._render import when
 from palaestra.cli._report import add_report_parser, cmd_paired, cmd_report
 from palaestra.cli._score import add_score_parser, cmd_score
 from palaestra.cli._serve import add_serve_env_parser, cmd_serve_env
@@ -273,6 +274,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
                 "description": spec.description,
                 "params": spec.describe_params(),
                 "baseline": spec.baseline is not None,
+                "reusable": spec.reuses(spec.factory),
             }
         print(json.dumps(out, indent=2, default=str))
         return 0
@@ -283,8 +285,9 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             continue
         spec = row.entry
         baseline = "baseline" if spec.baseline is not None else "no baseline"
+        reuse = ", reusable" if spec.reuses(spec.factory) else ""
         first_line = spec.description.splitlines()[0] if spec.description else ""
-        print(f"{row.name}  ({baseline})  {first_line}")
+        print(f"{row.name}  ({baseline}{reuse})  {first_line}")
         for param in spec.describe_params():
             default = "required" if param["required"] else f"default {param['default']!r}"
             print(f"    {param['name']}: {param['type']} ({default}) {param['description']}")
@@ -308,7 +311,7 @@ def _cmd_runs(store: Any, args: argparse.Namespace) -> int:
             if lease is None or not lease.alive():
                 note = "  (no live writer: resume it with the same --run-id)"
         print(
-            f"{r.run_id}  {status:<11} {r.created_at}  episodes={summary.get('episodes', 0)}"
+            f"{r.run_id}  {status:<11} {when(r.created_at)}  episodes={summary.get('episodes', 0)}"
             f"  success={summary.get('success_rate', 0.0):.0%}{note}"
         )
     return 0
@@ -364,7 +367,7 @@ def _cmd_show(store: Any, args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"run {run.run_id}  ({run.name}, seed {run.seed}, {run.status}, {run.created_at})")
+    print(f"run {run.run_id}  ({run.name}, seed {run.seed}, {run.status}, {when(run.created_at)})")
     print(
         f"episodes {summary.get('episodes', len(rows))}  success "
         f"{summary.get('success_rate', 0.0):.0%}  mean score {summary.get('mean_score') or 0:.3f}"

@@ -7,12 +7,22 @@ that of what the terminal shows; `main` escapes all standard output again (idemp
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from palaestra.cli._terminal import printable
 
 if TYPE_CHECKING:
     from palaestra.core import Event
+
+
+def when(unix_time: float | None) -> str:
+    """A stored Unix time as ISO 8601 in UTC, to the second, with its offset
+    (``2026-12-08T00:13:23+00:00``); ``-`` for none. Every time the CLI prints goes
+    through here, so they read the same everywhere."""
+    if unix_time is None:
+        return "-"
+    return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="seconds")
 
 
 def _clip(text: str | None, limit: int = 100) -> str:

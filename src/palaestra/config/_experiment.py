@@ -24,6 +24,7 @@ The Python API builds the same objects (`Experiment(jobs=[Job(env=...)])`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -524,6 +525,8 @@ class Experiment(_Config):
             roots.append((f"jobs.{index}.operator", job.operator))
             roots += [(f"jobs.{index}.agents.{name}", op) for name, op in job.agents.items()]
         named = [(f"systems.{name}", config) for name, config in self.systems.items()]
+        given = set((info.context or {}).get("given_models", ()))
+        """Names of the ready models the caller passes (`palaestra.run(models=...)`)."""
         for root, config in roots + named:
             for path, op in iter_configs(config, root):
                 if isinstance(op, LLMOperatorConfig) and isinstance(op.model, str):
@@ -531,7 +534,7 @@ class Experiment(_Config):
                         problem = _spec_problem(op.model)
                         if problem:
                             raise ValueError(f"{path}.model: {problem}")
-                    known = op.model in self.models or ":" in op.model
+                    known = op.model in self.models or op.model in given or ":" in op.model
                     if not known and op.model not in ("default", "local", "scripted"):
                         valid = ", ".join(sorted(self.models)) or "(none defined)"
                         # the path prefix lets the file loader point at the line
@@ -541,7 +544,7 @@ class Experiment(_Config):
                             f"'local:smollm2-135m' or 'openai:gpt-4o-mini'"
                         )
         check_system_refs(self.systems, roots, tuple(operator_kinds()))
-        self._check_scorers()
+        self._check_scorers(given)
         if (info.context or {}).get("check_imports"):
             self._check_hooks(info)
         return self
@@ -569,14 +572,15 @@ class Experiment(_Config):
             except ValueError as exc:
                 raise ValueError(f"{field}: {exc}") from None
 
-    def _check_scorers(self) -> None:
+    def _check_scorers(self, given: set[str]) -> None:
         blocks = [("scorers", self.scorers)]
         blocks += [(f"jobs.{i}.scorers", job.scorers) for i, job in enumerate(self.jobs)]
         for where, specs in blocks:
             check_unique_names(specs, where)
             for index, spec in enumerate(specs):
                 for ref in spec.judge_refs().values():
-                    if ref not in self.models and ":" not in ref and ref != "scripted":
+                    known = ref in self.models or ref in given or ":" in ref
+                    if not known and ref != "scripted":
                         valid = ", ".join(sorted(self.models)) or "(none defined)"
                         raise ValueError(
                             f"{where}.{index}.model: {ref!r} is neither a name under "
@@ -621,15 +625,22 @@ def check_episode_count(experiment: Experiment, index: int, tasks: int) -> None:
         )
 
 
-def load_experiment(source: Experiment | str | Path | dict[str, Any]) -> Experiment:
-    """An `Experiment` from an object, a dict, or a YAML path."""
+def load_experiment(
+    source: Experiment | str | Path | dict[str, Any], *, given_models: Iterable[str] = ()
+) -> Experiment:
+    """An `Experiment` from an object, a dict, or a YAML path. `given_models`: names of
+    the ready models the caller supplies (`palaestra.run(models=...)`): an operator or
+    judge may name one without a `models:` entry for it."""
     if isinstance(source, Experiment):
         return source
+    context = {"given_models": sorted(given_models)}
     if isinstance(source, dict):
         from pydantic import ValidationError
 
         try:
-            return Experiment.model_validate(source)
+            return Experiment.model_validate(source, context=context)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, source="<dict>")) from None
-    return Experiment.from_yaml(source)
+    result = validate_file(Experiment, source, context=context)
+    assert isinstance(result, Experiment)
+    return result

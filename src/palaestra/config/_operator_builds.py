@@ -4,6 +4,8 @@ first time a kind is looked up."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from palaestra.config._experiment import (
     BaselineOperatorConfig,
     HumanOperatorConfig,
@@ -12,7 +14,7 @@ from palaestra.config._experiment import (
     ScriptedOperatorConfig,
 )
 from palaestra.config._operator_kinds import OperatorBuild, register_operator_kind
-from palaestra.core import ConfigError, Operator, UserError, import_object
+from palaestra.core import ConfigError, Operator, UserError, forked, import_object
 from palaestra.operators import DEFAULT_SYSTEM_PROMPT, HumanOperator, LLMOperator, ScriptedOperator
 
 
@@ -56,15 +58,14 @@ def _human(config: HumanOperatorConfig, build: OperatorBuild) -> Operator:
 @register_operator_kind("python", PythonOperatorConfig)
 def _python(config: PythonOperatorConfig, build: OperatorBuild) -> Operator:
     obj = import_object(config.factory)
-    if hasattr(obj, "act") and not isinstance(obj, type):
-        fork = getattr(obj, "fork", None)
-        return fork() if callable(fork) else obj
+    if isinstance(obj, Operator) and not isinstance(obj, type):
+        return cast(Operator, forked(obj))
     if callable(obj):
         try:
             made = obj(agent=build.agent, **config.options)
         except TypeError:
             made = obj(**config.options)
-        if not hasattr(made, "act"):
+        if not isinstance(made, Operator):
             raise UserError(
                 f"operator factory {config.factory!r} returned {type(made).__name__}, "
                 "which has no `async act(observation, ctx)` method"

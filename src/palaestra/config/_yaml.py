@@ -98,8 +98,11 @@ _TYPE_TAG = re.compile(r"(int|str|float|bool|none|[\w.]+\[.*\])$", re.I)
 `literal['all']`): not fields of the file."""
 
 
-def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:
-    """Read and validate a YAML file into `model`, with errors naming file and line."""
+def validate_file(
+    model: type[BaseModel], path: str | Path, *, context: dict[str, Any] | None = None
+) -> BaseModel:
+    """Read and validate a YAML file into `model`, with errors naming file and line;
+    `context` is added to the validation context."""
     path = Path(path)
     data, lines = load_yaml_file(path, what="experiment file", expected="an experiment mapping")
     if not isinstance(data, dict):
@@ -107,8 +110,8 @@ def validate_file(model: type[BaseModel], path: str | Path) -> BaseModel:
             f"{path}:1: expected a mapping of experiment fields, got {type(data).__name__}"
         )
     try:
-        context = {"base_dir": str(path.parent), "check_imports": True}
-        result = model.model_validate(data, context=context)
+        full = {**(context or {}), "base_dir": str(path.parent), "check_imports": True}
+        result = model.model_validate(data, context=full)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source=str(path), lines=lines)) from None
     set_origin = getattr(result, "set_origin", None)

@@ -5,6 +5,15 @@ from typing import TYPE_CHECKING
 from palaestra._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from palaestra.core._capabilities import (
+        SupportsAclose,
+        SupportsClose,
+        SupportsDescribe,
+        SupportsFork,
+        described,
+        forked,
+        release,
+    )
     from palaestra.core._context import Context, Operator
     from palaestra.core._episode_log import EpisodeLog
     from palaestra.core._errors import (
@@ -84,6 +93,15 @@ else:
     __getattr__, __dir__ = lazy_exports(
         __name__,
         {
+            "palaestra.core._capabilities": (
+                "SupportsAclose",
+                "SupportsClose",
+                "SupportsDescribe",
+                "SupportsFork",
+                "described",
+                "forked",
+                "release",
+            ),
             "palaestra.core._context": ("Context", "Operator"),
             "palaestra.core._episode_log": ("EpisodeLog",),
             "palaestra.core._errors": (
@@ -215,6 +233,10 @@ __all__ = [
     "Role",
     "ScoreEvent",
     "StoreError",
+    "SupportsAclose",
+    "SupportsClose",
+    "SupportsDescribe",
+    "SupportsFork",
     "Target",
     "ToolCall",
     "ToolCallEvent",
@@ -233,10 +255,12 @@ __all__ = [
     "decode_event",
     "derive_rng",
     "derive_seed",
+    "described",
     "encode_event",
     "EpisodeHasher",
     "episode_hash",
     "event_row",
+    "forked",
     "hashable_form",
     "import_modules",
     "import_object",
@@ -247,6 +271,7 @@ __all__ = [
     "observation_payload",
     "params_from_signature",
     "qualified_name",
+    "release",
     "row_event",
     "unknown_name",
     "trusted_event",

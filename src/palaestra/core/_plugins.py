@@ -429,6 +429,17 @@ def params_from_signature(
         hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
     except Exception:  # an annotation that cannot be resolved: take any value
         hints = {}
+    import dataclasses
+
+    from pydantic import Field
+
+    factories = (
+        {f.name: f.default_factory for f in dataclasses.fields(obj)}
+        if dataclasses.is_dataclass(obj)
+        else {}
+    )
+    """A dataclass's ``field(default_factory=...)``: its signature shows a placeholder
+    (``<factory>``) as the default, which must not become the value."""
     fields: dict[str, Any] = {}
     for parameter in signature.parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -437,6 +448,9 @@ def params_from_signature(
             continue
         annotation = hints.get(parameter.name, Any)
         default = ... if parameter.default is parameter.empty else parameter.default
+        factory = factories.get(parameter.name, dataclasses.MISSING)
+        if factory is not dataclasses.MISSING:
+            default = Field(default_factory=factory)
         fields[parameter.name] = (annotation, default)
     model = create_model("Params", __config__=ConfigDict(extra="forbid"), **fields)
     return model, list(fields)

@@ -32,13 +32,20 @@ import inspect
 import json
 import math
 import random
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from palaestra.core import Action, Observation, Operator, Payload, Usage, derive_rng
 from palaestra.envs import _registry
-from palaestra.envs._protocol import Environment, Score, Step
+from palaestra.envs._protocol import (
+    Environment,
+    Score,
+    Step,
+    SupportsDrainEvents,
+    SupportsEndEpisode,
+)
 
 ActionFn = Callable[[str, Observation], "Action | Awaitable[Action]"]
 """``actions(agent, observation)`` -> the agent's action (sync or async)."""
@@ -56,6 +63,9 @@ class EnvCheckReport:
     steps: int
     score: Score
     agents: list[str] = field(default_factory=list)
+    actions: str = ""
+    """Where the actions came from: the registered baseline (which one), the caller's
+    actions or operators, or empty ``Action()``s and why no baseline was found."""
 
 
 async def check_env(
@@ -72,11 +82,14 @@ async def check_env(
 
     Actions come from `actions(agent, observation)`, else from `operators(agent)` (one
     operator per agent, run with a minimal context), else from the registered baseline of
-    the environment (found by its id, or by the instance's class and ``params``
-    attribute), else they are empty ``Action()``s. `task` defaults to ``tasks()[0]``.
+    the environment (found by its id, or for an instance by its ``params`` attribute and
+    the spec that builds its class, whether the factory is the class or a function),
+    else they are empty ``Action()``s. The report's `actions` says which, and why there
+    was no baseline. `task` defaults to ``tasks()[0]``.
     """
     if actions is not None and operators is not None:
         raise ValueError("pass either actions or operators, not both")
+    source = "the caller's actions" if actions is not None else "the caller's operators"
     if isinstance(env, str):
         spec = _registry.get_spec(env)
         validated = spec.validate(params or {})
@@ -84,8 +97,11 @@ async def check_env(
         if operators is None and actions is None and spec.baseline is not None:
             baseline = spec.baseline
             operators = lambda agent: baseline(validated, agent)  # noqa: E731
+            source = f"the registered baseline of {spec.id!r}"
+        elif operators is None and actions is None:
+            source = f"{NO_ACTIONS}: {spec.id!r} has no registered baseline"
     elif operators is None and actions is None:
-        operators = _registered_baseline(env)
+        operators, source = _registered_baseline(env)
 
     tasks = _call("tasks", env.tasks)
     _expect_list_of_str("tasks()", tasks)
@@ -94,7 +110,13 @@ async def check_env(
     first = await _play(env, seed, task, max_steps, actions, operators)
     second = await _replay(env, seed, task, first)
     _compare_scores(first.score, second)
-    return EnvCheckReport(task=task, steps=len(first.steps), score=first.score, agents=first.agents)
+    return EnvCheckReport(
+        task=task,
+        steps=len(first.steps),
+        score=first.score,
+        agents=first.agents,
+        actions=source,
+    )
 
 
 def check_env_sync(env: Environment | str, **kwargs: Any) -> EnvCheckReport:
@@ -259,20 +281,18 @@ async def _step(env: Environment, chosen: dict[str, Action], index: int, agents:
 async def _end(env: Environment) -> list[dict[str, Any]]:
     """The episode's end as the runtime makes it: ``end_episode()`` then
     ``drain_events()`` (each where the environment has it); the events, dumped."""
-    hook = getattr(env, "end_episode", None)
-    if hook is not None:
+    if isinstance(env, SupportsEndEpisode):
         try:
-            result = hook()
+            result = env.end_episode()
             if inspect.isawaitable(result):
                 await result
         except Exception as exc:
             raise EnvCheckError(
                 f"end_episode(): expected None, got {type(exc).__name__}: {exc}"
             ) from exc
-    drain = getattr(env, "drain_events", None)
-    if drain is None:
+    if not isinstance(env, SupportsDrainEvents):
         return []
-    events = _call("drain_events", drain)
+    events = _call("drain_events", env.drain_events)
     if not isinstance(events, list) or not all(isinstance(e, Payload) for e in events):
         raise EnvCheckError(
             f"drain_events(): expected a list of event payloads, got {_kind(events)}"
@@ -376,14 +396,54 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} ({text[:80]})"
 
 
-def _registered_baseline(env: Environment) -> Callable[[str], Operator] | None:
-    """The baseline of the registered spec whose factory is this env's class, if any."""
+NO_ACTIONS = "empty Action()s"
+
+
+def _registered_baseline(env: Environment) -> tuple[Callable[[str], Operator] | None, str]:
+    """The baseline of the registered environment this instance was built by, and where
+    the actions come from (said in the report: never a silent fallback).
+
+    Found by the instance's ``params`` (the validated parameters the baseline is built
+    from) and the spec that builds its class: the spec's factory is the class, or a
+    function annotated to return it; else the one registered spec with a baseline whose
+    parameter model ``params`` is an instance of."""
     params = getattr(env, "params", None)
-    for spec in _registry._REGISTRY.values():
-        if spec.baseline is not None and spec.factory is type(env) and params is not None:
-            baseline = spec.baseline
-            return lambda agent: baseline(params, agent)
-    return None
+    if params is None:
+        return None, (
+            f"{NO_ACTIONS}: the instance has no `params` attribute to build a registered "
+            f"baseline from (pass operators= or actions=, or check it by its registered id)"
+        )
+    specs = [s for s in _registry._REGISTRY.values() if s.baseline is not None]
+    builds = [s for s in specs if _builds(s.factory, env)]
+    takes = [s for s in specs if isinstance(s.params, type) and isinstance(params, s.params)]
+    found = builds or takes
+    if len(found) != 1:
+        why = (
+            "no registered environment with a baseline builds "
+            f"{type(env).__qualname__} from {type(params).__qualname__}"
+            if not found
+            else "several registered environments could have built it: "
+            + ", ".join(sorted(s.id for s in found))
+        )
+        return None, f"{NO_ACTIONS}: {why} (pass operators=, or check it by its registered id)"
+    spec = found[0]
+    baseline = spec.baseline
+    assert baseline is not None
+    return (lambda agent: baseline(params, agent)), f"the registered baseline of {spec.id!r}"
+
+
+def _builds(factory: Any, env: Environment) -> bool:
+    """Whether `factory` (a class, or a function annotated with its return type) builds
+    instances of `env`'s exact class."""
+    if factory is type(env):
+        return True
+    if isinstance(factory, type):
+        return False
+    try:
+        returned = typing.get_type_hints(factory).get("return")
+    except Exception:  # an annotation that cannot be resolved says nothing
+        return False
+    return returned is type(env)
 
 
 class _CheckContext:

@@ -44,6 +44,32 @@ for them:
 - ``aclose()`` (or ``close()``): release everything; called once the runtime is done
   with the instance.
 
+Reusing an instance (the life cycle):
+
+By default the runner builds a fresh instance for every episode (``EnvSpec.factory``),
+and closes it after the episode: an environment may then keep whatever state it likes
+between `reset`s. Building can be costly (a data set loaded, a database generated), so an
+environment may declare ``reusable = True`` (a class attribute; or `EnvSpec.reusable`
+for its registration), which promises the **reset contract**:
+
+- `reset(seed, task)` returns the instance to the state a fresh instance would have
+  after the same `reset(seed, task)`: every observation, reward, info, drained event
+  and score of the episode that follows is equal, whatever episodes the instance played
+  before (and however they ended: terminated, truncated, or cut short by the runtime
+  after any step, with or without `end_episode`).
+- Nothing an episode changes is shared with what the next one starts from: a copy of
+  initial state must be a deep one (nested dicts and lists included), or an immutable
+  snapshot parsed afresh; no class-level mutable state.
+- The instance serves one episode at a time (the runner never shares one between
+  concurrent episodes) and what `tasks()` and `agents` return does not change.
+
+The runner then keeps a pool per job: at most one instance per concurrent episode
+(``concurrency.episodes``), each reused episode after episode and closed (``aclose`` /
+``close``) when the run ends. A job's choice is logged and returned in
+`RunResult.env_instances`; `palaestra envs` lists which environments are reusable.
+`palaestra.testing.check_reuse` plays the same episodes on one reused instance and on
+fresh ones and reports the first difference: run it before declaring ``reusable``.
+
 `check_env` verifies all of this on any implementation.
 """
 
@@ -109,3 +135,29 @@ class Environment(Protocol):
     def score(self) -> Score:
         """Verified score of the current episode."""
         ...
+
+
+@runtime_checkable
+class SupportsDrainEvents(Protocol):
+    """An environment (or a wrapper of one) with events of its own for the log: see
+    ``drain_events`` in this module's docstring."""
+
+    def drain_events(self) -> list[Any]:
+        """The event payloads (`palaestra.core.Payload`) since the last call."""
+        ...
+
+
+@runtime_checkable
+class SupportsEndEpisode(Protocol):
+    """An environment told when an episode is over: see ``end_episode`` in this
+    module's docstring. (Sync or async: the runtime awaits what it returns.)"""
+
+    def end_episode(self) -> Any:
+        """The episode is over; record what it held, release per-episode resources."""
+        ...
+
+
+def is_reusable(env: Any) -> bool:
+    """Whether `env` declares that one instance may play episode after episode (its
+    class attribute ``reusable = True``): see "Reusing an instance" above."""
+    return getattr(env, "reusable", False) is True

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from palaestra.core import Operator, Registry, UserError, params_from_signature, qualified_name
-from palaestra.envs._protocol import Environment
+from palaestra.envs._protocol import Environment, is_reusable
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,15 @@ class EnvSpec:
     description: str = ""
     baseline: Callable[[Any, str], Operator] | None = None
     """`baseline(params, agent)` builds the non-LLM baseline operator for one agent."""
+    reusable: bool | None = None
+    """Whether one instance may play episode after episode (the reset contract of
+    `palaestra.envs.Environment`); None: as the instance's class declares
+    (``reusable = True``), else not."""
+
+    def reuses(self, env: Any) -> bool:
+        """Whether the runner may reuse `env`, an instance this spec built (or its
+        class: what `palaestra envs` lists)."""
+        return self.reusable if self.reusable is not None else is_reusable(env)
 
     def make(self, **params: Any) -> Environment:
         """Validate `params` and build the environment."""
@@ -63,14 +74,30 @@ class EnvSpec:
                 {
                     "name": name,
                     "type": type_name.replace("typing.", ""),
-                    "default": None
-                    if info.is_required()
-                    else info.get_default(call_default_factory=True),
+                    "default": _default(info),
                     "required": info.is_required(),
                     "description": info.description or "",
                 }
             )
         return out
+
+
+BUILT_FROM_OTHERS = "<built from the other parameters>"
+"""What `describe_params` shows as the default of a parameter whose default factory
+takes the other parameters' values (there is no one default to show)."""
+
+
+def _default(info: FieldInfo) -> Any:
+    """The default of a parameter as `palaestra envs` shows it: the value, built by its
+    default factory when it has one (a fresh list, say), as JSON data; None when it is
+    required; `BUILT_FROM_OTHERS` when the factory needs the other parameters."""
+    if info.is_required():
+        return None
+    try:
+        value = info.get_default(call_default_factory=True)
+    except ValueError:  # pydantic: the factory needs `validated_data`
+        return BUILT_FROM_OTHERS
+    return to_jsonable_python(value, fallback=repr)
 
 
 def register(
@@ -81,6 +108,7 @@ def register(
     params: type[BaseModel] | None = None,
     description: str = "",
     baseline: Callable[[Any, str], Operator] | None = None,
+    reusable: bool | None = None,
     replace: bool = False,
 ) -> None:
     """Add an environment: `register(EnvSpec(...))`, or Gymnasium-style
@@ -96,7 +124,12 @@ def register(
         return
     if not id or entry_point is None:
         raise TypeError("register() takes an EnvSpec, or id= and entry_point=")
-    options = {"params": params, "description": description, "baseline": baseline}
+    options = {
+        "params": params,
+        "description": description,
+        "baseline": baseline,
+        "reusable": reusable,
+    }
     ENVIRONMENTS.register(id, entry_point, replace=replace, **options)
 
 
@@ -120,6 +153,7 @@ def spec_from_object(
     params: type[BaseModel] | None = None,
     description: str = "",
     baseline: Callable[[Any, str], Operator] | None = None,
+    reusable: bool | None = None,
 ) -> EnvSpec:
     """An `EnvSpec` for what a reference or entry point names:
 
@@ -141,7 +175,7 @@ def spec_from_object(
     description = description or (doc.splitlines()[0] if doc else "")
     model = params or _declared_params(obj)
     if model is not None:
-        return EnvSpec(env_id, obj, model, description, baseline)
+        return EnvSpec(env_id, obj, model, description, baseline, reusable)
     model, names = params_from_signature(obj)
 
     def factory(validated: Any) -> Environment:
@@ -149,7 +183,7 @@ def spec_from_object(
 
     factory.__qualname__ = getattr(obj, "__qualname__", "factory")
     factory.__module__ = getattr(obj, "__module__", __name__)
-    return EnvSpec(env_id, factory, model, description, baseline)
+    return EnvSpec(env_id, factory, model, description, baseline, reusable)
 
 
 def _declared_params(obj: Any) -> type[BaseModel] | None:

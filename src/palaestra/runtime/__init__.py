@@ -47,6 +47,7 @@ from palaestra.config import (
 )
 from palaestra.runtime._build import ModelPool, operator_factory, scripted_name
 from palaestra.runtime._contracts import ContractsExtension, OnlineMonitor
+from palaestra.runtime._env_pool import EnvPool, EnvSource, FreshEnvs, Instances, close_env
 from palaestra.runtime._episode import (
     EpisodeLimits,
     EpisodeOutcome,
@@ -77,7 +78,6 @@ from palaestra.runtime._result import JobStats, RunResult, job_stats
 from palaestra.runtime._runner import (
     DEFAULT_STORE,
     arun,
-    close_env,
     default_store_path,
     new_run_id,
     run,
@@ -97,6 +97,8 @@ __all__ = [
     "Concurrency",
     "ContractsExtension",
     "DecentralizedSystemConfig",
+    "EnvPool",
+    "EnvSource",
     "EpisodeLimits",
     "EpisodeOutcome",
     "EpisodeRecorder",
@@ -109,7 +111,9 @@ __all__ = [
     "ExtensionSpec",
     "FaultsExtension",
     "FaultyEnvironment",
+    "FreshEnvs",
     "GovernanceExtension",
+    "Instances",
     "HumanOperatorConfig",
     "HybridSystemConfig",
     "IndependentSystemConfig",

@@ -19,7 +19,7 @@ from palaestra.config import (
     is_system,
     resolve_system,
 )
-from palaestra.core import ConfigError, ModelError, Operator, import_object
+from palaestra.core import ConfigError, ModelError, Operator, SupportsAclose, import_object
 from palaestra.envs import EnvSpec
 from palaestra.models import Model
 from palaestra.operators import LLMOperator
@@ -123,9 +123,8 @@ class ModelPool:
             if key.removesuffix("[own]") in self._given:
                 continue  # the caller's model: the caller closes it
             inner = getattr(model, "inner", model)
-            close = getattr(inner, "aclose", None)
-            if close is not None:
-                await close()
+            if isinstance(inner, SupportsAclose):
+                await inner.aclose()
 
 
 def scripted_name(config: ModelConfig, key: str) -> str:

@@ -36,9 +36,10 @@ from palaestra.core import (
     Payload,
     ScoreEvent,
     action_payload,
+    described,
     observation_payload,
 )
-from palaestra.envs import Environment, Score
+from palaestra.envs import Environment, Score, SupportsDrainEvents, SupportsEndEpisode
 from palaestra.eval import BoundScorer
 from palaestra.runtime._contracts import ContractsExtension
 from palaestra.runtime._extensions import EpisodeRun, RunExtension, with_hook
@@ -102,8 +103,7 @@ class EpisodeOutcome:
 
 
 def describe_operator(operator: Operator) -> str:
-    describe = getattr(operator, "describe", None)
-    return describe() if callable(describe) else type(operator).__name__
+    return described(operator)
 
 
 def _trace(exc: Exception) -> str | None:
@@ -331,7 +331,7 @@ async def _loop(
     state.started = True
     # An environment (a wrapper such as FaultyEnvironment) may report events of its own
     # (`fault`): recorded under agent `env` after episode_start and after each env_step.
-    drain = getattr(env, "drain_events", None)
+    drain = env.drain_events if isinstance(env, SupportsDrainEvents) else None
     if drain is not None:
         _record_env_events(rec, drain, 0, start)
     while True:
@@ -445,7 +445,7 @@ async def _end_episode(
     `env`, at the last step, no parent): those queued before a failure of the hook too.
     Returns what went wrong (error line, traceback), or None."""
     problem: tuple[str, str | None] | None = None
-    hook = getattr(env, "end_episode", None)
+    hook = env.end_episode if isinstance(env, SupportsEndEpisode) else None
     if hook is not None:
         budget = asyncio.timeout(timeout_s)
         try:
@@ -458,7 +458,7 @@ async def _end_episode(
                 problem = (f"end_episode() did not return within {timeout_s:g} s", None)
             else:
                 problem = (_failed("end_episode()", exc), traceback.format_exc())
-    drain = getattr(env, "drain_events", None)
+    drain = env.drain_events if isinstance(env, SupportsDrainEvents) else None
     if drain is not None:
         try:
             _record_env_events(rec, drain, step, None)

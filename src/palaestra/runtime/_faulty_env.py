@@ -47,7 +47,7 @@ from palaestra.boundaries import (
     transform_text,
 )
 from palaestra.core import Action, Message, Observation, Payload, derive_rng, derive_seed
-from palaestra.envs import Environment, Score, Step
+from palaestra.envs import Environment, Score, Step, SupportsDrainEvents
 
 ENV_AGENT = "env"
 """The agent name under which step faults are decided and all env faults recorded."""
@@ -72,6 +72,8 @@ class FaultyEnvironment:
         env_id: str = "env",
     ):
         self.inner = inner
+        self._inner_drain = inner.drain_events if isinstance(inner, SupportsDrainEvents) else None
+        """The wrapped environment's own `drain_events`, resolved once (called per step)."""
         self.plan = plan
         self.episode_id = episode_id
         self.env_id = env_id
@@ -108,7 +110,7 @@ class FaultyEnvironment:
         """The wrapped environment's own events (e.g. `code.python`'s ``isolation: none``
         warning), then the `fault` events produced since the last call (see the module
         docstring)."""
-        inner = getattr(self.inner, "drain_events", None)
+        inner = self._inner_drain
         events, self._events = self._events, []
         return [*(inner() if inner is not None else []), *events]
 

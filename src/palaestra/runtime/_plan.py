@@ -11,6 +11,7 @@ the way the run was, by the same code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from palaestra.config import Experiment, Job, check_agent_names, check_episode_c
 from palaestra.core import ConfigError, Operator, UserError
 from palaestra.envs import EnvSpec, get_spec
 from palaestra.runtime._build import ModelPool, operator_factory
+from palaestra.runtime._env_pool import EnvPool, EnvSource, FreshEnvs
 from palaestra.runtime._episode import (
     EpisodeLimits,
     EpisodeOutcome,
@@ -32,6 +34,8 @@ from palaestra.runtime._extensions import (
     job_extensions,
     with_hook,
 )
+
+logger = logging.getLogger("palaestra.runtime")
 
 
 @dataclass
@@ -51,6 +55,16 @@ class JobPlan:
     """`agent -> fresh Operator` for one episode."""
     params_dump: dict[str, Any]
     """`params` as JSON data (recorded in each `episode_start`)."""
+    envs: EnvSource | None = None
+    """Where the runner's episodes take their environment instance: a pool when the
+    environment declares the reset contract, else a fresh one each (set by `tasks`)."""
+
+    @property
+    def source(self) -> EnvSource:
+        """`envs`, or a fresh instance per episode when `tasks` was not asked (replay)."""
+        if self.envs is None:
+            self.envs = FreshEnvs(lambda: self.env_spec.factory(self.params))
+        return self.envs
 
     @classmethod
     def build(
@@ -90,6 +104,8 @@ class JobPlan:
         except UserError as exc:
             raise experiment.located(exc, "jobs", index, "params") from None
         check_agent_names(experiment, index, list(getattr(probe, "agents", None) or []))
+        assert job.label is not None
+        self.envs = _env_source(self.env_spec, self.params, probe, job.label)
         available = list(probe.tasks())
         if job.tasks == "all":
             tasks = available
@@ -129,9 +145,10 @@ class JobPlan:
             for epoch in range(self.job.epochs)
         ]
 
-    def build_env(self, spec: EpisodeSpec) -> Any:
-        """A fresh environment for episode `spec`, wrapped by the extensions."""
-        env = self.env_spec.factory(self.params)
+    def build_env(self, spec: EpisodeSpec, instance: Any = None) -> Any:
+        """The environment of episode `spec`: `instance` (taken from `source`) or a fresh
+        one, wrapped by the extensions (per episode; a pool holds the unwrapped one)."""
+        env = instance if instance is not None else self.env_spec.factory(self.params)
         for ext in with_hook(self.extensions, "wrap_env"):
             env = ext.wrap_env(env, episode=spec)
         return env
@@ -155,6 +172,16 @@ class JobPlan:
             sink=sink,
             extensions=self.extensions,
         )
+
+
+def _env_source(env_spec: EnvSpec, params: Any, probe: Any, label: str) -> EnvSource:
+    """The job's instances: a pool seeded with `probe` when the environment declares the
+    reset contract (`EnvSpec.reuses`), else a fresh one per episode."""
+    if env_spec.reuses(probe):
+        logger.info("job %s: environment instances reused across episodes (pooled)", label)
+        return EnvPool(lambda: env_spec.factory(params), first=probe)
+    logger.info("job %s: a fresh environment instance per episode", label)
+    return FreshEnvs(lambda: env_spec.factory(params))
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from palaestra.config import Experiment
+from palaestra.runtime._env_pool import Instances
 from palaestra.store import EpisodeRow
 
 
@@ -42,6 +43,10 @@ class RunResult:
     wall_s: float
     skipped: int = 0
     """Episodes already finished in an earlier attempt of this run (resume)."""
+    env_instances: dict[str, Instances] = field(default_factory=dict)
+    """How each job's episodes got their environment, by job label: ``fresh`` (built
+    per episode) or ``pooled`` (reused across episodes: the environment declares the
+    reset contract of `palaestra.envs.Environment`)."""
 
     @property
     def success_rate(self) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import logging
 import os
 import secrets
@@ -104,7 +103,7 @@ async def arun(
     progress: bool = False,
 ) -> RunResult:
     """Run an experiment (async). See `palaestra.run` for the arguments."""
-    exp = load_experiment(experiment)
+    exp = load_experiment(experiment, given_models=models or {})
     if concurrency is not None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise UserError(
@@ -141,7 +140,10 @@ async def arun(
                 gc.freeze()  # the plan too lives for the whole run
                 try:
                     with bar:
-                        await _run_all(todo, exp, db, run_id, bar)
+                        try:
+                            await _run_all(todo, exp, db, run_id, bar)
+                        finally:
+                            await _close_sources(planned)
                     db.set_run_status(run_id, "finished")  # (writes every event first)
                 except BaseException as exc:
                     _mark_stopped(db, run_id, exc)
@@ -154,6 +156,7 @@ async def arun(
                     jobs=job_stats(exp, rows),
                     wall_s=time.perf_counter() - started,
                     skipped=len(planned) - len(todo),
+                    env_instances={p.spec.job: p.job.source.instances for p in planned},
                 )
             except BaseException:
                 failing = True
@@ -167,6 +170,16 @@ async def arun(
         await pool.aclose()
         if own_store:
             _cleanup(db.close, quiet=failing)
+
+
+async def _close_sources(planned: list[PlannedEpisode]) -> None:
+    """Close every job's pooled instances (each source once)."""
+    seen: set[int] = set()
+    for item in planned:
+        source = item.job.source
+        if id(source) not in seen:
+            seen.add(id(source))
+            await source.aclose()
 
 
 def _cleanup(action: Callable[..., None], *args: Any, quiet: bool) -> None:
@@ -248,7 +261,8 @@ async def _run_all(
             )
             bar.running += 1
             try:
-                env = item.job.build_env(spec)
+                instance = item.job.source.take()
+                env = item.job.build_env(spec, instance)
             except Exception as exc:
                 raise UserError(f"cannot build environment {spec.env_id!r}: {exc}") from exc
             agents: list[str] | None = None
@@ -256,7 +270,7 @@ async def _run_all(
                 result = await item.job.run(spec, env, sink=sink)
                 agents = [str(agent) for agent in getattr(env, "agents", None) or []] or None
             finally:
-                await close_env(env, spec.episode_id)
+                await item.job.source.give_back(instance, spec.episode_id)
             if store_failure:  # the episode's events are not all in the store
                 raise store_failure[0]
             db.finish_episode(
@@ -309,21 +323,6 @@ async def _run_all(
         await asyncio.gather(flusher, return_exceptions=True)
 
 
-async def close_env(env: Any, episode_id: str) -> None:
-    """Release what an environment holds (a remote instance, a sandbox, a browser) once
-    its episode is over: its `aclose()` or `close()`, when it has one. The episode is
-    already recorded, so a failure here is logged, not raised."""
-    close = getattr(env, "aclose", None) or getattr(env, "close", None)
-    if close is None:
-        return
-    try:
-        result = close()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        logger.warning("closing the environment of %s failed", episode_id, exc_info=True)
-
-
 def run(
     experiment: Experiment | str | Path | dict[str, Any],
     *,
@@ -342,7 +341,9 @@ def run(
     `PALAESTRA_STORE` or `runs/palaestra.db`); `model`/`base_url` replace the model of
     every LLM operator (e.g. `openai:gpt-4o-mini` and a server URL); `concurrency`
     overrides the episodes in flight; `models` supplies ready `Model` objects by the
-    names the experiment uses (e.g. a `ScriptedModel` under "default").
+    names the experiment uses (e.g. a `ScriptedModel` under "default"): a name given
+    here needs no entry under the experiment's `models:`, and replaces the entry when
+    there is one.
     """
     return asyncio.run(
         arun(

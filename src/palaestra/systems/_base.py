@@ -21,9 +21,9 @@ Members may themselves be topologies (nesting); each member is forked per episod
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
-from palaestra.core import Action, Context, MessageEvent, Observation, Operator
+from palaestra.core import Action, Context, MessageEvent, Observation, Operator, described, forked
 
 
 @runtime_checkable
@@ -35,8 +35,7 @@ class Forkable(Protocol):
 
 def fork_member(member: Operator) -> Operator:
     """A fresh per-episode copy of `member` when it keeps state (`fork()`), else itself."""
-    fork = getattr(member, "fork", None)
-    return fork() if callable(fork) else member
+    return cast(Operator, forked(member))
 
 
 def fork_members(members: Mapping[str, Operator]) -> dict[str, Operator]:
@@ -46,8 +45,7 @@ def fork_members(members: Mapping[str, Operator]) -> dict[str, Operator]:
 
 def describe_member(member: Operator) -> str:
     """One-line description of a member for `episode_start.operators`."""
-    describe = getattr(member, "describe", None)
-    return str(describe()) if callable(describe) else type(member).__name__
+    return described(member)
 
 
 def action_text(action: Action) -> str:

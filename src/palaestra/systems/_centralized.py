@@ -154,7 +154,7 @@ class Centralized:
                     f"Centralized: worker name {name!r} is not valid; use 1-52 letters, "
                     "digits, '_' or '-' (it becomes the tool name delegate_to_<name>)"
                 )
-            if not callable(getattr(worker, "act", None)):
+            if not isinstance(worker, Operator):
                 raise UserError(
                     f"Centralized: worker {name!r} is a {type(worker).__name__}, "
                     "not an operator (no `act` method)"

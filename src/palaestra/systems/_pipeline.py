@@ -74,7 +74,7 @@ class Stage:
             raise UserError(
                 f"Stage: name must be a non-empty string without '/', got {self.name!r}"
             )
-        if not callable(getattr(self.operator, "act", None)):
+        if not isinstance(self.operator, Operator):
             raise UserError(
                 f"Stage {self.name!r}: operator must have an `act` method, "
                 f"got {type(self.operator).__name__}"

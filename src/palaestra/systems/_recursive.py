@@ -154,12 +154,12 @@ def read_plan(text: str) -> tuple[Plan | None, str]:
 
 
 def _check_role(member: object, role: str) -> Operator:
-    if not callable(getattr(member, "act", None)):
+    if not isinstance(member, Operator):
         raise UserError(
             f"Recursive: {role} must be an operator (with an `act` method), "
             f"got {type(member).__name__}"
         )
-    return member  # type: ignore[return-value]
+    return member
 
 
 class Recursive:

@@ -63,7 +63,7 @@ def check_members(
 
 def check_operator(operator: object, where: str) -> None:
     """An operator has an `act(observation, ctx)` method."""
-    if not callable(getattr(operator, "act", None)):
+    if not isinstance(operator, Operator):
         raise UserError(
             f"{where} must be an operator (with `async act(observation, ctx)`), "
             f"got {type(operator).__name__}"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -100,6 +100,10 @@ def credit(reply: str, answer: int) -> float:
 
 class ArithEnv:
     """One agent answers one arithmetic question (in up to `tries` replies)."""
+
+    reusable: ClassVar[bool] = True
+    """Keeps the reset contract (`Environment`): the runner reuses one instance per
+    worker across episodes (`palaestra.testing.check_reuse` checks it)."""
 
     def __init__(self, params: ArithParams | None = None) -> None:
         self.params = params or ArithParams()

@@ -158,6 +158,10 @@ def extract_answer(action: Action) -> Any:
 class MessagePassingEnv(ABC):
     """Base of the graph problems; subclasses implement the four problem hooks below."""
 
+    reusable: ClassVar[bool] = True
+    """Keeps the reset contract (`Environment`): the runner reuses one instance per
+    worker across episodes (`palaestra.testing.check_reuse` checks it)."""
+
     problem: ClassVar[str] = ""
     """Short name of the problem for prompts, e.g. ``graph colouring``."""
 

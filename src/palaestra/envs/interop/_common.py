@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from palaestra.core import Action, Observation, UserError
-from palaestra.envs._protocol import Environment
+from palaestra.core import Action, Observation, UserError, release
+from palaestra.envs._protocol import Environment, SupportsDrainEvents, SupportsEndEpisode
 from palaestra.envs._registry import get_spec
 
 T = TypeVar("T")
@@ -84,24 +84,18 @@ class LoopThread:
 
 async def close_env(env: Environment) -> None:
     """Call the environment's ``aclose()`` or ``close()`` if it has one."""
-    close = getattr(env, "aclose", None) or getattr(env, "close", None)
-    if close is not None:
-        result = close()
-        if asyncio.iscoroutine(result):
-            await result
+    await release(env)
 
 
 async def end_episode(env: Environment) -> list[dict[str, Any]]:
     """The episode's end as palaestra's runtime makes it: the environment's optional
     ``end_episode()``, then what its optional ``drain_events()`` hands over (e.g. a
     workspace's manifest), as JSON data (``{"kind": ..., **payload}``)."""
-    hook = getattr(env, "end_episode", None)
-    if hook is not None:
-        result = hook()
+    if isinstance(env, SupportsEndEpisode):
+        result = env.end_episode()
         if inspect.isawaitable(result):
             await result
-    drain = getattr(env, "drain_events", None)
-    events = drain() if drain is not None else []
+    events = env.drain_events() if isinstance(env, SupportsDrainEvents) else []
     return [{"kind": event.kind, **event.model_dump(mode="json")} for event in events]
 
 

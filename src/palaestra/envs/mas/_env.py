@@ -32,7 +32,7 @@ every tool. Who works on what is left to the system playing it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -155,6 +155,10 @@ class ControlledParams(BaseModel):
 
 class ControlledEnv:
     """MASBench-style controlled tasks for one or several agents (see module docstring)."""
+
+    reusable: ClassVar[bool] = True
+    """Keeps the reset contract (`Environment`): the runner reuses one instance per
+    worker across episodes (`palaestra.testing.check_reuse` checks it)."""
 
     def __init__(self, params: ControlledParams | None = None) -> None:
         self.params = params if params is not None else ControlledParams()

@@ -46,8 +46,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from palaestra._webguard import GuardPolicy, WebGuard
-from palaestra.core import Action, Observation, UserError
-from palaestra.envs._protocol import Environment
+from palaestra.core import Action, Observation, UserError, release
+from palaestra.envs._protocol import Environment, SupportsDrainEvents, SupportsEndEpisode
 from palaestra.envs._registry import get_spec
 from palaestra.envs.remote._wire import (
     ENV_EVENT_KINDS,
@@ -313,10 +313,10 @@ def create_app(
     async def end(body: CloseRequest) -> JSONResponse:
         instance = pool.get(body.env_idx)
         async with instance.lock:
-            hook = getattr(instance.env, "end_episode", None)
-            if instance.observations is not None and hook is not None:
+            env = instance.env
+            if instance.observations is not None and isinstance(env, SupportsEndEpisode):
                 instance.over = "ended"
-                await _await_env("end_episode", _maybe_await(hook()))
+                await _await_env("end_episode", _maybe_await(env.end_episode()))
             return JSONResponse({"events": _drain(instance.env)})
 
     @app.get("/observation")
@@ -388,10 +388,9 @@ def _actions(body: StepRequest, instance: _Instance) -> dict[str, Action]:
 def _drain(env: Environment) -> list[dict[str, Any]]:
     """What the environment's optional ``drain_events()`` hands over, for the client (the
     kinds of `ENV_EVENT_KINDS`; others are not the environment's to report)."""
-    drain = getattr(env, "drain_events", None)
-    if drain is None:
+    if not isinstance(env, SupportsDrainEvents):
         return []
-    events = _call_env("drain_events", drain)
+    events = _call_env("drain_events", env.drain_events)
     return dump_events([e for e in events if e.kind in ENV_EVENT_KINDS])
 
 
@@ -422,10 +421,5 @@ async def _await_env(verb: str, awaitable: Any) -> Any:
 
 
 async def _close_env(env: Environment) -> None:
-    close = getattr(env, "aclose", None) or getattr(env, "close", None)
-    if close is None:
-        return
     with contextlib.suppress(Exception):
-        result = close()
-        if inspect.isawaitable(result):
-            await result
+        await release(env)

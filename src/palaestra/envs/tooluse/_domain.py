@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from palaestra.core import ToolSpec
-from palaestra.envs.tooluse._schema import validate_arguments
+from palaestra.envs.tooluse._schema import check_schema, validate_arguments
 
 ERROR_PREFIX = "Error:"
 """Every failed tool call returns a string starting with this."""
@@ -77,6 +77,10 @@ class DomainTool:
     function: ToolFunction = field(compare=False)
     terminates: bool = False
     """Calling it ends the episode (e.g. transfer to a human agent)."""
+
+    def __post_init__(self) -> None:
+        # a schema the arguments cannot be checked against fails here, not in an episode
+        check_schema(self.name, self.parameters)
 
     @property
     def spec(self) -> ToolSpec:

@@ -49,7 +49,8 @@ Episode protocol:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import copy
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -94,6 +95,10 @@ class ToolUseParams(BaseModel):
 class ToolUseEnv:
     """A domain's database, tools, policy and tasks, served to an agent and a customer."""
 
+    reusable: ClassVar[bool] = True
+    """Keeps the reset contract (`Environment`): the runner reuses one instance per
+    worker across episodes (`palaestra.testing.check_reuse` checks it)."""
+
     def __init__(
         self,
         domain: Domain,
@@ -122,7 +127,10 @@ class ToolUseEnv:
         self.user_mode = self.params.user
         initial = domain.make_database(db_seed)
         self._db_type = type(initial)
-        self._initial: dict[str, Any] = initial.model_dump(mode="json")
+        self._initial: str = initial.model_dump_json()
+        """The initial database as JSON text: an immutable snapshot that every episode
+        parses afresh. (A copy of a dict would share what a field typed `Any` or `dict`
+        holds: nested state that one episode changes would leak into the next.)"""
         self._tasks = domain.make_tasks(self._load(), db_seed, num_tasks)
         self._by_id = {task.id: task for task in self._tasks}
         self._task: Task | None = None
@@ -165,8 +173,8 @@ class ToolUseEnv:
         return self._db.model_dump(mode="json")
 
     def _load(self) -> BaseModel:
-        """A fresh copy of the initial database."""
-        return self._db_type.model_validate(self._initial)
+        """A fresh copy of the initial database, sharing nothing with any other."""
+        return self._db_type.model_validate_json(self._initial)
 
     def _terminates(self, name: str) -> bool:
         tool = self.domain.tool(name)
@@ -177,7 +185,7 @@ class ToolUseEnv:
         db = self._load()
         for call in task.actions:
             if not self._terminates(call.name):
-                self.domain.execute(db, call.name, dict(call.arguments))
+                self.domain.execute(db, call.name, copy.deepcopy(call.arguments))
         return db_hash(db)
 
     async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:

@@ -19,6 +19,7 @@ at; it shows what each attack does and what a governance policy stops).
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any, Literal
 
@@ -72,7 +73,7 @@ class InjectionEnv(ToolUseEnv):
         place_injection(db, task)
         for call in task.actions:
             if not self._terminates(call.name):
-                self.domain.execute(db, call.name, dict(call.arguments))
+                self.domain.execute(db, call.name, copy.deepcopy(call.arguments))
         return store_hash(db)
 
     async def reset(self, seed: int, task: str | None = None) -> dict[str, Observation]:
