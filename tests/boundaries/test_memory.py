@@ -36,9 +36,10 @@ def test_public_api():
         "ArgumentConstraint", "Capability", "Decision", "FAULTS_AT",
         "FaultError", "FaultParams", "FaultPlan", "FaultRule", "FaultyMemory", "FaultyModel",
         "FaultyTool", "GovernanceRequest", "GovernanceVerdict", "Governed", "GovernedTool",
-        "Governor", "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry",
-        "Policy", "RateLimit", "RewriteOp", "Rule", "SharedMemory", "SpendLimit",
-        "WithMemory", "memory_tools",
+        "Governor", "Hit", "LimitedModel", "Limiter", "MaxEntries", "Memory", "MemoryEntry",
+        "PRE_CALL", "Policy", "RateLimit", "RewriteOp", "Rule", "RuleStream", "SharedMemory",
+        "SpendLimit", "WithMemory", "error_message", "fires", "memory_tools",
+        "transform_text",
     ]  # fmt: skip
     assert all(hasattr(b, name) for name in b.__all__)
 
