@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -186,12 +187,6 @@ def test_the_circle_check_finds_a_circle() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-_PENDING_RUNTIME_SPLIT: set[tuple[str, str]] = set()
-"""Known imports of another package's private module, left while other parts of issue 18
-move the code they touch: (importing file, imported private module). Empty since the
-runtime split (config / runtime / studies import each other's public names)."""
-
-
 def private_imports() -> list[tuple[str, int, str]]:
     """(file, line, module) of each import, anywhere in a file (function-local ones too),
     of a private module of another package: `palaestra.<pkg>._x` (or `from
@@ -218,18 +213,19 @@ def private_imports() -> list[tuple[str, int, str]]:
     return found
 
 
+def test_the_private_import_check_finds_one(tmp_path, monkeypatch) -> None:
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "x.py").write_text(
+        "def f():\n    from palaestra.store._sqlite import Store\n"
+        "from palaestra.eval._spec import ScorerSpec\nfrom palaestra.store import Store\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "SRC", tmp_path)
+    assert private_imports() == [("eval/x.py", 2, "palaestra.store._sqlite")]
+
+
 def test_no_package_imports_another_packages_private_modules() -> None:
-    wrong = [
-        f"{where}:{line} imports {module}"
-        for where, line, module in private_imports()
-        if (where, module) not in _PENDING_RUNTIME_SPLIT
-    ]
+    wrong = [f"{where}:{line} imports {module}" for where, line, module in private_imports()]
     assert not wrong, "import the package's public name instead:\n" + "\n".join(wrong)
-
-
-def test_the_pending_list_names_only_imports_that_still_exist() -> None:
-    seen = {(where, module) for where, _, module in private_imports()}
-    assert _PENDING_RUNTIME_SPLIT <= seen, sorted(_PENDING_RUNTIME_SPLIT - seen)
 
 
 _STORE_TABLES = ("meta", "runs", "episodes", "events", "leases")

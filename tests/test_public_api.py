@@ -9,11 +9,6 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "palaestra"
 
-_PENDING_RUNTIME_SPLIT: set[str] = set()
-"""Names still meaning two things until the runtime split lands: none since it landed
-(the stress study's finding is `studies.StressViolation`, `assurance.Violation` a
-contract check's)."""
-
 
 def public_packages() -> list[str]:
     return sorted(
@@ -51,12 +46,6 @@ def test_a_public_name_means_one_thing() -> None:
     clashes = [
         f"{name}: " + ", ".join(f"{package}.{name}" for package, _ in where)
         for name, where in sorted(exporters().items())
-        if _clash(where) and name not in _PENDING_RUNTIME_SPLIT | SAME_ROLE
+        if _clash(where) and name not in SAME_ROLE
     ]
     assert not clashes, "give each its own name:\n" + "\n".join(clashes)
-
-
-def test_the_pending_names_still_clash() -> None:
-    found = exporters()
-    for name in _PENDING_RUNTIME_SPLIT:
-        assert len({id(obj) for _, obj in found[name]}) > 1, f"{name} is fixed: drop it"
