@@ -59,8 +59,7 @@ from pydantic_core import to_json
 import palaestra
 from palaestra.core import Action, Message, Observation, Usage
 from palaestra.models import ScriptedModel
-from palaestra.runtime import Concurrency, Experiment, Job, Limits, LLMOperatorConfig
-from palaestra.runtime._runner import run_collector
+from palaestra.runtime import Concurrency, Experiment, Job, Limits, LLMOperatorConfig, run_collector
 from palaestra.store import EpisodeRow, EpisodeSummary, Store
 
 REPLY = "ok"

@@ -37,8 +37,7 @@ def main() -> int:
     import torch
 
     from palaestra.runtime import Experiment
-    from palaestra.train import train
-    from palaestra.train._config import train_config_from_file
+    from palaestra.train import train, train_config_from_file
 
     if args.threads:
         torch.set_num_threads(args.threads)

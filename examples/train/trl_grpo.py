@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from palaestra.store import Store
-from palaestra.train._trl import PalaestraRollout, grpo_trainer
+from palaestra.train import PalaestraRollout, grpo_trainer
 
 EXPERIMENT: dict[str, Any] = {
     "name": "trl-arith",
