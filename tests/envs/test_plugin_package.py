@@ -223,6 +223,7 @@ def test_the_package_model_provider_and_export_format(installed, tmp_path) -> No
         "exporters",
         "topologies",
         "operators",
+        "extensions",
     }
 
 
