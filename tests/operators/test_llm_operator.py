@@ -8,9 +8,15 @@ import io
 
 import pytest
 
-from palaestra.core import Message, Observation, ToolSpec
-from palaestra.models import ScriptedModel
-from palaestra.operators import FunctionOperator, HumanOperator, LLMOperator, ScriptedOperator
+from palaestra.core import Action, Message, Observation, ToolSpec
+from palaestra.models import ModelRequest, ScriptedModel
+from palaestra.operators import (
+    FunctionOperator,
+    HumanOperator,
+    LLMOperator,
+    RecordedModel,
+    ScriptedOperator,
+)
 from palaestra.operators._simple import parse_human_line
 from palaestra.runtime import AgentContext, EpisodeRecorder
 from palaestra.runtime._recorder import row_event
@@ -186,3 +192,35 @@ async def test_human_operator_reads_text_and_tool_calls():
     assert second.tool_calls[0].name == "submit"
     assert second.tool_calls[0].arguments == {"answer": "42"}
     assert parse_human_line("/call submit {oops").tool_calls[0].arguments == {"__raw__": "{oops"}
+
+
+async def test_a_recorded_model_gives_a_users_operator_the_llm_operators_records():
+    """`RecordedModel` has the `Model` interface and records what it passes on: a
+    hand-written operator calling it gets the same events, with the same parent links,
+    as the LLM operator's own calls."""
+
+    class Echo:
+        def __init__(self, model):
+            self.model = model
+
+        async def act(self, observation, ctx):
+            model = RecordedModel(self.model, ctx)
+            assert model.name == self.model.name and model.response_event is None
+            reply = await model.generate(
+                ModelRequest(messages=[Message(role="user", content=observation.text)])
+            )
+            return Action(text=reply.message.content or "")
+
+    kinds_parents = []
+    for operator in (Echo(ScriptedModel(["hi"])), LLMOperator(ScriptedModel(["hi"]))):
+        rec = EpisodeRecorder("ep", run_seed=0)
+        ctx = _ctx(rec)
+        action = await operator.act(Observation(text="say hi"), ctx)
+        assert action.text == "hi"
+        events = _flushed(rec, ctx)
+        request, response = [e for e in events if e.kind.startswith("model_")]
+        assert (request.kind, response.kind) == ("model_request", "model_response")
+        assert response.parent == request.seq and request.parent == ctx.turn_event
+        assert response.payload.message.content == "hi"
+        kinds_parents.append([(e.kind, e.parent) for e in events])
+    assert kinds_parents[0] == kinds_parents[1]

@@ -6,7 +6,7 @@ runner calls it once per (episode, agent). `describe()` gives a one-line label f
 
 from palaestra.core import Context, Operator
 from palaestra.operators._llm import DEFAULT_SYSTEM_PROMPT, LLMOperator
-from palaestra.operators._recording import call_model, call_tool
+from palaestra.operators._recording import RecordedModel, call_model, call_tool
 from palaestra.operators._simple import (
     FunctionOperator,
     HumanOperator,
@@ -20,6 +20,7 @@ __all__ = [
     "HumanOperator",
     "LLMOperator",
     "Operator",
+    "RecordedModel",
     "ScriptedOperator",
     "call_model",
     "call_tool",

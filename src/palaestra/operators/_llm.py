@@ -27,7 +27,7 @@ from palaestra.core import (
     call_scope,
 )
 from palaestra.models import Model, ModelRequest
-from palaestra.operators._recording import call_model, call_tool
+from palaestra.operators._recording import RecordedModel, call_tool
 from palaestra.tools import Tool, ToolOutcome, as_tools, execute_tool_call
 
 _T = TypeVar("_T")
@@ -127,6 +127,7 @@ class LLMOperator:
         self._history.extend(_observation_messages(observation))
         specs = self._own_specs + observation.tools if observation.tools else self._own_specs
         seeds = ctx.rng("model")
+        model = RecordedModel(self.model, ctx)
         text: str | None = None
         for _ in range(self.max_tool_rounds):
             request = ModelRequest(
@@ -138,8 +139,9 @@ class LLMOperator:
                 seed=seeds.randrange(2**31),
                 agent=ctx.agent,
             )
-            response, handle = await call_model(ctx, self.model, request)
-            message = response.message
+            message = (await model.generate(request)).message
+            handle = model.response_event
+            assert handle is not None
             self._history.append(message)
             text = message.content if message.content is not None else text
             if not message.tool_calls:

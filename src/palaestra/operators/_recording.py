@@ -1,9 +1,12 @@
 """Recording model and tool calls into the episode log, for any operator.
 
-Operators call models and tools through these two functions so that every request,
-every attempt (retries included), every response with its usage, and every tool call
-with its result lands in the log with `parent` links: request → response → tool call →
-tool result.
+A model is recorded by wrapping it: `RecordedModel(model, ctx)` has the `Model`
+interface and records each call it passes on (the request, every attempt, retries
+included, and the response with its usage), like the boundaries' wrappers (retries,
+faults, governance) that it composes with. Tool calls are recorded where they are
+executed, by `call_tool` (a tool does not know the id of the call it serves; the
+executor does, as in inspect-ai's `call_tools`). The `parent` links run request →
+response → tool call → tool result.
 """
 
 from __future__ import annotations
@@ -97,6 +100,35 @@ async def call_model(
     )
     ctx.add_usage(response.usage)
     return response, response_handle
+
+
+class RecordedModel:
+    """A `Model` that records every call it passes on into `ctx`'s episode log.
+
+    Built per agent turn by an operator (`LLMOperator` does), or by a user's own
+    operator to get the same records: `model = RecordedModel(model, ctx)` then
+    `await model.generate(request)`. `response_event` is the handle of the response it
+    recorded last: what tool calls made from that response nest under. `parent` (default
+    the agent's turn) is what each request nests under.
+    """
+
+    __slots__ = ("ctx", "inner", "parent", "response_event")
+
+    def __init__(self, inner: Model, ctx: Context, *, parent: int | None = None) -> None:
+        self.inner = inner
+        self.ctx = ctx
+        self.parent = parent
+        self.response_event: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def generate(self, request: ModelRequest) -> ModelResponse:
+        response, self.response_event = await call_model(
+            self.ctx, self.inner, request, parent=self.parent
+        )
+        return response
 
 
 async def call_tool(
