@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from palaestra.cli._compare import comparison_experiment, reference_system
 from palaestra.cli._main import main
 from palaestra.core import UserError
 from palaestra.eval import EpisodeCost, compare_systems, comparison_table, wilson_interval
 from palaestra.eval._compare import split_system
 from palaestra.runtime import Experiment, SystemRefConfig
 from palaestra.store import Store
+from palaestra.studies import comparison_experiment, reference_system
 
 ANSWER = "{{calls: [{{name: answer, arguments: {{subproblem: Q1, value: {}}}}}]}}"
 EXPERIMENT = f"""\

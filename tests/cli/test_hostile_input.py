@@ -254,9 +254,9 @@ def test_an_invalid_shapley_variant_is_one_line(home, capsys) -> None:
 
 
 def test_an_invalid_comparison_is_one_line() -> None:
-    from palaestra.cli._compare import comparison_experiment
     from palaestra.core import UserError
     from palaestra.runtime import Experiment
+    from palaestra.studies import comparison_experiment
 
     example = Path(__file__).resolve().parents[2] / "examples" / "systems" / "compare.yaml"
     experiment = Experiment.from_yaml(example)
