@@ -94,12 +94,8 @@ async def check_env(
         spec = _registry.get_spec(env)
         validated = spec.validate(params or {})
         env = spec.factory(validated)
-        if operators is None and actions is None and spec.baseline is not None:
-            baseline = spec.baseline
-            operators = lambda agent: baseline(validated, agent)  # noqa: E731
-            source = f"the registered baseline of {spec.id!r}"
-        elif operators is None and actions is None:
-            source = f"{NO_ACTIONS}: {spec.id!r} has no registered baseline"
+        if operators is None and actions is None:
+            operators, source = _spec_baseline(spec, validated)
     elif operators is None and actions is None:
         operators, source = _registered_baseline(env)
 
@@ -397,6 +393,15 @@ def _kind(value: Any) -> str:
 
 
 NO_ACTIONS = "empty Action()s"
+
+
+def _spec_baseline(spec: Any, params: Any) -> tuple[Callable[[str], Operator] | None, str]:
+    """The baseline operators a registration offers for `params`, and where the actions
+    come from (said in the report)."""
+    baseline = spec.baseline
+    if baseline is None:
+        return None, f"{NO_ACTIONS}: {spec.id!r} has no registered baseline"
+    return (lambda agent: baseline(params, agent)), f"the registered baseline of {spec.id!r}"
 
 
 def _registered_baseline(env: Environment) -> tuple[Callable[[str], Operator] | None, str]:

@@ -38,6 +38,7 @@ from palaestra.envs._checker import (
     _registered_baseline,
     _reset,
     _score,
+    _spec_baseline,
     _step,
 )
 from palaestra.envs._protocol import Environment
@@ -78,10 +79,8 @@ async def check_reuse(
         spec = _registry.get_spec(env)
         validated = spec.validate(params or {})
         build: Callable[[], Environment] = lambda: spec.factory(validated)  # noqa: E731
-        if operators is None and actions is None and spec.baseline is not None:
-            baseline = spec.baseline
-            operators = lambda agent: baseline(validated, agent)  # noqa: E731
-            source = f"the registered baseline of {spec.id!r}"
+        if operators is None and actions is None:
+            operators, source = _spec_baseline(spec, validated)
     else:
         build = env
     reused = build()
